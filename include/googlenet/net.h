@@ -1,0 +1,99 @@
+// A network as a graph of ops over named values, with one parameter arena.
+//
+// Building a Net records ops in topological order (every op's inputs exist before it).
+// set_batch() sizes every activation and gradient and creates the oneDNN primitives once per
+// batch size; forward() runs the ops in order; backward() runs them in reverse. A value read by
+// several ops (the Inception block's input feeds four paths) receives the sum of their gradients.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "googlenet/params.h"
+#include "googlenet/tensor.h"
+
+namespace dnnl {
+struct engine;
+struct stream;
+}  // namespace dnnl
+
+namespace googlenet {
+
+struct Value {
+    std::string name;
+    Shape shape;  // shape.n is the batch size set by Net::set_batch
+    Buffer data;
+    Buffer grad;  // empty when no gradient flows into this value (the input image)
+    bool needs_grad = true;
+    bool grad_written = false;  // during backward: has some consumer written grad yet?
+};
+
+class Runtime;
+
+class Op {
+public:
+    virtual ~Op() = default;
+    virtual std::string describe() const = 0;  // "conv 7x7/2 1->64", for summaries and errors
+    virtual void prepare(Runtime& rt) = 0;     // the batch size is known: create primitives
+    virtual void forward(Runtime& rt) = 0;
+    virtual void backward(Runtime& rt) = 0;
+
+    std::vector<Value*> inputs;
+    Value* output = nullptr;
+};
+
+using ValueId = int;
+
+struct ConvSpec {
+    int out_channels, kernel, stride = 1, pad = 0;
+};
+
+class Net {
+public:
+    Net(int channels, int height, int width);
+    ~Net();
+    Net(Net&&) noexcept;
+    Net& operator=(Net&&) noexcept;
+
+    // Builders. Parameter names follow the PyTorch state_dict of the same network ("0.0" gives
+    // "0.0.weight" and "0.0.bias").
+    ValueId input() const { return 0; }
+    ValueId conv(ValueId x, ConvSpec spec, const std::string& param_name);
+    ValueId relu(ValueId x);
+    ValueId max_pool(ValueId x, int kernel, int stride, int pad);
+    ValueId avg_pool(ValueId x, int kernel, int stride, int pad);  // padding counts, as PyTorch's default
+    ValueId global_avg_pool(ValueId x);
+    ValueId concat(const std::vector<ValueId>& xs);
+    ValueId linear(ValueId x, int out_features, const std::string& param_name);  // flattens x
+    void set_output(ValueId x) { output_ = x; }
+
+    const Value& value(ValueId id) const { return *values_[size_t(id)]; }
+    Value& value(ValueId id) { return *values_[size_t(id)]; }
+    const std::vector<std::unique_ptr<Op>>& ops() const { return ops_; }
+    ParamStore& params() { return params_; }
+    const ParamStore& params() const { return params_; }
+    Shape input_shape() const { return values_[0]->shape; }
+    int classes() const { return value(output_).shape.c; }
+
+    // Running.
+    void set_threads(int threads);
+    void set_batch(int n);
+    int batch() const { return batch_; }
+    const float* forward(const float* images);  // images: batch x C x H x W; returns logits
+    // Mean softmax cross-entropy of the last forward's logits; also sets the logits' gradient.
+    float loss(const int* labels);
+    void backward();  // fills params().grads() from the logits' gradient
+
+private:
+    ValueId add_value(const std::string& name, Shape shape);
+    ValueId add_op(std::unique_ptr<Op> op, const std::vector<ValueId>& inputs, Shape out);
+
+    std::vector<std::unique_ptr<Value>> values_;
+    std::vector<std::unique_ptr<Op>> ops_;
+    ParamStore params_;
+    ValueId output_ = 0;
+    int batch_ = 0;
+    std::unique_ptr<Runtime> rt_;
+};
+
+}  // namespace googlenet

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what googlenet needs on Debian 12 (only what is missing), then builds it in Release.
+#   scripts/setup.sh [--test]     --test also installs what the test suite needs (PyTorch for fixtures)
+# Environment: BUILD_DIR (default: build), DEPS_DIR (default: .deps), JOBS (default: nproc).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build_dir=${BUILD_DIR:-$root/build}
+deps_dir=${DEPS_DIR:-$root/.deps}
+with_tests=0
+for a in "$@"; do
+  case "$a" in
+    --test) with_tests=1 ;;
+    -h|--help) sed -n '2,4p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option '$a'" >&2; exit 2 ;;
+  esac
+done
+
+# oneDNN comes from PyPI (API v3, see docs/onednn.md); everything else from Debian.
+ONEDNN_VERSION=2023.2.0
+pkgs=(build-essential cmake zlib1g-dev libcli11-dev nlohmann-json3-dev libfmt-dev
+      libgtest-dev dataset-fashion-mnist python3 python3-pip)
+[ "$with_tests" = 1 ] && pkgs+=(python3-torch python3-torchvision python3-pil)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+onednn_prefix=$deps_dir/onednn-$ONEDNN_VERSION
+if [ ! -f "$onednn_prefix/lib/cmake/dnnl/dnnl-config.cmake" ]; then
+  echo "setup: fetching oneDNN $ONEDNN_VERSION (PyPI: onednn-cpu-gomp, onednn-devel-cpu-gomp)"
+  wheels=$(mktemp -d)
+  trap 'rm -rf "$wheels"' EXIT
+  /usr/bin/python3 -m pip download -q --no-deps -d "$wheels" \
+    "onednn-cpu-gomp==$ONEDNN_VERSION" "onednn-devel-cpu-gomp==$ONEDNN_VERSION"
+  /usr/bin/python3 "$root/tools/unpack_wheel_data.py" "$onednn_prefix.tmp" "$wheels"/*.whl
+  rm -rf "$onednn_prefix" && mv "$onednn_prefix.tmp" "$onednn_prefix"
+fi
+
+cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$onednn_prefix" >/dev/null
+cmake --build "$build_dir" -j "${JOBS:-$(nproc)}"

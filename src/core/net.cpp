@@ -1,0 +1,135 @@
+#include "googlenet/net.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/runtime.h"
+#include "ops/ops.h"
+
+namespace googlenet {
+
+Net::Net(int channels, int height, int width) {
+    add_value("input", Shape{1, channels, height, width});
+    values_[0]->needs_grad = false;
+}
+
+Net::~Net() = default;
+Net::Net(Net&&) noexcept = default;
+Net& Net::operator=(Net&&) noexcept = default;
+
+ValueId Net::add_value(const std::string& name, Shape shape) {
+    auto v = std::make_unique<Value>();
+    v->name = name;
+    v->shape = shape;
+    values_.push_back(std::move(v));
+    return ValueId(values_.size()) - 1;
+}
+
+ValueId Net::add_op(std::unique_ptr<Op> op, const std::vector<ValueId>& inputs, Shape out) {
+    if (batch_ != 0) throw Error("ops cannot be added to a net that has already run");
+    for (ValueId id : inputs) op->inputs.push_back(values_.at(size_t(id)).get());
+    const std::string name = op->describe();
+    if (out.c < 1 || out.h < 1 || out.w < 1)
+        throw Error("input too small: " + name + " (op " + std::to_string(ops_.size()) +
+                    ") would produce " + out.str() + " from " + op->inputs[0]->shape.str());
+    ValueId id = add_value(name, out);
+    op->output = values_.back().get();
+    ops_.push_back(std::move(op));
+    output_ = id;
+    return id;
+}
+
+static int pooled(int size, int kernel, int stride, int pad) {
+    return (size + 2 * pad - kernel) / stride + 1;
+}
+
+ValueId Net::conv(ValueId x, ConvSpec s, const std::string& param_name) {
+    const Shape in = value(x).shape;
+    Shape out{1, s.out_channels, pooled(in.h, s.kernel, s.stride, s.pad),
+              pooled(in.w, s.kernel, s.stride, s.pad)};
+    return add_op(make_conv(params_, in.c, s, param_name), {x}, out);
+}
+
+ValueId Net::relu(ValueId x) { return add_op(make_relu(), {x}, value(x).shape); }
+
+ValueId Net::max_pool(ValueId x, int kernel, int stride, int pad) {
+    const Shape in = value(x).shape;
+    Shape out{1, in.c, pooled(in.h, kernel, stride, pad), pooled(in.w, kernel, stride, pad)};
+    return add_op(make_max_pool(kernel, stride, pad), {x}, out);
+}
+
+ValueId Net::avg_pool(ValueId x, int kernel, int stride, int pad) {
+    const Shape in = value(x).shape;
+    Shape out{1, in.c, pooled(in.h, kernel, stride, pad), pooled(in.w, kernel, stride, pad)};
+    return add_op(make_avg_pool(kernel, kernel, stride, pad), {x}, out);
+}
+
+ValueId Net::global_avg_pool(ValueId x) {
+    const Shape in = value(x).shape;
+    return add_op(make_avg_pool(in.h, in.w, 1, 0), {x}, Shape{1, in.c, 1, 1});
+}
+
+ValueId Net::concat(const std::vector<ValueId>& xs) {
+    Shape out = value(xs.at(0)).shape;
+    out.c = 0;
+    for (ValueId x : xs) {
+        const Shape s = value(x).shape;
+        if (s.h != out.h || s.w != out.w)
+            throw Error("concat: spatial sizes differ (" + s.str() + " vs " + out.str() + ")");
+        out.c += s.c;
+    }
+    return add_op(make_concat(), xs, out);
+}
+
+ValueId Net::linear(ValueId x, int out_features, const std::string& param_name) {
+    const int in = int(value(x).shape.per_image());
+    return add_op(make_linear(params_, in, out_features, param_name), {x},
+                  Shape{1, out_features, 1, 1});
+}
+
+void Net::set_threads(int threads) {
+    if (threads > 0) omp_set_num_threads(threads);
+}
+
+void Net::set_batch(int n) {
+    if (n < 1) throw Error("batch size must be at least 1, got " + std::to_string(n));
+    if (n == batch_) return;
+    if (!params_.allocated()) params_.allocate();
+    if (!rt_) rt_ = std::make_unique<Runtime>(params_);
+    size_t largest = 0;
+    for (auto& v : values_) {
+        v->shape.n = n;
+        v->data.resize(v->shape.numel());
+        if (v->needs_grad) v->grad.resize(v->shape.numel());
+        largest = std::max(largest, v->shape.numel());
+    }
+    rt_->resize_scratch(largest);
+    for (auto& op : ops_) op->prepare(*rt_);
+    batch_ = n;
+}
+
+const float* Net::forward(const float* images) {
+    if (batch_ == 0) throw Error("Net::forward before set_batch");
+    Value& in = *values_[0];
+    std::memcpy(in.data.data(), images, in.data.size() * sizeof(float));
+    for (auto& op : ops_) op->forward(*rt_);
+    rt_->stream.wait();
+    return value(output_).data.data();
+}
+
+float Net::loss(const int* labels) {
+    Value& out = value(output_);
+    return softmax_cross_entropy(out.data.data(), labels, out.shape.n, out.shape.c,
+                                 out.grad.data());
+}
+
+void Net::backward() {
+    for (auto& v : values_) v->grad_written = false;
+    value(output_).grad_written = true;
+    for (auto it = ops_.rbegin(); it != ops_.rend(); ++it) (*it)->backward(*rt_);
+    rt_->stream.wait();
+}
+
+}  // namespace googlenet

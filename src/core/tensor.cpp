@@ -1,0 +1,42 @@
+#include "googlenet/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace googlenet {
+
+std::string Shape::str() const {
+    return "[" + std::to_string(n) + ", " + std::to_string(c) + ", " + std::to_string(h) + ", " +
+           std::to_string(w) + "]";
+}
+
+Buffer& Buffer::operator=(Buffer&& o) noexcept {
+    if (this != &o) {
+        std::free(p_);
+        p_ = o.p_;
+        n_ = o.n_;
+        o.p_ = nullptr;
+        o.n_ = 0;
+    }
+    return *this;
+}
+
+Buffer::~Buffer() { std::free(p_); }
+
+void Buffer::resize(size_t n) {
+    std::free(p_);
+    p_ = nullptr;
+    n_ = n;
+    if (n == 0) return;
+    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+    p_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+    if (!p_) throw std::bad_alloc();
+    zero();
+}
+
+void Buffer::zero() {
+    if (n_) std::memset(p_, 0, n_ * sizeof(float));
+}
+
+}  // namespace googlenet

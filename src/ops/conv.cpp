@@ -1,0 +1,89 @@
+// 2-D convolution with bias: oneDNN forward, backward-data and backward-weights primitives.
+#include "core/runtime.h"
+#include "ops/ops.h"
+
+namespace googlenet {
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+
+class Conv2d final : public Op {
+public:
+    Conv2d(ParamStore& params, int in_channels, ConvSpec spec, const std::string& name)
+        : cin_(in_channels), spec_(spec) {
+        const int k = spec.kernel, cout = spec.out_channels;
+        weight_ = params.add(name + ".weight", {cout, cin_, k, k}, cin_ * k * k, cout * k * k, false);
+        bias_ = params.add(name + ".bias", {cout}, cin_ * k * k, cout * k * k, true);
+    }
+
+    std::string describe() const override {
+        return "conv " + std::to_string(spec_.kernel) + "x" + std::to_string(spec_.kernel) + "/" +
+               std::to_string(spec_.stride) + " " + std::to_string(cin_) + "->" +
+               std::to_string(spec_.out_channels);
+    }
+
+    void prepare(Runtime& rt) override {
+        const int k = spec_.kernel;
+        src_ = nchw_desc(inputs[0]->shape);
+        dst_ = nchw_desc(output->shape);
+        wei_ = memory::desc({spec_.out_channels, cin_, k, k}, memory::data_type::f32, tag::oihw);
+        bias_md_ = memory::desc({spec_.out_channels}, memory::data_type::f32, tag::a);
+        const memory::dims strides{spec_.stride, spec_.stride}, pad{spec_.pad, spec_.pad};
+        auto fwd_pd = dnnl::convolution_forward::primitive_desc(
+            rt.engine, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src_,
+            wei_, bias_md_, dst_, strides, pad, pad);
+        fwd_ = dnnl::convolution_forward(fwd_pd);
+        bwd_weights_ = dnnl::convolution_backward_weights(
+            dnnl::convolution_backward_weights::primitive_desc(
+                rt.engine, dnnl::algorithm::convolution_direct, src_, wei_, bias_md_, dst_, strides,
+                pad, pad, fwd_pd));
+        if (inputs[0]->needs_grad)
+            bwd_data_ = dnnl::convolution_backward_data(
+                dnnl::convolution_backward_data::primitive_desc(
+                    rt.engine, dnnl::algorithm::convolution_direct, src_, wei_, dst_, strides, pad,
+                    pad, fwd_pd));
+    }
+
+    void forward(Runtime& rt) override {
+        fwd_.execute(rt.stream, {{DNNL_ARG_SRC, rt.mem(src_, inputs[0]->data.data())},
+                                 {DNNL_ARG_WEIGHTS, rt.mem(wei_, rt.params.value(weight_))},
+                                 {DNNL_ARG_BIAS, rt.mem(bias_md_, rt.params.value(bias_))},
+                                 {DNNL_ARG_DST, rt.mem(dst_, output->data.data())}});
+    }
+
+    void backward(Runtime& rt) override {
+        auto diff_dst = rt.mem(dst_, output->grad.data());
+        bwd_weights_.execute(rt.stream,
+                             {{DNNL_ARG_SRC, rt.mem(src_, inputs[0]->data.data())},
+                              {DNNL_ARG_DIFF_DST, diff_dst},
+                              {DNNL_ARG_DIFF_WEIGHTS, rt.mem(wei_, rt.params.grad(weight_))},
+                              {DNNL_ARG_DIFF_BIAS, rt.mem(bias_md_, rt.params.grad(bias_))}});
+        Value& in = *inputs[0];
+        if (!in.needs_grad) return;
+        float* target = rt.grad_target(in);
+        bwd_data_.execute(rt.stream, {{DNNL_ARG_DIFF_DST, diff_dst},
+                                      {DNNL_ARG_WEIGHTS, rt.mem(wei_, rt.params.value(weight_))},
+                                      {DNNL_ARG_DIFF_SRC, rt.mem(src_, target)}});
+        rt.stream.wait();
+        rt.grad_commit(in, target);
+    }
+
+private:
+    int cin_;
+    ConvSpec spec_;
+    int weight_, bias_;
+    memory::desc src_, dst_, wei_, bias_md_;
+    dnnl::convolution_forward fwd_;
+    dnnl::convolution_backward_data bwd_data_;
+    dnnl::convolution_backward_weights bwd_weights_;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_conv(ParamStore& params, int in_channels, ConvSpec spec,
+                              const std::string& name) {
+    return std::make_unique<Conv2d>(params, in_channels, spec, name);
+}
+
+}  // namespace googlenet

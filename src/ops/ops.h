@@ -1,0 +1,24 @@
+// The ops a Net is built from. Each is backed by oneDNN where oneDNN has the primitive; a plain
+// version of each lives in include/googlenet/reference.h and is the tests' oracle.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "googlenet/net.h"
+
+namespace googlenet {
+
+std::unique_ptr<Op> make_conv(ParamStore& params, int in_channels, ConvSpec spec,
+                              const std::string& name);
+std::unique_ptr<Op> make_relu();
+std::unique_ptr<Op> make_max_pool(int kernel, int stride, int pad);
+std::unique_ptr<Op> make_avg_pool(int kernel_h, int kernel_w, int stride, int pad);
+std::unique_ptr<Op> make_concat();
+std::unique_ptr<Op> make_linear(ParamStore& params, int in_features, int out_features,
+                                const std::string& name);
+
+// Mean softmax cross-entropy over a batch of logits (n x k); writes its gradient to dlogits.
+// Throws googlenet::Error for a label outside [0, k).
+float softmax_cross_entropy(const float* logits, const int* labels, int n, int k, float* dlogits);
+
+}  // namespace googlenet

@@ -1,0 +1,75 @@
+// Max and average pooling (oneDNN). Max pooling keeps oneDNN's workspace of argmax positions
+// for its backward; average pooling counts padded cells, as PyTorch's AvgPool2d does by default.
+#include "core/runtime.h"
+#include "ops/ops.h"
+
+namespace googlenet {
+namespace {
+
+class Pool final : public Op {
+public:
+    Pool(dnnl::algorithm alg, int kh, int kw, int stride, int pad)
+        : alg_(alg), kh_(kh), kw_(kw), stride_(stride), pad_(pad) {}
+
+    std::string describe() const override {
+        return std::string(alg_ == dnnl::algorithm::pooling_max ? "max-pool " : "avg-pool ") +
+               std::to_string(kh_) + "x" + std::to_string(kw_) + "/" + std::to_string(stride_);
+    }
+
+    void prepare(Runtime& rt) override {
+        src_ = nchw_desc(inputs[0]->shape);
+        dst_ = nchw_desc(output->shape);
+        const dnnl::memory::dims strides{stride_, stride_}, kernel{kh_, kw_}, dilation{0, 0},
+            pad{pad_, pad_};
+        auto fwd_pd = dnnl::pooling_forward::primitive_desc(
+            rt.engine, dnnl::prop_kind::forward_training, alg_, src_, dst_, strides, kernel,
+            dilation, pad, pad);
+        fwd_ = dnnl::pooling_forward(fwd_pd);
+        bwd_ = dnnl::pooling_backward(dnnl::pooling_backward::primitive_desc(
+            rt.engine, alg_, src_, dst_, strides, kernel, dilation, pad, pad, fwd_pd));
+        if (alg_ == dnnl::algorithm::pooling_max)
+            workspace_ = dnnl::memory(fwd_pd.workspace_desc(), rt.engine);
+    }
+
+    void forward(Runtime& rt) override {
+        std::unordered_map<int, dnnl::memory> args{
+            {DNNL_ARG_SRC, rt.mem(src_, inputs[0]->data.data())},
+            {DNNL_ARG_DST, rt.mem(dst_, output->data.data())}};
+        if (workspace_) args[DNNL_ARG_WORKSPACE] = workspace_;
+        fwd_.execute(rt.stream, args);
+    }
+
+    void backward(Runtime& rt) override {
+        Value& in = *inputs[0];
+        if (!in.needs_grad) return;
+        float* target = rt.grad_target(in);
+        std::unordered_map<int, dnnl::memory> args{
+            {DNNL_ARG_DIFF_DST, rt.mem(dst_, output->grad.data())},
+            {DNNL_ARG_DIFF_SRC, rt.mem(src_, target)}};
+        if (workspace_) args[DNNL_ARG_WORKSPACE] = workspace_;
+        bwd_.execute(rt.stream, args);
+        rt.stream.wait();
+        rt.grad_commit(in, target);
+    }
+
+private:
+    dnnl::algorithm alg_;
+    int kh_, kw_, stride_, pad_;
+    dnnl::memory::desc src_, dst_;
+    dnnl::memory workspace_;
+    dnnl::pooling_forward fwd_;
+    dnnl::pooling_backward bwd_;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_max_pool(int kernel, int stride, int pad) {
+    return std::make_unique<Pool>(dnnl::algorithm::pooling_max, kernel, kernel, stride, pad);
+}
+
+std::unique_ptr<Op> make_avg_pool(int kernel_h, int kernel_w, int stride, int pad) {
+    return std::make_unique<Pool>(dnnl::algorithm::pooling_avg_include_padding, kernel_h, kernel_w,
+                                  stride, pad);
+}
+
+}  // namespace googlenet

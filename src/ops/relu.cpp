@@ -1,0 +1,48 @@
+// ReLU: oneDNN eltwise forward, and a backward that needs only the output (dst > 0).
+#include "core/runtime.h"
+#include "ops/ops.h"
+
+namespace googlenet {
+namespace {
+
+class Relu final : public Op {
+public:
+    std::string describe() const override { return "relu"; }
+
+    void prepare(Runtime& rt) override {
+        md_ = nchw_desc(output->shape);
+        const auto alg = dnnl::algorithm::eltwise_relu_use_dst_for_bwd;
+        auto fwd_pd = dnnl::eltwise_forward::primitive_desc(
+            rt.engine, dnnl::prop_kind::forward_training, alg, md_, md_, 0.f, 0.f);
+        fwd_ = dnnl::eltwise_forward(fwd_pd);
+        bwd_ = dnnl::eltwise_backward(
+            dnnl::eltwise_backward::primitive_desc(rt.engine, alg, md_, md_, md_, 0.f, 0.f, fwd_pd));
+    }
+
+    void forward(Runtime& rt) override {
+        fwd_.execute(rt.stream, {{DNNL_ARG_SRC, rt.mem(md_, inputs[0]->data.data())},
+                                 {DNNL_ARG_DST, rt.mem(md_, output->data.data())}});
+    }
+
+    void backward(Runtime& rt) override {
+        Value& in = *inputs[0];
+        if (!in.needs_grad) return;
+        float* target = rt.grad_target(in);
+        bwd_.execute(rt.stream, {{DNNL_ARG_DST, rt.mem(md_, output->data.data())},
+                                 {DNNL_ARG_DIFF_DST, rt.mem(md_, output->grad.data())},
+                                 {DNNL_ARG_DIFF_SRC, rt.mem(md_, target)}});
+        rt.stream.wait();
+        rt.grad_commit(in, target);
+    }
+
+private:
+    dnnl::memory::desc md_;
+    dnnl::eltwise_forward fwd_;
+    dnnl::eltwise_backward bwd_;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_relu() { return std::make_unique<Relu>(); }
+
+}  // namespace googlenet
