@@ -83,6 +83,9 @@ public:
     // Mean softmax cross-entropy of the last forward's logits; also sets the logits' gradient.
     float loss(const int* labels);
     void backward();  // fills params().grads() from the logits' gradient
+    void backward(const float* dlogits);  // the same from a given gradient of the logits
+    // Also compute the gradient of the input images (value(input()).grad), e.g. for tests.
+    void require_input_grad() { values_[0]->needs_grad = true; }
 
 private:
     ValueId add_value(const std::string& name, Shape shape);

@@ -125,6 +125,12 @@ float Net::loss(const int* labels) {
                                  out.grad.data());
 }
 
+void Net::backward(const float* dlogits) {
+    Value& out = value(output_);
+    std::memcpy(out.grad.data(), dlogits, out.grad.size() * sizeof(float));
+    backward();
+}
+
 void Net::backward() {
     for (auto& v : values_) v->grad_written = false;
     value(output_).grad_written = true;

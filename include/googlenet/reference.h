@@ -1,0 +1,225 @@
+// Plain loops for every op, forward and backward: the oracle the oneDNN-backed ops are tested
+// against, and small enough to read as the definition of each op. Templated on the scalar so the
+// tests can check their gradients by finite differences in double precision.
+// Layout is dense NCHW; outputs come first in every signature; a null gradient pointer is skipped.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+
+namespace googlenet::ref {
+
+struct Dims {
+    int n, c, h, w;
+    size_t at(int b, int ch, int y, int x) const { return ((size_t(b) * c + ch) * h + y) * w + x; }
+    size_t numel() const { return size_t(n) * c * h * w; }
+};
+
+inline int out_size(int in, int k, int s, int p) { return (in + 2 * p - k) / s + 1; }
+
+// y = conv(x, w) + b; w is O x C x K x K; stride s, zero padding p.
+template <class T>
+void conv2d_forward(T* y, const T* x, const T* w, const T* b, Dims in, int out_c, int k, int s, int p) {
+    const Dims out{in.n, out_c, out_size(in.h, k, s, p), out_size(in.w, k, s, p)};
+    for (int n = 0; n < in.n; ++n)
+        for (int o = 0; o < out_c; ++o)
+            for (int oy = 0; oy < out.h; ++oy)
+                for (int ox = 0; ox < out.w; ++ox) {
+                    T acc = b ? b[o] : T(0);
+                    for (int c = 0; c < in.c; ++c)
+                        for (int ky = 0; ky < k; ++ky)
+                            for (int kx = 0; kx < k; ++kx) {
+                                const int iy = oy * s - p + ky, ix = ox * s - p + kx;
+                                if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) continue;
+                                acc += x[in.at(n, c, iy, ix)] * w[((size_t(o) * in.c + c) * k + ky) * k + kx];
+                            }
+                    y[out.at(n, o, oy, ox)] = acc;
+                }
+}
+
+template <class T>
+void conv2d_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, Dims in, int out_c,
+                     int k, int s, int p) {
+    const Dims out{in.n, out_c, out_size(in.h, k, s, p), out_size(in.w, k, s, p)};
+    if (dx) std::fill(dx, dx + in.numel(), T(0));
+    if (dw) std::fill(dw, dw + size_t(out_c) * in.c * k * k, T(0));
+    if (db) std::fill(db, db + out_c, T(0));
+    for (int n = 0; n < in.n; ++n)
+        for (int o = 0; o < out_c; ++o)
+            for (int oy = 0; oy < out.h; ++oy)
+                for (int ox = 0; ox < out.w; ++ox) {
+                    const T g = dy[out.at(n, o, oy, ox)];
+                    if (db) db[o] += g;
+                    for (int c = 0; c < in.c; ++c)
+                        for (int ky = 0; ky < k; ++ky)
+                            for (int kx = 0; kx < k; ++kx) {
+                                const int iy = oy * s - p + ky, ix = ox * s - p + kx;
+                                if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) continue;
+                                const size_t wi = ((size_t(o) * in.c + c) * k + ky) * k + kx;
+                                if (dw) dw[wi] += g * x[in.at(n, c, iy, ix)];
+                                if (dx) dx[in.at(n, c, iy, ix)] += g * w[wi];
+                            }
+                }
+}
+
+template <class T>
+void relu_forward(T* y, const T* x, size_t count) {
+    for (size_t i = 0; i < count; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);
+}
+
+// PyTorch's rule: the gradient passes where the output is positive.
+template <class T>
+void relu_backward(T* dx, const T* dy, const T* y, size_t count) {
+    for (size_t i = 0; i < count; ++i) dx[i] = y[i] > T(0) ? dy[i] : T(0);
+}
+
+// Max pooling; padded cells never win (as -inf padding in PyTorch). Ties go to the first cell.
+template <class T>
+void max_pool_forward(T* y, const T* x, Dims in, int k, int s, int p) {
+    const Dims out{in.n, in.c, out_size(in.h, k, s, p), out_size(in.w, k, s, p)};
+    for (int n = 0; n < in.n; ++n)
+        for (int c = 0; c < in.c; ++c)
+            for (int oy = 0; oy < out.h; ++oy)
+                for (int ox = 0; ox < out.w; ++ox) {
+                    T best = -std::numeric_limits<T>::infinity();
+                    for (int ky = 0; ky < k; ++ky)
+                        for (int kx = 0; kx < k; ++kx) {
+                            const int iy = oy * s - p + ky, ix = ox * s - p + kx;
+                            if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) continue;
+                            best = std::max(best, x[in.at(n, c, iy, ix)]);
+                        }
+                    y[out.at(n, c, oy, ox)] = best;
+                }
+}
+
+template <class T>
+void max_pool_backward(T* dx, const T* dy, const T* x, Dims in, int k, int s, int p) {
+    const Dims out{in.n, in.c, out_size(in.h, k, s, p), out_size(in.w, k, s, p)};
+    std::fill(dx, dx + in.numel(), T(0));
+    for (int n = 0; n < in.n; ++n)
+        for (int c = 0; c < in.c; ++c)
+            for (int oy = 0; oy < out.h; ++oy)
+                for (int ox = 0; ox < out.w; ++ox) {
+                    size_t arg = 0;
+                    T best = -std::numeric_limits<T>::infinity();
+                    for (int ky = 0; ky < k; ++ky)
+                        for (int kx = 0; kx < k; ++kx) {
+                            const int iy = oy * s - p + ky, ix = ox * s - p + kx;
+                            if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w) continue;
+                            const size_t i = in.at(n, c, iy, ix);
+                            if (x[i] > best) best = x[i], arg = i;
+                        }
+                    dx[arg] += dy[out.at(n, c, oy, ox)];
+                }
+}
+
+// Average pooling over kh x kw windows; padded cells count as zeros (PyTorch's default).
+template <class T>
+void avg_pool_forward(T* y, const T* x, Dims in, int kh, int kw, int s, int p) {
+    const Dims out{in.n, in.c, out_size(in.h, kh, s, p), out_size(in.w, kw, s, p)};
+    for (int n = 0; n < in.n; ++n)
+        for (int c = 0; c < in.c; ++c)
+            for (int oy = 0; oy < out.h; ++oy)
+                for (int ox = 0; ox < out.w; ++ox) {
+                    T acc = 0;
+                    for (int ky = 0; ky < kh; ++ky)
+                        for (int kx = 0; kx < kw; ++kx) {
+                            const int iy = oy * s - p + ky, ix = ox * s - p + kx;
+                            if (iy >= 0 && iy < in.h && ix >= 0 && ix < in.w) acc += x[in.at(n, c, iy, ix)];
+                        }
+                    y[out.at(n, c, oy, ox)] = acc / T(kh * kw);
+                }
+}
+
+template <class T>
+void avg_pool_backward(T* dx, const T* dy, Dims in, int kh, int kw, int s, int p) {
+    const Dims out{in.n, in.c, out_size(in.h, kh, s, p), out_size(in.w, kw, s, p)};
+    std::fill(dx, dx + in.numel(), T(0));
+    for (int n = 0; n < in.n; ++n)
+        for (int c = 0; c < in.c; ++c)
+            for (int oy = 0; oy < out.h; ++oy)
+                for (int ox = 0; ox < out.w; ++ox)
+                    for (int ky = 0; ky < kh; ++ky)
+                        for (int kx = 0; kx < kw; ++kx) {
+                            const int iy = oy * s - p + ky, ix = ox * s - p + kx;
+                            if (iy >= 0 && iy < in.h && ix >= 0 && ix < in.w)
+                                dx[in.at(n, c, iy, ix)] += dy[out.at(n, c, oy, ox)] / T(kh * kw);
+                        }
+}
+
+// y = x w^T + b, x is n x in (a flattened NCHW tensor), w is out x in.
+template <class T>
+void linear_forward(T* y, const T* x, const T* w, const T* b, int n, int in, int out) {
+    for (int i = 0; i < n; ++i)
+        for (int o = 0; o < out; ++o) {
+            T acc = b ? b[o] : T(0);
+            for (int j = 0; j < in; ++j) acc += x[size_t(i) * in + j] * w[size_t(o) * in + j];
+            y[size_t(i) * out + o] = acc;
+        }
+}
+
+template <class T>
+void linear_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, int n, int in, int out) {
+    if (dx) std::fill(dx, dx + size_t(n) * in, T(0));
+    if (dw) std::fill(dw, dw + size_t(out) * in, T(0));
+    if (db) std::fill(db, db + out, T(0));
+    for (int i = 0; i < n; ++i)
+        for (int o = 0; o < out; ++o) {
+            const T g = dy[size_t(i) * out + o];
+            if (db) db[o] += g;
+            for (int j = 0; j < in; ++j) {
+                if (dw) dw[size_t(o) * in + j] += g * x[size_t(i) * in + j];
+                if (dx) dx[size_t(i) * in + j] += g * w[size_t(o) * in + j];
+            }
+        }
+}
+
+// Channel concatenation of `count` tensors with the same n, h, w; channels[i] is input i's C.
+template <class T>
+void concat_forward(T* y, const T* const* xs, const int* channels, int count, int n, int hw) {
+    int total = 0;
+    for (int i = 0; i < count; ++i) total += channels[i];
+    for (int b = 0; b < n; ++b) {
+        size_t off = size_t(b) * total * hw;
+        for (int i = 0; i < count; ++i) {
+            const size_t len = size_t(channels[i]) * hw;
+            std::copy(xs[i] + b * len, xs[i] + (b + 1) * len, y + off);
+            off += len;
+        }
+    }
+}
+
+template <class T>
+void concat_backward(T* const* dxs, const T* dy, const int* channels, int count, int n, int hw) {
+    int total = 0;
+    for (int i = 0; i < count; ++i) total += channels[i];
+    for (int b = 0; b < n; ++b) {
+        size_t off = size_t(b) * total * hw;
+        for (int i = 0; i < count; ++i) {
+            const size_t len = size_t(channels[i]) * hw;
+            std::copy(dy + off, dy + off + len, dxs[i] + b * len);
+            off += len;
+        }
+    }
+}
+
+// Mean softmax cross-entropy of n rows of k logits; dlogits may be null.
+template <class T>
+T softmax_cross_entropy(T* dlogits, const T* logits, const int* labels, int n, int k) {
+    T total = 0;
+    for (int i = 0; i < n; ++i) {
+        const T* z = logits + size_t(i) * k;
+        const T m = *std::max_element(z, z + k);
+        T sum = 0;
+        for (int j = 0; j < k; ++j) sum += std::exp(z[j] - m);
+        const T lse = std::log(sum) + m;
+        total += lse - z[labels[i]];
+        if (dlogits)
+            for (int j = 0; j < k; ++j)
+                dlogits[size_t(i) * k + j] = (std::exp(z[j] - lse) - (j == labels[i] ? T(1) : T(0))) / T(n);
+    }
+    return total / T(n);
+}
+
+}  // namespace googlenet::ref

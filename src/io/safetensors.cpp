@@ -1,0 +1,130 @@
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "googlenet/io.h"
+
+namespace googlenet {
+
+using json = nlohmann::json;
+
+TensorMap read_safetensors(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
+    in.seekg(0, std::ios::end);
+    const uint64_t file_size = uint64_t(in.tellg());
+    in.seekg(0);
+    auto bad = [&](const std::string& what) { return Error(path + ": not a valid safetensors file: " + what); };
+    uint8_t size_bytes[8];
+    if (file_size < 8 || !in.read(reinterpret_cast<char*>(size_bytes), 8)) throw bad("shorter than 8 bytes");
+    uint64_t header_size = 0;
+    for (int i = 7; i >= 0; --i) header_size = header_size << 8 | size_bytes[i];
+    if (header_size > file_size - 8 || header_size > (100u << 20))
+        throw bad("header size " + std::to_string(header_size) + " exceeds the file (" +
+                  std::to_string(file_size) + " bytes)");
+    std::string header(header_size, '\0');
+    in.read(header.data(), std::streamsize(header_size));
+    json h = json::parse(header, nullptr, false);
+    if (h.is_discarded() || !h.is_object()) throw bad("header is not a JSON object");
+    const uint64_t data_size = file_size - 8 - header_size;
+
+    TensorMap out;
+    for (auto& [name, entry] : h.items()) {
+        if (name == "__metadata__") continue;
+        auto tensor_bad = [&](const std::string& what) {
+            return Error(path + ": tensor '" + name + "': " + what);
+        };
+        if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") ||
+            !entry.contains("data_offsets"))
+            throw tensor_bad("entry needs dtype, shape and data_offsets");
+        if (!entry["dtype"].is_string() || entry["dtype"] != "F32")
+            throw tensor_bad("dtype " + entry["dtype"].dump() + " is not supported (only F32)");
+        LoadedTensor t;
+        uint64_t count = 1;
+        if (!entry["shape"].is_array()) throw tensor_bad("shape is not a list");
+        for (auto& d : entry["shape"]) {
+            if (!d.is_number_unsigned()) throw tensor_bad("shape " + entry["shape"].dump() + " is not a list of sizes");
+            t.shape.push_back(d.get<int64_t>());
+            count *= d.get<uint64_t>();
+            if (count > data_size) throw tensor_bad("shape " + entry["shape"].dump() + " exceeds the file");
+        }
+        auto& off = entry["data_offsets"];
+        if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+            throw tensor_bad("data_offsets is not [begin, end]");
+        const uint64_t begin = off[0], end = off[1];
+        if (begin > end || end > data_size)
+            throw tensor_bad("data [" + std::to_string(begin) + ", " + std::to_string(end) +
+                             ") lies outside the " + std::to_string(data_size) + " data bytes (truncated file?)");
+        if (end - begin != count * 4)
+            throw tensor_bad("holds " + std::to_string(end - begin) + " bytes but shape " +
+                             entry["shape"].dump() + " needs " + std::to_string(count * 4));
+        t.data.resize(count);
+        in.seekg(std::streamoff(8 + header_size + begin));
+        if (!in.read(reinterpret_cast<char*>(t.data.data()), std::streamsize(count * 4)))
+            throw tensor_bad("cannot read its data");
+        out.emplace(name, std::move(t));
+    }
+    return out;
+}
+
+void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+    json h = json::object();
+    uint64_t offset = 0;
+    for (const auto& t : tensors) {
+        uint64_t count = 1;
+        for (auto d : t.shape) count *= uint64_t(d);
+        h[t.name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + count * 4}}};
+        offset += count * 4;
+    }
+    if (!metadata.empty()) h["__metadata__"] = metadata;
+    std::string header = h.dump();
+    header.append((8 - header.size() % 8) % 8, ' ');  // the data starts 8-byte aligned
+    write_file_atomic(path, [&](std::FILE* f) {
+        uint8_t size_bytes[8];
+        for (int i = 0; i < 8; ++i) size_bytes[i] = uint8_t(uint64_t(header.size()) >> (8 * i));
+        std::fwrite(size_bytes, 1, 8, f);
+        std::fwrite(header.data(), 1, header.size(), f);
+        for (const auto& t : tensors) {
+            uint64_t count = 1;
+            for (auto d : t.shape) count *= uint64_t(d);
+            std::fwrite(t.data, 4, count, f);
+        }
+    });
+}
+
+void save_weights(const std::string& path, const ParamStore& params) {
+    std::vector<NamedTensor> tensors;
+    for (int i = 0; i < int(params.list().size()); ++i)
+        tensors.push_back({params.param(i).name, params.param(i).dims, params.value(i)});
+    write_safetensors(path, tensors, {{"format", "pt"}});
+}
+
+static std::string dims_str(const std::vector<int64_t>& dims) {
+    std::string s = "[";
+    for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+    return s + "]";
+}
+
+void load_weights(const std::string& path, ParamStore& params) {
+    TensorMap file = read_safetensors(path);
+    if (!params.allocated()) params.allocate();
+    for (int i = 0; i < int(params.list().size()); ++i) {
+        const Param& p = params.param(i);
+        auto it = file.find(p.name);
+        if (it == file.end()) throw Error(path + ": tensor '" + p.name + "' is missing");
+        if (it->second.shape != p.dims)
+            throw Error(path + ": tensor '" + p.name + "' has shape " + dims_str(it->second.shape) +
+                        ", the model needs " + dims_str(p.dims));
+    }
+    for (const auto& [name, t] : file)
+        if (params.find(name) < 0)
+            throw Error(path + ": tensor '" + name + "' is not a parameter of this model");
+    for (int i = 0; i < int(params.list().size()); ++i) {
+        const auto& t = file.at(params.param(i).name);
+        std::copy(t.data.begin(), t.data.end(), params.value(i));
+    }
+}
+
+}  // namespace googlenet

@@ -1,0 +1,80 @@
+// Runs one op on its own, outside a Net, on given inputs and parameters.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "core/runtime.h"
+#include "ops/ops.h"
+
+namespace googlenet::testing {
+
+class OpRunner {
+public:
+    OpRunner(const std::function<std::unique_ptr<Op>(ParamStore&)>& make, const std::vector<Shape>& ins,
+             Shape out) {
+        op_ = make(params_);
+        params_.allocate();
+        rt_ = std::make_unique<Runtime>(params_);
+        size_t largest = out.numel();
+        for (const Shape& s : ins) {
+            op_->inputs.push_back(add(s));
+            largest = std::max(largest, s.numel());
+        }
+        op_->output = add(out);
+        rt_->resize_scratch(largest);
+        op_->prepare(*rt_);
+    }
+
+    void set_input(size_t i, const std::vector<float>& x) { copy(op_->inputs.at(i)->data, x); }
+    void set_param(int i, const std::vector<float>& v) {
+        ASSERT_EQ(v.size(), params_.param(i).size);
+        std::memcpy(params_.value(i), v.data(), v.size() * sizeof(float));
+    }
+    const float* forward() {
+        op_->forward(*rt_);
+        rt_->stream.wait();
+        return op_->output->data.data();
+    }
+    void backward(const std::vector<float>& dy) {
+        copy(op_->output->grad, dy);
+        for (Value* v : op_->inputs) v->grad_written = false;
+        op_->backward(*rt_);
+        rt_->stream.wait();
+    }
+    // As backward, but the inputs' gradients count as already written by another consumer.
+    void backward_accumulating(const std::vector<float>& dy) {
+        copy(op_->output->grad, dy);
+        for (Value* v : op_->inputs) v->grad_written = true;
+        op_->backward(*rt_);
+        rt_->stream.wait();
+    }
+    const float* input_grad(size_t i) const { return op_->inputs.at(i)->grad.data(); }
+    Value& input(size_t i) { return *op_->inputs.at(i); }
+    const float* param_grad(int i) { return params_.grad(i); }
+    ParamStore& params() { return params_; }
+
+private:
+    Value* add(Shape s) {
+        auto v = std::make_unique<Value>();
+        v->shape = s;
+        v->data.resize(s.numel());
+        v->grad.resize(s.numel());
+        values_.push_back(std::move(v));
+        return values_.back().get();
+    }
+    static void copy(Buffer& dst, const std::vector<float>& src) {
+        ASSERT_EQ(dst.size(), src.size());
+        std::memcpy(dst.data(), src.data(), src.size() * sizeof(float));
+    }
+
+    ParamStore params_;
+    std::unique_ptr<Runtime> rt_;
+    std::vector<std::unique_ptr<Value>> values_;
+    std::unique_ptr<Op> op_;
+};
+
+}  // namespace googlenet::testing

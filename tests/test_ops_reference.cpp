@@ -1,0 +1,116 @@
+// The oneDNN-backed ops against the reference ops on shapes beyond the PyTorch fixtures, and
+// the rule that a value read by several ops receives the sum of their gradients.
+// Tolerance: 1e-5 of each tensor's largest magnitude (see testing.h).
+#include "googlenet/net.h"
+#include "googlenet/reference.h"
+#include "op_runner.h"
+#include "testing.h"
+
+using namespace googlenet;
+using namespace googlenet::testing;
+
+namespace {
+constexpr double kTol = 1e-5;
+}
+
+TEST(OpsVsReference, ConvShapes) {
+    struct C { int n, c, h, w, o, k, s, p; };
+    for (const C c : {C{3, 5, 11, 11, 7, 3, 2, 1}, C{2, 8, 6, 6, 16, 5, 1, 2}, C{4, 1, 20, 20, 8, 7, 2, 3},
+                      C{2, 16, 4, 4, 9, 1, 1, 0}, C{1, 3, 9, 7, 2, 3, 1, 0}}) {
+        const ref::Dims d{c.n, c.c, c.h, c.w};
+        const Shape out{c.n, c.o, ref::out_size(c.h, c.k, c.s, c.p), ref::out_size(c.w, c.k, c.s, c.p)};
+        OpRunner run([&](ParamStore& ps) { return make_conv(ps, c.c, {c.o, c.k, c.s, c.p}, "w"); },
+                     {Shape{c.n, c.c, c.h, c.w}}, out);
+        const auto x = random_vector<float>(d.numel(), 1), w = random_vector<float>(size_t(c.o) * c.c * c.k * c.k, 2),
+                   b = random_vector<float>(size_t(c.o), 3), dy = random_vector<float>(out.numel(), 4);
+        run.set_input(0, x);
+        run.set_param(0, w);
+        run.set_param(1, b);
+        std::vector<float> y(out.numel()), dx(x.size()), dw(w.size()), db(b.size());
+        ref::conv2d_forward(y.data(), x.data(), w.data(), b.data(), d, c.o, c.k, c.s, c.p);
+        EXPECT_TENSOR_NEAR(run.forward(), y.data(), y.size(), kTol, "conv forward");
+        run.backward(dy);
+        ref::conv2d_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), w.data(), d, c.o, c.k, c.s, c.p);
+        EXPECT_TENSOR_NEAR(run.input_grad(0), dx.data(), dx.size(), kTol, "conv dx");
+        EXPECT_TENSOR_NEAR(run.param_grad(0), dw.data(), dw.size(), kTol, "conv dw");
+        EXPECT_TENSOR_NEAR(run.param_grad(1), db.data(), db.size(), kTol, "conv db");
+    }
+}
+
+TEST(OpsVsReference, PoolsOnOddSizes) {
+    const ref::Dims d{2, 3, 11, 11};
+    const auto x = random_vector<float>(d.numel(), 5);
+    for (auto [k, s, p] : {std::tuple{3, 2, 1}, std::tuple{3, 1, 1}, std::tuple{5, 3, 0}}) {
+        const int o = ref::out_size(11, k, s, p);
+        const Shape out{2, 3, o, o};
+        const auto dy = random_vector<float>(out.numel(), 6);
+        std::vector<float> y(out.numel()), dx(x.size());
+        OpRunner max_run([&](ParamStore&) { return make_max_pool(k, s, p); }, {Shape{2, 3, 11, 11}}, out);
+        max_run.set_input(0, x);
+        ref::max_pool_forward(y.data(), x.data(), d, k, s, p);
+        EXPECT_TENSOR_NEAR(max_run.forward(), y.data(), y.size(), kTol, "max-pool forward");
+        max_run.backward(dy);
+        ref::max_pool_backward(dx.data(), dy.data(), x.data(), d, k, s, p);
+        EXPECT_TENSOR_NEAR(max_run.input_grad(0), dx.data(), dx.size(), kTol, "max-pool dx");
+        OpRunner avg_run([&](ParamStore&) { return make_avg_pool(k, k, s, p); }, {Shape{2, 3, 11, 11}}, out);
+        avg_run.set_input(0, x);
+        ref::avg_pool_forward(y.data(), x.data(), d, k, k, s, p);
+        EXPECT_TENSOR_NEAR(avg_run.forward(), y.data(), y.size(), kTol, "avg-pool forward");
+        avg_run.backward(dy);
+        ref::avg_pool_backward(dx.data(), dy.data(), d, k, k, s, p);
+        EXPECT_TENSOR_NEAR(avg_run.input_grad(0), dx.data(), dx.size(), kTol, "avg-pool dx");
+    }
+}
+
+TEST(OpsVsReference, SecondConsumerAddsToTheGradient) {
+    OpRunner run([](ParamStore&) { return make_relu(); }, {Shape{1, 2, 3, 3}}, Shape{1, 2, 3, 3});
+    const auto x = random_vector<float>(18, 7), dy = random_vector<float>(18, 8);
+    run.set_input(0, x);
+    run.forward();
+    run.backward(dy);  // first consumer: overwrites
+    std::vector<float> first(run.input_grad(0), run.input_grad(0) + 18);
+    for (int i = 0; i < 18; ++i) run.input(0).grad[size_t(i)] = 1.0f;  // another consumer's share
+    std::vector<float> expected(18);
+    for (int i = 0; i < 18; ++i) expected[size_t(i)] = 1.0f + first[size_t(i)];
+    run.backward_accumulating(dy);
+    EXPECT_TENSOR_NEAR(run.input_grad(0), expected.data(), 18, 0.0, "accumulated relu dx");
+}
+
+// A small net whose input feeds two convs: dx must be the sum of both paths' gradients.
+TEST(OpsVsReference, FanOutInNet) {
+    Net net(2, 5, 5);
+    const ValueId a = net.conv(net.input(), {3, 1, 1, 0}, "a");
+    const ValueId b = net.conv(net.input(), {4, 3, 1, 1}, "b");
+    net.set_output(net.linear(net.global_avg_pool(net.concat({a, b})), 2, "c"));
+    net.require_input_grad();
+    net.set_batch(2);
+    ParamStore& ps = net.params();
+    for (int i = 0; i < int(ps.list().size()); ++i) {
+        const auto v = random_vector<float>(ps.param(i).size, 20 + uint64_t(i));
+        std::copy(v.begin(), v.end(), ps.value(i));
+    }
+    const auto x = random_vector<float>(100, 9), dlogits = random_vector<float>(4, 10);
+    net.forward(x.data());
+    net.backward(dlogits.data());
+
+    // The same by hand with the reference ops.
+    const ref::Dims d{2, 2, 5, 5};
+    std::vector<float> ya(2 * 3 * 25), yb(2 * 4 * 25), cat(2 * 7 * 25), pooled(14), logits(4);
+    ref::conv2d_forward(ya.data(), x.data(), ps.value(0), ps.value(1), d, 3, 1, 1, 0);
+    ref::conv2d_forward(yb.data(), x.data(), ps.value(2), ps.value(3), d, 4, 3, 1, 1);
+    const float* parts[] = {ya.data(), yb.data()};
+    const int channels[] = {3, 4};
+    ref::concat_forward(cat.data(), parts, channels, 2, 2, 25);
+    ref::avg_pool_forward(pooled.data(), cat.data(), ref::Dims{2, 7, 5, 5}, 5, 5, 1, 0);
+    ref::linear_forward(logits.data(), pooled.data(), ps.value(4), ps.value(5), 2, 7, 2);
+    EXPECT_TENSOR_NEAR(net.value(net.ops().size()).data.data(), logits.data(), 4, kTol, "logits");
+    std::vector<float> dpooled(14), dcat(cat.size()), dya(ya.size()), dyb(yb.size()), dxa(100), dxb(100), dx(100);
+    ref::linear_backward<float>(dpooled.data(), nullptr, nullptr, dlogits.data(), pooled.data(), ps.value(4), 2, 7, 2);
+    ref::avg_pool_backward(dcat.data(), dpooled.data(), ref::Dims{2, 7, 5, 5}, 5, 5, 1, 0);
+    float* dparts[] = {dya.data(), dyb.data()};
+    ref::concat_backward(dparts, dcat.data(), channels, 2, 2, 25);
+    ref::conv2d_backward<float>(dxa.data(), nullptr, nullptr, dya.data(), x.data(), ps.value(0), d, 3, 1, 1, 0);
+    ref::conv2d_backward<float>(dxb.data(), nullptr, nullptr, dyb.data(), x.data(), ps.value(2), d, 4, 3, 1, 1);
+    for (int i = 0; i < 100; ++i) dx[size_t(i)] = dxa[size_t(i)] + dxb[size_t(i)];
+    EXPECT_TENSOR_NEAR(net.value(net.input()).grad.data(), dx.data(), 100, kTol, "input gradient, two consumers");
+}

@@ -1,0 +1,63 @@
+// Helpers shared by the tests: fixtures from tools/make_fixtures.py, and tensor comparison.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "googlenet/io.h"
+
+namespace googlenet::testing {
+
+// The folder the `pytorch_fixtures` CTest fixture writes (build/fixtures).
+inline std::string fixture_path(const std::string& file) {
+    return std::string(GOOGLENET_FIXTURE_DIR) + "/" + file;
+}
+
+class Fixture {
+public:
+    explicit Fixture(const std::string& file) : path_(fixture_path(file)), tensors_(read_safetensors(path_)) {}
+    const LoadedTensor& at(const std::string& name) const {
+        auto it = tensors_.find(name);
+        if (it == tensors_.end()) throw Error(path_ + ": fixture has no tensor '" + name + "'");
+        return it->second;
+    }
+    const std::vector<float>& operator[](const std::string& name) const { return at(name).data; }
+    const TensorMap& all() const { return tensors_; }
+
+private:
+    std::string path_;
+    TensorMap tensors_;
+};
+
+// The error measure every comparison states its tolerance in: the largest absolute difference
+// divided by the largest magnitude of the expected tensor (so it is relative to the tensor's scale).
+template <class A, class B>
+double max_rel_error(const A* actual, const B* expected, size_t n) {
+    double diff = 0, scale = 0;
+    for (size_t i = 0; i < n; ++i) {
+        diff = std::max(diff, std::fabs(double(actual[i]) - double(expected[i])));
+        scale = std::max(scale, std::fabs(double(expected[i])));
+    }
+    return diff / std::max(scale, 1e-30);
+}
+
+#define EXPECT_TENSOR_NEAR(actual, expected, n, tol, what)                                     \
+    do {                                                                                       \
+        const double err_ = ::googlenet::testing::max_rel_error((actual), (expected), (n));    \
+        EXPECT_LE(err_, (tol)) << (what) << ": max |diff| / max |expected| = " << err_;        \
+    } while (0)
+
+template <class T>
+std::vector<T> random_vector(size_t n, uint64_t seed, double scale = 1.0) {
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<double> u(-scale, scale);
+    std::vector<T> v(n);
+    for (auto& x : v) x = T(u(rng));
+    return v;
+}
+
+}  // namespace googlenet::testing

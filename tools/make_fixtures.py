@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+"""Writes the PyTorch reference fixtures the C++ tests compare against.
+
+Usage: /usr/bin/python3 tools/make_fixtures.py OUTDIR [--data-dir DIR]
+
+Needs Debian's python3-torch, python3-torchvision and python3-pil (scripts/setup.sh --test installs
+them). The build runs this as the CTest fixture `pytorch_fixtures`, writing into build/fixtures, so
+the large tensors (the full model's weights and gradients) are made fresh and never stored in git.
+Everything is seeded: the same PyTorch gives the same files.
+
+  ops.safetensors        each op's inputs, parameters, upstream gradient, output and gradients
+  googlenet.safetensors  D2L's GoogLeNet: weights (state_dict names), a batch, logits, loss, every
+                         parameter's gradient, and the losses of 10 SGD steps
+  resize.safetensors     Fashion-MNIST test images and PIL's bilinear resizes of them
+"""
+import argparse, gzip, json, os, struct, sys
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from torch.nn import functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference_googlenet import d2l_googlenet  # noqa: E402
+
+
+def write_safetensors(path, tensors):
+    header, offset, blobs = {}, 0, []
+    for name, t in tensors.items():
+        a = np.ascontiguousarray(t.detach().cpu().numpy() if torch.is_tensor(t) else t, dtype=np.float32)
+        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        offset += a.nbytes
+        blobs.append(a.tobytes())
+    h = json.dumps(header).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
+
+
+def op_case(out, name, fn, inputs, params=()):
+    """Runs fn(*inputs, *params), backpropagates a random upstream gradient, stores everything."""
+    leaves = [t.clone().requires_grad_(True) for t in list(inputs) + list(params)]
+    y = fn(*leaves)
+    dy = torch.randn_like(y)
+    y.backward(dy)
+    for i, t in enumerate(leaves):
+        out[f"{name}.in{i}"] = t.detach()
+        out[f"{name}.grad{i}"] = t.grad
+    out[f"{name}.out"] = y.detach()
+    out[f"{name}.dout"] = dy
+
+
+def make_ops(path):
+    g = torch.manual_seed(1)
+    r = lambda *s: torch.randn(*s, generator=g)
+    out = {}
+    # conv cases: (name, N, C, H, W, O, K, S, P), mirrored in tests/test_ops.cpp
+    for name, n, c, h, w, o, k, s, p in [("conv_7x7s2", 2, 1, 13, 13, 4, 7, 2, 3),
+                                         ("conv_1x1", 2, 6, 5, 5, 3, 1, 1, 0),
+                                         ("conv_3x3", 2, 3, 7, 7, 5, 3, 1, 1),
+                                         ("conv_5x5", 1, 2, 6, 6, 3, 5, 1, 2)]:
+        op_case(out, name, lambda x, wt, b: F.conv2d(x, wt, b, s, p), [r(n, c, h, w)], [r(o, c, k, k) * 0.3, r(o)])
+    op_case(out, "relu", F.relu, [r(2, 3, 4, 5)])
+    op_case(out, "maxpool_3s2p1", lambda x: F.max_pool2d(x, 3, 2, 1), [r(2, 3, 9, 9)])
+    op_case(out, "maxpool_3s1p1", lambda x: F.max_pool2d(x, 3, 1, 1), [r(2, 3, 6, 6)])
+    op_case(out, "avgpool_3s2p1", lambda x: F.avg_pool2d(x, 3, 2, 1), [r(2, 3, 9, 9)])
+    op_case(out, "avgpool_global", lambda x: F.adaptive_avg_pool2d(x, 1), [r(2, 4, 5, 5)])
+    op_case(out, "linear", lambda x, wt, b: F.linear(torch.flatten(x, 1), wt, b), [r(3, 4, 2, 2)], [r(5, 16), r(5)])
+    op_case(out, "concat", lambda a, b, c: torch.cat((a, b, c), 1), [r(2, 1, 3, 3), r(2, 4, 3, 3), r(2, 2, 3, 3)])
+    logits, labels = r(6, 10) * 3, torch.randint(0, 10, (6,), generator=g)
+    lg = logits.clone().requires_grad_(True)
+    loss = F.cross_entropy(lg, labels)
+    loss.backward()
+    out.update({"ce.logits": logits, "ce.labels": labels.float(), "ce.loss": loss.detach().reshape(1), "ce.grad": lg.grad})
+    write_safetensors(path, out)
+
+
+def make_googlenet(path):
+    torch.manual_seed(0)
+    net = d2l_googlenet()
+    x = torch.rand(4, 1, 96, 96)
+    y = torch.tensor([3, 1, 4, 1])
+    out = {name: t.detach().clone() for name, t in net.state_dict().items()}
+    logits = net(x)
+    loss = F.cross_entropy(logits, y)
+    loss.backward()
+    out.update({"input": x, "labels": y.float(), "logits": logits.detach(), "loss": loss.detach().reshape(1)})
+    for name, p in net.named_parameters():
+        out["grad." + name] = p.grad.detach().clone()
+    # Ten SGD steps from the same weights on the same batch, with every option of the optimizer.
+    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+    losses = []
+    for _ in range(10):
+        opt.zero_grad()
+        l = F.cross_entropy(net(x), y)
+        l.backward()
+        opt.step()
+        losses.append(l.item())
+    out["sgd.losses"] = torch.tensor(losses)
+    write_safetensors(path, out)
+
+
+def idx(path):
+    with gzip.open(path) as f:
+        d = f.read()
+    nd = d[3]
+    dims = [int.from_bytes(d[4 + 4 * i: 8 + 4 * i], "big") for i in range(nd)]
+    return np.frombuffer(d, dtype=np.uint8, offset=4 + 4 * nd).reshape(dims)
+
+
+def make_resize(path, data_dir):
+    images = idx(os.path.join(data_dir, "t10k-images-idx3-ubyte.gz"))[:16]
+    out = {"src": images.astype(np.float32)}
+    for size in (96, 64, 224, 20):
+        out[f"r{size}"] = np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BILINEAR))
+                                    for im in images]).astype(np.float32)
+    write_safetensors(path, out)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("outdir")
+    ap.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
+    a = ap.parse_args()
+    os.makedirs(a.outdir, exist_ok=True)
+    torch.set_num_threads(1)
+    make_ops(os.path.join(a.outdir, "ops.safetensors"))
+    make_googlenet(os.path.join(a.outdir, "googlenet.safetensors"))
+    make_resize(os.path.join(a.outdir, "resize.safetensors"), a.data_dir)
+    print(f"fixtures written to {a.outdir} by torch {torch.__version__}")
