@@ -1,0 +1,79 @@
+#include <numeric>
+#include <random>
+
+#include "googlenet/data.h"
+#include "googlenet/tensor.h"
+
+namespace googlenet {
+
+BatchLoader::BatchLoader(const ImageSet& set, int batch_size, int resize, bool shuffle, uint64_t seed, int depth)
+    : set_(set), batch_size_(batch_size), resize_(resize), shuffle_(shuffle), seed_(seed), depth_(size_t(depth)) {
+    if (batch_size < 1) throw Error("batch size must be at least 1");
+    if (resize < 1) throw Error("resize must be at least 1");
+    if (set.count < 1) throw Error("the data set is empty");
+}
+
+BatchLoader::~BatchLoader() { stop(); }
+
+void BatchLoader::stop() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        cancel_ = true;
+    }
+    cv_.notify_all();
+    if (worker_.joinable()) worker_.join();
+    queue_.clear();
+    cancel_ = false;
+}
+
+void BatchLoader::start_epoch(int epoch) {
+    stop();
+    std::vector<int> order(size_t(set_.count));
+    std::iota(order.begin(), order.end(), 0);
+    if (shuffle_) {
+        std::mt19937_64 rng(seed_ * 0x9E3779B97F4A7C15ull + uint64_t(epoch) + 1);
+        for (size_t i = order.size() - 1; i > 0; --i) {
+            const size_t j = size_t(rng() % (i + 1));
+            std::swap(order[i], order[j]);
+        }
+    }
+    remaining_ = batches_per_epoch();
+    worker_ = std::thread(&BatchLoader::produce, this, std::move(order));
+}
+
+void BatchLoader::produce(std::vector<int> order) {
+    const size_t src_pixels = size_t(set_.height) * set_.width, dst_pixels = size_t(resize_) * resize_;
+    std::vector<uint8_t> resized(dst_pixels);
+    for (size_t start = 0; start < order.size(); start += size_t(batch_size_)) {
+        Batch b;
+        b.size = int(std::min(order.size() - start, size_t(batch_size_)));
+        b.images.resize(size_t(b.size) * dst_pixels);
+        b.labels.resize(size_t(b.size));
+        for (int i = 0; i < b.size; ++i) {
+            const int idx = order[start + size_t(i)];
+            resize_bilinear(&set_.pixels[size_t(idx) * src_pixels], set_.width, set_.height, resized.data(),
+                            resize_, resize_);
+            float* out = &b.images[size_t(i) * dst_pixels];
+            for (size_t p = 0; p < dst_pixels; ++p) out[p] = float(resized[p]) / 255.0f;  // as ToTensor
+            b.labels[size_t(i)] = set_.labels[size_t(idx)];
+        }
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return cancel_ || queue_.size() < depth_; });
+        if (cancel_) return;
+        queue_.push_back(std::move(b));
+        cv_.notify_all();
+    }
+}
+
+bool BatchLoader::next(Batch& out) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (remaining_ == 0) return false;
+    cv_.wait(lock, [&] { return !queue_.empty(); });
+    out = std::move(queue_.front());
+    queue_.pop_front();
+    --remaining_;
+    cv_.notify_all();
+    return true;
+}
+
+}  // namespace googlenet
