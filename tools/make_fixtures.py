@@ -13,6 +13,7 @@ All reference values are computed in float64 from float32 inputs and stored as f
 
   googlenet.safetensors  D2L's GoogLeNet: weights (state_dict names), a batch, logits, loss, every
                          parameter's gradient, and the losses of 10 SGD steps
+  d2l_state_dict.safetensors  those weights alone, as a PyTorch user saves net.state_dict()
   resize.safetensors     Fashion-MNIST test images and PIL's bilinear resizes of them
 """
 import argparse, gzip, json, os, struct, sys
@@ -88,6 +89,7 @@ def make_googlenet(path):
     x = torch.rand(4, 1, 96, 96)
     y = torch.tensor([3, 1, 4, 1])
     out = {name: t.detach().clone() for name, t in net.state_dict().items()}
+    write_safetensors(os.path.join(os.path.dirname(path), "d2l_state_dict.safetensors"), out)
     # The float32 weights and input, computed on in float64: the exact answer to the float32
     # question. (PyTorch's own float32 gradients differ from it by up to 1.3% in D2L's b1-b3 here.)
     net.double()

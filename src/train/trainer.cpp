@@ -107,11 +107,16 @@ std::vector<EpochStats> train(const TrainConfig& c, const std::function<void(con
             const float* logits = net.forward(b.images.data());
             const float loss = net.loss(b.labels.data());
             if (!std::isfinite(loss)) {
-                if (step > 0) std::memcpy(net.params().values().data(), last_good.data(), last_good.size() * sizeof(float));
+                const char* what = std::isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf";
+                if (step == 0)
+                    throw Error(fmt::format("loss is {} at the first step: the initial weights give a non-finite "
+                                            "loss; nothing was written",
+                                            what));
+                std::memcpy(net.params().values().data(), last_good.data(), last_good.size() * sizeof(float));
                 save_weights(weights_path, net.params());
                 throw Error(fmt::format("loss is {} at epoch {}, batch {} (step {}): training stopped; the last "
                                         "weights with a finite loss are in {}",
-                                        loss, epoch, batch, step + 1, weights_path));
+                                        what, epoch, batch, step + 1, weights_path));
             }
             loss_sum += double(loss) * b.size;
             hits += correct(logits, b.labels.data(), b.size, net.classes());

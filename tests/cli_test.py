@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""End-to-end tests of the googlenet command, with PyTorch as the judge where numbers matter.
+
+Usage: cli_test.py GOOGLENET_BINARY   (CTest passes it; needs Debian's python3-torch and PIL)
+Small runs: 32x32 images, a few hundred of them, so each training takes seconds.
+"""
+import os, re, subprocess, sys, tempfile, unittest
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from make_fixtures import idx  # noqa: E402
+from reference_googlenet import d2l_googlenet  # noqa: E402
+
+BIN = None
+DATA = "/usr/share/datasets/fashion-mnist"
+SMALL = ["--resize", "32", "--train-limit", "256", "--test-limit", "128", "--batch-size", "64", "--threads", "2"]
+
+
+def run(*args, ok=True):
+    p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=600)
+    if ok and p.returncode != 0:
+        raise AssertionError(f"googlenet {' '.join(args)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def read_safetensors(path):
+    import json, struct
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        b, t = e["data_offsets"]
+        out[name] = torch.from_numpy(np.frombuffer(data[b:t], dtype=np.float32).copy()).reshape(e["shape"])
+    return out
+
+
+class Cli(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.out = os.path.join(cls.tmp.name, "run")
+        cls.train = run("train", "--epochs", "2", "--out", cls.out, *SMALL)
+
+    def test_train_prints_d2l_lines_and_writes_weights(self):
+        lines = self.train.stdout.splitlines()
+        epochs = [l for l in lines if l.startswith("epoch ")]
+        self.assertEqual(len(epochs), 2, self.train.stdout)
+        for l in epochs:
+            self.assertRegex(l, r"^epoch \d+: loss [\d.]+, train acc [\d.]+, test acc [\d.]+, [\d.]+ img/s, [\d.]+ s$")
+        self.assertRegex(self.train.stdout, r"\nloss \d\.\d{3}, train acc \d\.\d{3}, test acc \d\.\d{3}\n")
+        self.assertTrue(os.path.exists(os.path.join(self.out, "model.safetensors")))
+
+    def test_eval_agrees_with_train_and_with_pytorch(self):
+        acc = float(re.findall(r"test acc ([\d.]+)", self.train.stdout)[-2])  # epoch 2's line
+        ev = run("eval", "--weights", os.path.join(self.out, "model.safetensors"), "--resize", "32",
+                 "--test-limit", "128", "--batch-size", "64")
+        m = re.match(r"test loss ([\d.]+), test acc ([\d.]+) \(128 images\)", ev.stdout)
+        self.assertIsNotNone(m, ev.stdout)
+        self.assertAlmostEqual(float(m.group(2)), acc, places=4)
+        # PyTorch loads the file unchanged (strict) and gets the same loss on the same images.
+        net = d2l_googlenet()
+        net.load_state_dict(read_safetensors(os.path.join(self.out, "model.safetensors")), strict=True)
+        net.eval()
+        from PIL import Image
+        images = idx(f"{DATA}/t10k-images-idx3-ubyte.gz")[:128]
+        labels = torch.from_numpy(idx(f"{DATA}/t10k-labels-idx1-ubyte.gz")[:128].astype(np.int64))
+        x = np.stack([np.asarray(Image.fromarray(im).resize((32, 32), Image.BILINEAR)) for im in images])
+        x = torch.from_numpy(x.astype(np.float32) / 255.0).unsqueeze(1)
+        with torch.no_grad():
+            logits = net(x)
+        loss = F.cross_entropy(logits, labels).item()
+        acc_torch = (logits.argmax(1) == labels).float().mean().item()
+        self.assertAlmostEqual(float(m.group(1)), loss, delta=1e-3 * max(1.0, loss))
+        self.assertAlmostEqual(float(m.group(2)), acc_torch, places=4)
+
+    def test_same_seed_same_weights(self):
+        a, b = os.path.join(self.tmp.name, "a"), os.path.join(self.tmp.name, "b")
+        for d in (a, b):
+            run("train", "--epochs", "1", "--seed", "5", "--out", d, *SMALL)
+        with open(f"{a}/model.safetensors", "rb") as fa, open(f"{b}/model.safetensors", "rb") as fb:
+            self.assertEqual(fa.read(), fb.read())
+
+    def test_init_continues_from_weights(self):
+        d = os.path.join(self.tmp.name, "init")
+        p = run("train", "--epochs", "1", "--init", os.path.join(self.out, "model.safetensors"), "--out", d, *SMALL)
+        first = float(re.search(r"epoch 1: loss ([\d.]+)", p.stdout).group(1))
+        fresh = float(re.search(r"epoch 1: loss ([\d.]+)", self.train.stdout).group(1))
+        self.assertLess(first, fresh)  # it starts where the earlier run ended, not from scratch
+
+    def test_bad_flag_is_named(self):
+        p = run("train", "--epochz", "3", ok=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("--epochz", p.stderr)
+        p = run("train", "--batch-size", "0", ok=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("--batch-size", p.stderr)
+
+    def test_missing_data_names_the_file(self):
+        p = run("train", "--data-dir", "/nonexistent", ok=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("/nonexistent/train-images-idx3-ubyte.gz: cannot open", p.stderr)
+
+    def test_wrong_weights_name_the_tensor(self):
+        bad = os.path.join(self.tmp.name, "bad.safetensors")
+        with open(bad, "wb") as f:
+            import json, struct
+            h = json.dumps({"0.0.weight": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
+            f.write(struct.pack("<Q", len(h)) + h + b"\0\0\0\0")
+        p = run("eval", "--weights", bad, ok=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("tensor '0.0.weight' has shape [1], the model needs [64, 1, 7, 7]", p.stderr)
+
+    def test_diverging_loss_stops_and_keeps_finite_weights(self):
+        d = os.path.join(self.tmp.name, "nan")
+        p = run("train", "--epochs", "3", "--lr", "1e20", "--out", d, *SMALL, ok=False)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertRegex(p.stderr, r"loss is (nan|inf|-inf) at epoch \d+, batch \d+ \(step \d+\): training stopped")
+        ev = run("eval", "--weights", f"{d}/model.safetensors", "--resize", "32", "--test-limit", "64")
+        loss = float(re.match(r"test loss (\S+),", ev.stdout).group(1))
+        self.assertTrue(np.isfinite(loss), ev.stdout)
+
+
+if __name__ == "__main__":
+    BIN = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=2)
