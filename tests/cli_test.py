@@ -94,6 +94,17 @@ class Cli(unittest.TestCase):
         fresh = float(re.search(r"epoch 1: loss ([\d.]+)", self.train.stdout).group(1))
         self.assertLess(first, fresh)  # it starts where the earlier run ended, not from scratch
 
+    def test_bench_json_is_the_last_line(self):
+        import json
+        for mode in ("train", "infer"):
+            p = run("bench", "--mode", mode, "--batch-size", "2", "--size", "32", "--warmup", "0", "--iters", "1",
+                    "--threads", "2", "--json")
+            r = json.loads(p.stdout.strip().splitlines()[-1])
+            self.assertEqual((r["mode"], r["batch_size"], r["size"], r["threads"]), (mode, 2, 32, 2))
+            for key in ("images_per_sec", "ms_per_iter", "gflops", "peak_rss_mib"):
+                self.assertGreater(r[key], 0, key)
+            self.assertAlmostEqual(r["images_per_sec"], 2 / (r["ms_per_iter"] / 1000), delta=0.01 * r["images_per_sec"])
+
     def test_bad_flag_is_named(self):
         p = run("train", "--epochz", "3", ok=False)
         self.assertNotEqual(p.returncode, 0)

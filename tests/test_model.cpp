@@ -17,6 +17,7 @@ TEST(Model, D2lParameterCountMatchesPyTorch) {
     EXPECT_EQ(net.params().list().front().name, "0.0.weight");
     EXPECT_EQ(net.params().find("2.0.p2_2.weight"), 10);
     EXPECT_EQ(net.params().list().back().name, "5.bias");
+    EXPECT_EQ(net.macs_per_image(), 276066304);  // torch_googlenet.py flops --size 96
 }
 
 TEST(Model, ForwardShapes) {

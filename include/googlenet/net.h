@@ -37,6 +37,8 @@ public:
     virtual void prepare(Runtime& rt) = 0;     // the batch size is known: create primitives
     virtual void forward(Runtime& rt) = 0;
     virtual void backward(Runtime& rt) = 0;
+    // Multiply-adds of the forward pass for one image (as PyTorch's hook-based counters count them).
+    virtual int64_t macs_per_image() const { return 0; }
 
     std::vector<Value*> inputs;
     Value* output = nullptr;
@@ -74,6 +76,7 @@ public:
     const ParamStore& params() const { return params_; }
     Shape input_shape() const { return values_[0]->shape; }
     int classes() const { return value(output_).shape.c; }
+    int64_t macs_per_image() const;
 
     // Running.
     void set_threads(int threads);

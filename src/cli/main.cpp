@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <fmt/format.h>
 
+#include "googlenet/bench.h"
 #include "googlenet/io.h"
 #include "googlenet/models.h"
 #include "googlenet/trainer.h"
@@ -53,6 +54,22 @@ int run_eval(const TrainConfig& c, const std::string& weights) {
     return 0;
 }
 
+int run_bench(const BenchConfig& c, bool json) {
+    const BenchResult r = benchmark(c);
+    std::printf("bench %s: d2l googlenet, batch %d, %dx%d, %d threads, %d warm-up + %d timed iterations\n",
+                c.mode.c_str(), c.batch_size, c.size, c.size, r.threads, c.warmup, c.iters);
+    std::printf("%.1f img/s, %.1f ms/iter (median; best %.1f), %.1f GFLOP/s, peak RSS %.0f MiB\n", r.images_per_sec,
+                r.ms_per_iter, r.ms_best, r.gflops, r.peak_rss_mib);
+    if (json)
+        std::printf("%s\n", fmt::format(R"({{"mode": "{}", "model": "d2l", "batch_size": {}, "size": {}, "threads": {}, )"
+                                         R"("warmup": {}, "iters": {}, "images_per_sec": {:.3f}, "ms_per_iter": {:.3f}, )"
+                                         R"("ms_best": {:.3f}, "gflops": {:.3f}, "peak_rss_mib": {:.1f}, "macs_per_image": {}}})",
+                                         c.mode, c.batch_size, c.size, r.threads, c.warmup, c.iters, r.images_per_sec,
+                                         r.ms_per_iter, r.ms_best, r.gflops, r.peak_rss_mib, r.macs_per_image)
+                                 .c_str());
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -85,6 +102,19 @@ int main(int argc, char** argv) {
     add_data_options(eval_cmd, c);
     eval_cmd->add_option("--weights", weights, "Weights file (safetensors, PyTorch state_dict names)")->required();
 
+    BenchConfig bc;
+    bool bench_json = false;
+    CLI::App* bench_cmd = app.add_subcommand("bench", "Time the training step or inference on random data");
+    bench_cmd->add_option("--mode", bc.mode, "train (forward, backward, update) or infer (forward)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"train", "infer"}));
+    bench_cmd->add_option("--batch-size", bc.batch_size, "Images per batch")->capture_default_str()->check(CLI::Range(1, 1 << 20));
+    bench_cmd->add_option("--size", bc.size, "Input height and width")->capture_default_str()->check(CLI::Range(1, 4096));
+    bench_cmd->add_option("--threads", bc.threads, "Compute threads (0: every core)")->capture_default_str()->check(CLI::NonNegativeNumber);
+    bench_cmd->add_option("--warmup", bc.warmup, "Untimed iterations first")->capture_default_str()->check(CLI::NonNegativeNumber);
+    bench_cmd->add_option("--iters", bc.iters, "Timed iterations")->capture_default_str()->check(CLI::Range(1, 1000000));
+    bench_cmd->add_flag("--json", bench_json, "Also print the figures as one JSON object on the last line");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -94,6 +124,7 @@ int main(int argc, char** argv) {
     try {
         if (train_cmd->parsed()) return run_train(c);
         if (eval_cmd->parsed()) return run_eval(c, weights);
+        if (bench_cmd->parsed()) return run_bench(bc, bench_json);
     } catch (const Error& e) {
         std::fflush(stdout);
         std::fprintf(stderr, "googlenet: error: %s\n", e.what());

@@ -89,6 +89,12 @@ ValueId Net::linear(ValueId x, int out_features, const std::string& param_name) 
                   Shape{1, out_features, 1, 1});
 }
 
+int64_t Net::macs_per_image() const {
+    int64_t total = 0;
+    for (const auto& op : ops_) total += op->macs_per_image();
+    return total;
+}
+
 void Net::set_threads(int threads) {
     if (threads > 0) omp_set_num_threads(threads);
 }

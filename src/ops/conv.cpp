@@ -23,6 +23,10 @@ public:
                std::to_string(spec_.out_channels);
     }
 
+    int64_t macs_per_image() const override {
+        return int64_t(output->shape.per_image()) * cin_ * spec_.kernel * spec_.kernel;
+    }
+
     void prepare(Runtime& rt) override {
         const int k = spec_.kernel;
         src_ = nchw_desc(inputs[0]->shape);

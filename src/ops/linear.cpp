@@ -21,6 +21,8 @@ public:
         return "linear " + std::to_string(in_) + "->" + std::to_string(out_);
     }
 
+    int64_t macs_per_image() const override { return int64_t(in_) * out_; }
+
     void prepare(Runtime& rt) override {
         const int n = output->shape.n;
         src_ = memory::desc({n, in_}, memory::data_type::f32, tag::nc);

@@ -1,0 +1,30 @@
+// Timing of the training step and of inference on random data, after warm-up.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace googlenet {
+
+struct BenchConfig {
+    std::string mode = "train";  // "train": forward, loss, backward, SGD update; "infer": forward
+    int batch_size = 128;
+    int size = 96;
+    int threads = 0;  // 0: every core
+    int warmup = 2;
+    int iters = 5;
+};
+
+struct BenchResult {
+    BenchConfig config;
+    int threads = 0;
+    double ms_per_iter = 0;     // median over the timed iterations
+    double ms_best = 0;
+    double images_per_sec = 0;  // from the median
+    double gflops = 0;          // useful work: 2 flops per multiply-add, 3 passes when training
+    double peak_rss_mib = 0;    // of the whole process (getrusage)
+    int64_t macs_per_image = 0;
+};
+
+BenchResult benchmark(const BenchConfig& config);
+
+}  // namespace googlenet

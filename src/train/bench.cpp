@@ -1,0 +1,62 @@
+#include "googlenet/bench.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <vector>
+
+#include "googlenet/models.h"
+#include "googlenet/train.h"
+#include "googlenet/trainer.h"
+
+namespace googlenet {
+
+BenchResult benchmark(const BenchConfig& c) {
+    if (c.mode != "train" && c.mode != "infer") throw Error("--mode must be train or infer, not '" + c.mode + "'");
+    if (c.batch_size < 1 || c.size < 1 || c.iters < 1 || c.warmup < 0)
+        throw Error("--batch-size, --size and --iters must be at least 1, --warmup at least 0");
+    BenchResult r;
+    r.config = c;
+    r.threads = resolve_threads(c.threads);
+    Net net = d2l_googlenet(1, 10, c.size);
+    net.set_threads(r.threads);
+    init_params(net.params(), 0);
+    net.set_batch(c.batch_size);
+    Sgd sgd(net.params(), SgdOptions{});
+    std::mt19937 rng(0);
+    std::uniform_real_distribution<float> u(0.f, 1.f);
+    std::vector<float> images(size_t(c.batch_size) * c.size * c.size);
+    for (auto& v : images) v = u(rng);
+    std::vector<int> labels(size_t(c.batch_size));
+    for (auto& y : labels) y = int(rng() % 10);
+
+    const bool train = c.mode == "train";
+    auto step = [&] {
+        net.forward(images.data());
+        if (!train) return;
+        net.loss(labels.data());
+        net.backward();
+        sgd.step();
+    };
+    for (int i = 0; i < c.warmup; ++i) step();
+    std::vector<double> ms;
+    for (int i = 0; i < c.iters; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        step();
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    r.ms_per_iter = ms.size() % 2 ? ms[ms.size() / 2] : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
+    r.ms_best = ms.front();
+    r.images_per_sec = c.batch_size / (r.ms_per_iter / 1000);
+    r.macs_per_image = net.macs_per_image();
+    r.gflops = double(r.macs_per_image) * 2 * (train ? 3 : 1) * r.images_per_sec / 1e9;
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    r.peak_rss_mib = double(usage.ru_maxrss) / 1024;
+    return r;
+}
+
+}  // namespace googlenet
