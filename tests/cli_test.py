@@ -4,7 +4,7 @@
 Usage: cli_test.py GOOGLENET_BINARY   (CTest passes it; needs Debian's python3-torch and PIL)
 Small runs: 32x32 images, a few hundred of them, so each training takes seconds.
 """
-import os, re, subprocess, sys, tempfile, unittest
+import os, re, signal, subprocess, sys, tempfile, time, unittest
 
 import numpy as np
 import torch
@@ -104,6 +104,77 @@ class Cli(unittest.TestCase):
             for key in ("images_per_sec", "ms_per_iter", "gflops", "peak_rss_mib"):
                 self.assertGreater(r[key], 0, key)
             self.assertAlmostEqual(r["images_per_sec"], 2 / (r["ms_per_iter"] / 1000), delta=0.01 * r["images_per_sec"])
+
+    def interrupted_run_matches(self, sig, extra):
+        """Trains RESUMABLE once straight through and once stopped by `sig` and resumed; same weights."""
+        args = ["--resize", "32", "--train-limit", "640", "--test-limit", "64", "--batch-size", "32", "--threads", "2",
+                "--epochs", "2", "--momentum", "0.9", "--weight-decay", "1e-4", "--lr", "0.05",
+                "--lr-schedule", "cosine", "--warmup-epochs", "0.5", "--seed", "11", "--log-every", "1", *extra]
+        straight = os.path.join(self.tmp.name, f"straight{sig}")
+        run("train", "--out", straight, *args)
+        stopped = os.path.join(self.tmp.name, f"stopped{sig}")
+        p = subprocess.Popen([BIN, "train", "--out", stopped, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        metrics = os.path.join(stopped, "metrics.jsonl")
+        deadline = time.time() + 300
+        while time.time() < deadline:  # wait until it is well into epoch 1
+            if os.path.exists(metrics) and sum(1 for _ in open(metrics)) >= 8:
+                break
+            time.sleep(0.05)
+        p.send_signal(sig)
+        out, err = p.communicate(timeout=300)
+        if sig == signal.SIGINT:
+            self.assertEqual(p.returncode, 130, out + err)
+            self.assertRegex(err, r"stopped at epoch 1, batch \d+ \(step \d+\); checkpoint written to")
+        else:
+            self.assertEqual(p.returncode, -signal.SIGKILL)
+        resumed = run("train", "--resume", stopped)
+        self.assertIn("resuming at epoch ", resumed.stdout)
+        with open(f"{straight}/model.safetensors", "rb") as a, open(f"{stopped}/model.safetensors", "rb") as b:
+            self.assertTrue(a.read() == b.read(), "resumed run ended with different weights")
+        # Every step's loss is recorded once, and equals the uninterrupted run's.
+        import json
+        def losses(d):
+            return [(r["step"], r["loss"]) for r in map(json.loads, open(f"{d}/metrics.jsonl")) if r["type"] == "step"]
+        self.assertEqual(losses(straight), losses(stopped))
+
+    def test_sigint_mid_epoch_then_resume_gives_the_same_weights(self):
+        self.interrupted_run_matches(signal.SIGINT, [])
+
+    def test_sigkill_between_checkpoints_then_resume_gives_the_same_weights(self):
+        self.interrupted_run_matches(signal.SIGKILL, ["--checkpoint-every", "5"])
+
+    def test_resume_rejects_other_settings_and_corrupt_checkpoints(self):
+        p = run("train", "--resume", self.out, "--lr", "0.5", ok=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("--lr cannot be combined with --resume", p.stderr)
+        p = run("train", "--resume", self.out, ok=False)
+        self.assertIn("already finished its 2 epochs", p.stderr)
+        broken = os.path.join(self.tmp.name, "broken")
+        os.makedirs(broken)
+        with open(f"{self.out}/checkpoint.safetensors", "rb") as f:
+            data = f.read()
+        with open(f"{broken}/checkpoint.safetensors", "wb") as f:
+            f.write(data[: len(data) // 3])
+        p = run("train", "--resume", broken, ok=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("checkpoint.safetensors: tensor", p.stderr)
+
+    def test_metrics_file_matches_the_printed_run(self):
+        import json
+        records = [json.loads(l) for l in open(os.path.join(self.out, "metrics.jsonl"))]
+        epochs = [r for r in records if r["type"] == "epoch"]
+        self.assertEqual([r["epoch"] for r in epochs], [1, 2])
+        printed = re.findall(r"epoch (\d+): loss ([\d.]+), train acc ([\d.]+), test acc ([\d.]+)", self.train.stdout)
+        for r, (e, loss, tacc, vacc) in zip(epochs, printed):
+            self.assertEqual(r["epoch"], int(e))
+            self.assertAlmostEqual(r["train_loss"], float(loss), places=4)
+            self.assertAlmostEqual(r["train_acc"], float(tacc), places=4)
+            self.assertAlmostEqual(r["test_acc"], float(vacc), places=4)
+            for key in ("step", "test_loss", "lr", "img_per_sec", "wall_time"):
+                self.assertIn(key, r)
+        steps = [r for r in records if r["type"] == "step"]
+        self.assertEqual(len(steps), 8 // 50)  # 4 batches x 2 epochs, a record every 50 steps
 
     def test_bad_flag_is_named(self):
         p = run("train", "--epochz", "3", ok=False)

@@ -53,14 +53,15 @@ public:
     BatchLoader(const BatchLoader&) = delete;
     BatchLoader& operator=(const BatchLoader&) = delete;
 
-    void start_epoch(int epoch);
+    // Starts producing epoch `epoch`'s batches, from batch `first_batch` on (to resume mid-epoch).
+    void start_epoch(int epoch, int first_batch = 0);
     bool next(Batch& out);  // false once the epoch's batches are all taken
     int batches_per_epoch() const { return (set_.count + batch_size_ - 1) / batch_size_; }
     int image_size() const { return resize_; }
 
 private:
     void stop();
-    void produce(std::vector<int> order);
+    void produce(std::vector<int> order, size_t first_image);
 
     const ImageSet& set_;
     int batch_size_, resize_;

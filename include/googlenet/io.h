@@ -24,14 +24,19 @@ struct LoadedTensor {
 
 using TensorMap = std::map<std::string, LoadedTensor>;
 
-// Reads every tensor; throws Error naming the file (and tensor) for anything malformed.
-TensorMap read_safetensors(const std::string& path);
+// Reads every tensor (and, if asked, the string metadata); throws Error naming the file (and
+// tensor) for anything malformed.
+TensorMap read_safetensors(const std::string& path, std::map<std::string, std::string>* metadata = nullptr);
 void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 
 void save_weights(const std::string& path, const ParamStore& params);
 // Every parameter must be in the file with its exact shape, and the file must hold nothing else.
 void load_weights(const std::string& path, ParamStore& params);
+// The same from tensors already read from `path`; tensors whose names start with `other_prefix`
+// (when not empty) may be present besides the parameters.
+void assign_params(ParamStore& params, const TensorMap& tensors, const std::string& path,
+                   const std::string& other_prefix = "");
 
 // Writes through `write` to a temporary file next to `path`, syncs it, then renames it over
 // `path`; on any failure `path` is left as it was and the error names it.

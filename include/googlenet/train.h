@@ -25,6 +25,10 @@ public:
     void step();
     const SgdOptions& options() const { return options_; }
     void set_lr(float lr) { options_.lr = lr; }
+    // State a checkpoint must keep for a resumed run to match an uninterrupted one.
+    Buffer& momentum_buffer() { return momentum_; }
+    bool started() const { return !first_step_; }
+    void set_started(bool started) { first_step_ = !started; }
 
 private:
     ParamStore& params_;

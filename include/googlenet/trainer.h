@@ -1,12 +1,13 @@
-// Training and evaluation of D2L's GoogLeNet on Fashion-MNIST, as D2L's train_ch6 does it.
+// Training and evaluation of D2L's GoogLeNet on Fashion-MNIST, as D2L's train_ch6 does it, with
+// checkpoints that let an interrupted run finish with the same weights as an uninterrupted one.
 #pragma once
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "googlenet/data.h"
 #include "googlenet/net.h"
+#include "googlenet/schedule.h"
 
 namespace googlenet {
 
@@ -17,6 +18,8 @@ struct TrainConfig {
     float momentum = 0.f;
     float weight_decay = 0.f;
     bool nesterov = false;
+    std::string lr_schedule = "constant";  // constant | step | cosine
+    double lr_step_epochs = 8, lr_gamma = 0.96, warmup_epochs = 0;
     int resize = 96;
     int threads = 0;  // 0: every core
     uint64_t seed = 0;
@@ -26,13 +29,25 @@ struct TrainConfig {
     std::string init_weights;  // start from this weights file instead of a fresh initialisation
     bool shuffle = true;
     std::string out_dir = "runs/d2l";
+    int log_every = 50;         // steps between step records in metrics.jsonl (and plain progress lines)
+    int checkpoint_every = 0;   // steps between mid-epoch checkpoints; 0: only at the end of each epoch
+};
+
+struct StepStats {
+    int epoch = 0, batch = 0, batches = 0;  // batch counts from 1 within the epoch
+    long step = 0;                          // from 1 over the whole run
+    double loss = 0;                        // of this batch
+    double epoch_loss = 0, epoch_acc = 0;   // running means over the epoch so far
+    double lr = 0, images_per_sec = 0, seconds = 0;
+    double epoch_eta = 0;  // seconds until this epoch's training part ends, at the pace so far
 };
 
 struct EpochStats {
     int epoch = 0;
-    double loss = 0, train_acc = 0, test_acc = 0;
+    long step = 0;
+    double loss = 0, train_acc = 0, test_loss = 0, test_acc = 0, lr = 0;
     double images_per_sec = 0;  // training images per second over the epoch, data loading included
-    double seconds = 0;         // wall time since training started
+    double seconds = 0;         // wall time of the run so far (across resumes)
 };
 
 struct EvalResult {
@@ -40,11 +55,33 @@ struct EvalResult {
     int count = 0;
 };
 
+class TrainObserver {
+public:
+    virtual ~TrainObserver() = default;
+    virtual void on_start(const TrainConfig&, int /*batches_per_epoch*/, int /*first_epoch*/, int /*first_batch*/) {}
+    virtual void on_step(const StepStats&) {}
+    virtual void on_epoch(const EpochStats&) {}
+};
+
+// Thrown when a stop was requested (SIGINT, SIGTERM): the step in progress finished and a
+// checkpoint was written first.
+struct Interrupted : Error {
+    using Error::Error;
+};
+
+// Async-signal-safe: asks a running train() to stop after its current step.
+void request_stop();
+
 EvalResult evaluate(Net& net, const ImageSet& set, int batch_size, int resize);
 
-// Trains, writing <out_dir>/model.safetensors after every epoch. Throws Error for bad settings or
-// data, and when the loss stops being finite (after saving the last weights whose loss was finite).
-std::vector<EpochStats> train(const TrainConfig& config, const std::function<void(const EpochStats&)>& on_epoch);
+// Trains, writing into out_dir: model.safetensors and checkpoint.safetensors after every epoch,
+// config.json, and metrics.jsonl (docs/usage.md lists its fields). Throws Error for bad settings
+// or data, and when the loss stops being finite (after saving the last weights whose loss was).
+std::vector<EpochStats> train(const TrainConfig& config, TrainObserver* observer = nullptr);
+
+// Continues the run whose checkpoint is in `dir`, with its own settings; `epochs` > 0 replaces the
+// number of epochs, `threads` > 0 the thread count (the same count gives bit-identical results).
+std::vector<EpochStats> resume(const std::string& dir, int epochs, int threads, TrainObserver* observer = nullptr);
 
 int resolve_threads(int threads);
 

@@ -1,5 +1,12 @@
 // The googlenet command: a thin layer over the library.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <thread>
 #include <cstdio>
 #include <fmt/format.h>
 
@@ -25,22 +32,98 @@ void add_data_options(CLI::App* cmd, TrainConfig& c) {
     cmd->add_option("--threads", c.threads, "Compute threads (0: every core)")->capture_default_str()->check(CLI::NonNegativeNumber);
 }
 
-int run_train(const TrainConfig& c) {
-    std::printf("training D2L GoogLeNet on Fashion-MNIST: %d epochs, batch %d, lr %g, momentum %g, weight decay %g%s, "
-                "%dx%d, %d threads, seed %llu\n",
-                c.epochs, c.batch_size, double(c.lr), double(c.momentum), double(c.weight_decay),
-                c.nesterov ? " (nesterov)" : "", c.resize, c.resize, resolve_threads(c.threads),
-                static_cast<unsigned long long>(c.seed));
-    std::fflush(stdout);
-    const auto history = train(c, [](const EpochStats& s) {
+// Progress on the terminal: a live bar when stdout is a terminal, a plain line every
+// --log-every steps when it is not (CI, a log file), nothing per step with --quiet.
+class Progress : public TrainObserver {
+public:
+    explicit Progress(bool quiet) : quiet_(quiet), tty_(::isatty(::fileno(stdout))) {}
+
+    void on_start(const TrainConfig& c, int batches, int epoch, int batch) override {
+        epochs_ = c.epochs;
+        log_every_ = c.log_every;
+        std::printf("training D2L GoogLeNet on Fashion-MNIST: %d epochs of %d batches, batch %d, lr %g (%s), momentum %g, "
+                    "weight decay %g%s, %dx%d, %d threads, seed %llu\n",
+                    c.epochs, batches, c.batch_size, double(c.lr), c.lr_schedule.c_str(), double(c.momentum),
+                    double(c.weight_decay), c.nesterov ? " (nesterov)" : "", c.resize, c.resize,
+                    resolve_threads(c.threads), static_cast<unsigned long long>(c.seed));
+        if (epoch > 1 || batch > 0) std::printf("resuming at epoch %d, batch %d\n", epoch, batch + 1);
+        std::fflush(stdout);
+    }
+
+    void on_step(const StepStats& s) override {
+        if (quiet_) return;
+        if (tty_) {
+            const auto now = std::chrono::steady_clock::now();
+            if (s.batch != s.batches && now - last_draw_ < std::chrono::milliseconds(200)) return;
+            last_draw_ = now;
+            const int width = 30, filled = width * s.batch / s.batches;
+            std::printf("\r\033[Kepoch %d/%d [%s%s] %d/%d  loss %.4f  acc %.4f  %.1f img/s  ETA %s", s.epoch, epochs_,
+                        std::string(size_t(filled), '#').c_str(), std::string(size_t(width - filled), '.').c_str(),
+                        s.batch, s.batches, s.epoch_loss, s.epoch_acc, s.images_per_sec,
+                        duration(s.epoch_eta).c_str());
+            std::fflush(stdout);
+        } else if (s.step % log_every_ == 0) {
+            std::printf("epoch %d/%d batch %d/%d: loss %.4f, train acc %.4f, lr %.4g, %.1f img/s, %.1f s\n", s.epoch,
+                        epochs_, s.batch, s.batches, s.epoch_loss, s.epoch_acc, s.lr, s.images_per_sec, s.seconds);
+            std::fflush(stdout);
+        }
+    }
+
+    void on_epoch(const EpochStats& s) override {
+        if (tty_ && !quiet_) std::printf("\r\033[K");
         std::printf("epoch %d: loss %.4f, train acc %.4f, test acc %.4f, %.1f img/s, %.1f s\n", s.epoch, s.loss,
                     s.train_acc, s.test_acc, s.images_per_sec, s.seconds);
         std::fflush(stdout);
-    });
+    }
+
+private:
+    static std::string duration(double seconds) {
+        const long t = long(seconds);
+        return t >= 3600 ? fmt::format("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60) : fmt::format("{}:{:02}", t / 60, t % 60);
+    }
+
+    bool quiet_, tty_;
+    int epochs_ = 0, log_every_ = 50;
+    std::chrono::steady_clock::time_point last_draw_{};
+};
+
+// SIGINT and SIGTERM ask training to stop after its current step (a second one ends the process).
+// They are blocked in every thread and taken by sigwait on a thread of their own, never by an
+// asynchronous handler: oneDNN's JIT GEMM kernels (up to 3.11, uxlfoundation/oneDNN#4845) point
+// rsp into the heap while they run, so a handler executing on a compute thread corrupts the heap.
+// Must be called before any other thread (OpenMP's included) exists, so that all inherit the mask.
+std::atomic<bool> g_training{false};  // outside training, the first signal ends the process
+
+void take_stop_signals_on_their_own_thread() {
+    static sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    std::thread([] {
+        int count = 0, sig = 0;
+        while (sigwait(&set, &sig) == 0) {
+            if (++count > 1 || !g_training) std::_Exit(128 + sig);
+            request_stop();
+        }
+    }).detach();
+}
+
+int run_train(const TrainConfig& c, const std::string& resume_dir, int resume_epochs, int resume_threads, bool quiet) {
+    Progress progress(quiet);
+    g_training = true;
+    std::vector<EpochStats> history;
+    try {
+        history = resume_dir.empty() ? train(c, &progress) : resume(resume_dir, resume_epochs, resume_threads, &progress);
+    } catch (const Interrupted& e) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "googlenet: %s\n", e.what());
+        return 130;
+    }
     const EpochStats& last = history.back();
     std::printf("loss %.3f, train acc %.3f, test acc %.3f\n", last.loss, last.train_acc, last.test_acc);
     std::printf("%.1f examples/sec on cpu\n", last.images_per_sec);
-    std::printf("weights: %s/model.safetensors\n", c.out_dir.c_str());
+    std::printf("weights: %s/model.safetensors\n", (resume_dir.empty() ? c.out_dir : resume_dir).c_str());
     return 0;
 }
 
@@ -73,6 +156,7 @@ int run_bench(const BenchConfig& c, bool json) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    take_stop_signals_on_their_own_thread();
     CLI::App app{"GoogLeNet (Inception v1) on oneDNN: train and evaluate D2L's network on Fashion-MNIST"};
     app.set_version_flag("--version", "googlenet 0.1.0");
     app.require_subcommand(1);
@@ -95,7 +179,32 @@ int main(int argc, char** argv) {
         ->check(CLI::ExistingFile);
     bool no_shuffle = false;
     train_cmd->add_flag("--no-shuffle", no_shuffle, "Keep the training set's order in every epoch");
-    train_cmd->add_option("--out", c.out_dir, "Output folder for model.safetensors and config.json")->capture_default_str();
+    train_cmd->add_option("--out", c.out_dir, "Output folder: model.safetensors, checkpoint.safetensors, config.json, metrics.jsonl")
+        ->capture_default_str();
+    train_cmd->add_option("--lr-schedule", c.lr_schedule, "constant, step (x gamma every --lr-step-epochs) or cosine")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"constant", "step", "cosine"}));
+    train_cmd->add_option("--lr-step-epochs", c.lr_step_epochs, "Epochs between steps of the step schedule")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    train_cmd->add_option("--lr-gamma", c.lr_gamma, "Factor of the step schedule (0.96: the paper's 4%)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    train_cmd->add_option("--warmup-epochs", c.warmup_epochs, "Linear warm-up of the learning rate over this many epochs")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    train_cmd->add_option("--log-every", c.log_every, "Steps between progress lines (when not a terminal) and metrics records")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1 << 30));
+    train_cmd->add_option("--checkpoint-every", c.checkpoint_every, "Steps between mid-epoch checkpoints (0: at epoch ends only)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    bool quiet = false;
+    train_cmd->add_flag("--quiet", quiet, "No per-step progress; epoch lines only");
+    std::string resume_dir;
+    train_cmd->add_option("--resume", resume_dir, "Continue the run in this folder from its checkpoint, with its settings "
+                                                  "(only --epochs, --threads and --quiet may be given too)")
+        ->check(CLI::ExistingDirectory);
 
     std::string weights;
     CLI::App* eval_cmd = app.add_subcommand("eval", "Print test loss and accuracy of a weights file");
@@ -122,7 +231,19 @@ int main(int argc, char** argv) {
     }
     c.shuffle = !no_shuffle;
     try {
-        if (train_cmd->parsed()) return run_train(c);
+        if (train_cmd->parsed()) {
+            int resume_epochs = 0, resume_threads = 0;
+            if (!resume_dir.empty()) {
+                for (const CLI::Option* o : train_cmd->get_options()) {
+                    const std::string name = o->get_name();
+                    if (o->count() > 0 && name != "--resume" && name != "--epochs" && name != "--threads" && name != "--quiet")
+                        throw Error(name + " cannot be combined with --resume: a resumed run keeps its own settings");
+                }
+                if (train_cmd->get_option("--epochs")->count()) resume_epochs = c.epochs;
+                resume_threads = c.threads;
+            }
+            return run_train(c, resume_dir, resume_epochs, resume_threads, quiet);
+        }
         if (eval_cmd->parsed()) return run_eval(c, weights);
         if (bench_cmd->parsed()) return run_bench(bc, bench_json);
     } catch (const Error& e) {

@@ -26,7 +26,7 @@ void BatchLoader::stop() {
     cancel_ = false;
 }
 
-void BatchLoader::start_epoch(int epoch) {
+void BatchLoader::start_epoch(int epoch, int first_batch) {
     stop();
     std::vector<int> order(size_t(set_.count));
     std::iota(order.begin(), order.end(), 0);
@@ -37,14 +37,16 @@ void BatchLoader::start_epoch(int epoch) {
             std::swap(order[i], order[j]);
         }
     }
-    remaining_ = batches_per_epoch();
-    worker_ = std::thread(&BatchLoader::produce, this, std::move(order));
+    if (first_batch < 0 || first_batch > batches_per_epoch())
+        throw Error("batch " + std::to_string(first_batch) + " is outside the epoch");
+    remaining_ = batches_per_epoch() - first_batch;
+    worker_ = std::thread(&BatchLoader::produce, this, std::move(order), size_t(first_batch) * size_t(batch_size_));
 }
 
-void BatchLoader::produce(std::vector<int> order) {
+void BatchLoader::produce(std::vector<int> order, size_t first_image) {
     const size_t src_pixels = size_t(set_.height) * set_.width, dst_pixels = size_t(resize_) * resize_;
     std::vector<uint8_t> resized(dst_pixels);
-    for (size_t start = 0; start < order.size(); start += size_t(batch_size_)) {
+    for (size_t start = first_image; start < order.size(); start += size_t(batch_size_)) {
         Batch b;
         b.size = int(std::min(order.size() - start, size_t(batch_size_)));
         b.images.resize(size_t(b.size) * dst_pixels);

@@ -9,7 +9,7 @@ namespace googlenet {
 
 using json = nlohmann::json;
 
-TensorMap read_safetensors(const std::string& path) {
+TensorMap read_safetensors(const std::string& path, std::map<std::string, std::string>* metadata) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
     in.seekg(0, std::ios::end);
@@ -31,7 +31,14 @@ TensorMap read_safetensors(const std::string& path) {
 
     TensorMap out;
     for (auto& [name, entry] : h.items()) {
-        if (name == "__metadata__") continue;
+        if (name == "__metadata__") {
+            if (!entry.is_object()) throw bad("__metadata__ is not an object");
+            for (auto& [key, value] : entry.items()) {
+                if (!value.is_string()) throw bad("__metadata__ value of '" + key + "' is not a string");
+                if (metadata) (*metadata)[key] = value.get<std::string>();
+            }
+            continue;
+        }
         auto tensor_bad = [&](const std::string& what) {
             return Error(path + ": tensor '" + name + "': " + what);
         };
@@ -107,8 +114,9 @@ static std::string dims_str(const std::vector<int64_t>& dims) {
     return s + "]";
 }
 
-void load_weights(const std::string& path, ParamStore& params) {
-    TensorMap file = read_safetensors(path);
+void load_weights(const std::string& path, ParamStore& params) { assign_params(params, read_safetensors(path), path); }
+
+void assign_params(ParamStore& params, const TensorMap& file, const std::string& path, const std::string& other_prefix) {
     if (!params.allocated()) params.allocate();
     for (int i = 0; i < int(params.list().size()); ++i) {
         const Param& p = params.param(i);
@@ -118,9 +126,11 @@ void load_weights(const std::string& path, ParamStore& params) {
             throw Error(path + ": tensor '" + p.name + "' has shape " + dims_str(it->second.shape) +
                         ", the model needs " + dims_str(p.dims));
     }
-    for (const auto& [name, t] : file)
-        if (params.find(name) < 0)
+    for (const auto& [name, t] : file) {
+        const bool other = !other_prefix.empty() && name.compare(0, other_prefix.size(), other_prefix) == 0;
+        if (!other && params.find(name) < 0)
             throw Error(path + ": tensor '" + name + "' is not a parameter of this model");
+    }
     for (int i = 0; i < int(params.list().size()); ++i) {
         const auto& t = file.at(params.param(i).name);
         std::copy(t.data.begin(), t.data.end(), params.value(i));

@@ -2,20 +2,24 @@
 
 #include <omp.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "googlenet/io.h"
 #include "googlenet/models.h"
 #include "googlenet/train.h"
+#include "train/checkpoint.h"
 
 namespace googlenet {
 
 namespace {
+
+std::atomic<bool> g_stop_requested{false};
 
 int correct(const float* logits, const int* labels, int n, int k) {
     int hits = 0;
@@ -35,19 +39,191 @@ void make_dir(const std::string& dir) {
         }
         if (i < dir.size()) partial += dir[i];
     }
+    if (::access(dir.c_str(), W_OK) != 0) throw Error("output folder " + dir + " is not writable");
 }
 
-void write_config(const TrainConfig& c, const std::string& path) {
-    nlohmann::json j = {{"model", "d2l"},          {"epochs", c.epochs},       {"batch_size", c.batch_size},
-                        {"lr", c.lr},              {"momentum", c.momentum},   {"weight_decay", c.weight_decay},
-                        {"nesterov", c.nesterov},  {"resize", c.resize},       {"threads", c.threads},
-                        {"seed", c.seed},          {"data_dir", c.data_dir},   {"train_limit", c.train_limit},
-                        {"test_limit", c.test_limit}, {"init", c.init_weights}, {"shuffle", c.shuffle}};
-    const std::string text = j.dump(2) + "\n";
+void validate(const TrainConfig& c) {
+    if (c.epochs < 1) throw Error("--epochs must be at least 1");
+    if (c.batch_size < 1) throw Error("--batch-size must be at least 1");
+    if (!(c.lr > 0) || !std::isfinite(c.lr)) throw Error("--lr must be a positive number");
+    if (c.resize < 1) throw Error("--resize must be at least 1");
+    if (c.log_every < 1) throw Error("--log-every must be at least 1");
+    if (c.checkpoint_every < 0) throw Error("--checkpoint-every must not be negative");
+}
+
+LrSchedule schedule_of(const TrainConfig& c, int steps_per_epoch) {
+    LrSchedule s;
+    s.kind = c.lr_schedule;
+    s.base_lr = c.lr;
+    s.step_epochs = c.lr_step_epochs;
+    s.gamma = c.lr_gamma;
+    s.total_epochs = c.epochs;
+    s.warmup_epochs = c.warmup_epochs;
+    s.steps_per_epoch = steps_per_epoch;
+    validate(s);
+    return s;
+}
+
+// Appends JSON lines to metrics.jsonl; on resume the file is first cut back to what the
+// checkpoint had seen, so records of steps that are done again do not appear twice.
+class MetricsLog {
+public:
+    MetricsLog(const std::string& path, long keep_bytes) : path_(path) {
+        if (keep_bytes == 0) {
+            f_ = std::fopen(path.c_str(), "w");
+        } else {
+            if (::truncate(path.c_str(), keep_bytes) != 0)
+                throw Error("cannot resume " + path + ": " + std::strerror(errno));
+            f_ = std::fopen(path.c_str(), "a");
+        }
+        if (!f_) throw Error("cannot write " + path + ": " + std::strerror(errno));
+    }
+    ~MetricsLog() { std::fclose(f_); }
+    void write(const std::string& line) {
+        if (std::fputs((line + "\n").c_str(), f_) < 0 || std::fflush(f_) != 0)
+            throw Error("cannot write " + path_ + ": " + std::strerror(errno));
+    }
+    long bytes() const { return std::ftell(f_); }
+
+private:
+    std::string path_;
+    std::FILE* f_;
+};
+
+std::string step_record(const StepStats& s) {
+    return fmt::format(R"({{"type": "step", "epoch": {}, "batch": {}, "step": {}, "loss": {:.6g}, "train_loss": {:.6g}, )"
+                       R"("train_acc": {:.6g}, "lr": {:.6g}, "img_per_sec": {:.4g}, "wall_time": {:.3f}}})",
+                       s.epoch, s.batch, s.step, s.loss, s.epoch_loss, s.epoch_acc, s.lr, s.images_per_sec, s.seconds);
+}
+
+std::string epoch_record(const EpochStats& s) {
+    return fmt::format(R"({{"type": "epoch", "epoch": {}, "step": {}, "train_loss": {:.6g}, "train_acc": {:.6g}, )"
+                       R"("test_loss": {:.6g}, "test_acc": {:.6g}, "lr": {:.6g}, "img_per_sec": {:.4g}, "wall_time": {:.3f}}})",
+                       s.epoch, s.step, s.loss, s.train_acc, s.test_loss, s.test_acc, s.lr, s.images_per_sec, s.seconds);
+}
+
+void write_text_atomic(const std::string& path, const std::string& text) {
     write_file_atomic(path, [&](std::FILE* f) { std::fwrite(text.data(), 1, text.size(), f); });
 }
 
+std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState st, TrainObserver* observer) {
+    const ImageSet train_set = load_fashion_mnist(c.data_dir, "train", c.train_limit);
+    const ImageSet test_set = load_fashion_mnist(c.data_dir, "test", c.test_limit);
+    BatchLoader loader(train_set, c.batch_size, c.resize, c.shuffle, c.seed);
+    const int batches = loader.batches_per_epoch();
+    const LrSchedule schedule = schedule_of(c, batches);
+    const std::string weights_path = c.out_dir + "/model.safetensors";
+    const std::string checkpoint_path = c.out_dir + "/checkpoint.safetensors";
+    MetricsLog metrics(c.out_dir + "/metrics.jsonl", st.metrics_bytes);
+    write_text_atomic(c.out_dir + "/config.json", config_json(c));
+
+    // The weights before the latest update: if that update makes the loss non-finite, these are
+    // the last weights known to give a finite loss, and they are what gets saved.
+    Buffer last_good(net.params().total());
+    const auto process_start = std::chrono::steady_clock::now();
+    auto run_seconds = [&] {
+        return st.run_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - process_start).count();
+    };
+    auto checkpoint = [&](RunState snapshot) {
+        snapshot.run_seconds = run_seconds();
+        snapshot.metrics_bytes = metrics.bytes();
+        snapshot.sgd_started = sgd.started();
+        save_checkpoint(checkpoint_path, net.params(), sgd, c, snapshot);
+    };
+    if (observer) observer->on_start(c, batches, st.epoch, st.batch);
+    g_stop_requested = false;
+    for (; st.epoch <= c.epochs; ++st.epoch) {
+        loader.start_epoch(st.epoch, st.batch);
+        auto t0 = std::chrono::steady_clock::now();
+        Batch b;
+        while (loader.next(b)) {
+            const double lr = lr_at(schedule, (st.epoch - 1) + double(st.batch) / batches);
+            sgd.set_lr(float(lr));
+            net.set_batch(b.size);
+            const float* logits = net.forward(b.images.data());
+            const float loss = net.loss(b.labels.data());
+            if (!std::isfinite(loss)) {
+                const char* what = std::isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf";
+                if (st.step == 0)
+                    throw Error(fmt::format("loss is {} at the first step: the initial weights give a non-finite "
+                                            "loss; nothing was written",
+                                            what));
+                std::memcpy(net.params().values().data(), last_good.data(), last_good.size() * sizeof(float));
+                save_weights(weights_path, net.params());
+                throw Error(fmt::format("loss is {} at epoch {}, batch {} (step {}): training stopped; the last "
+                                        "weights with a finite loss are in {}",
+                                        what, st.epoch, st.batch + 1, st.step + 1, weights_path));
+            }
+            net.backward();
+            std::memcpy(last_good.data(), net.params().values().data(), last_good.size() * sizeof(float));
+            sgd.step();
+
+            st.loss_sum += double(loss) * b.size;
+            st.hits += correct(logits, b.labels.data(), b.size, net.classes());
+            st.seen += b.size;
+            ++st.batch;
+            ++st.step;
+            const auto t1 = std::chrono::steady_clock::now();
+            st.epoch_seconds += std::chrono::duration<double>(t1 - t0).count();
+            t0 = t1;
+            StepStats s;
+            s.epoch = st.epoch;
+            s.batch = st.batch;
+            s.batches = batches;
+            s.step = st.step;
+            s.loss = loss;
+            s.epoch_loss = st.loss_sum / double(st.seen);
+            s.epoch_acc = double(st.hits) / double(st.seen);
+            s.lr = lr;
+            s.images_per_sec = double(st.seen) / st.epoch_seconds;
+            s.seconds = run_seconds();
+            s.epoch_eta = st.epoch_seconds / st.batch * (batches - st.batch);
+            if (st.step % c.log_every == 0) metrics.write(step_record(s));
+            if (observer) observer->on_step(s);
+            const bool stop = g_stop_requested.load();
+            if (stop || (c.checkpoint_every > 0 && st.step % c.checkpoint_every == 0 && st.batch < batches)) {
+                checkpoint(st);
+                if (stop) {
+                    save_weights(weights_path, net.params());
+                    throw Interrupted(fmt::format("stopped at epoch {}, batch {} (step {}); checkpoint written to "
+                                                  "{}; continue with: googlenet train --resume {}",
+                                                  st.epoch, st.batch, st.step, checkpoint_path, c.out_dir));
+                }
+            }
+        }
+        EpochStats e;
+        e.epoch = st.epoch;
+        e.step = st.step;
+        e.loss = st.loss_sum / double(st.seen);
+        e.train_acc = double(st.hits) / double(st.seen);
+        e.images_per_sec = double(st.seen) / st.epoch_seconds;
+        e.lr = sgd.options().lr;
+        const EvalResult test = evaluate(net, test_set, c.batch_size, c.resize);
+        e.test_loss = test.loss;
+        e.test_acc = test.accuracy;
+        e.seconds = run_seconds();
+        metrics.write(epoch_record(e));
+        st.history.push_back(e);
+        save_weights(weights_path, net.params());
+        st.batch = 0;
+        st.loss_sum = 0;
+        st.hits = st.seen = 0;
+        st.epoch_seconds = 0;
+        RunState next = st;
+        ++next.epoch;
+        checkpoint(next);
+        if (observer) observer->on_epoch(e);
+        if (g_stop_requested.load() && st.epoch < c.epochs)
+            throw Interrupted(fmt::format("stopped after epoch {}; checkpoint written to {}; continue with: "
+                                          "googlenet train --resume {}",
+                                          st.epoch, checkpoint_path, c.out_dir));
+    }
+    return st.history;
+}
+
 }  // namespace
+
+void request_stop() { g_stop_requested = true; }
 
 int resolve_threads(int threads) { return threads > 0 ? threads : omp_get_num_procs(); }
 
@@ -70,14 +246,9 @@ EvalResult evaluate(Net& net, const ImageSet& set, int batch_size, int resize) {
     return r;
 }
 
-std::vector<EpochStats> train(const TrainConfig& c, const std::function<void(const EpochStats&)>& on_epoch) {
-    if (c.epochs < 1) throw Error("--epochs must be at least 1");
-    if (c.batch_size < 1) throw Error("--batch-size must be at least 1");
-    if (!(c.lr > 0) || !std::isfinite(c.lr)) throw Error("--lr must be a positive number");
-    if (c.resize < 1) throw Error("--resize must be at least 1");
-    const ImageSet train_set = load_fashion_mnist(c.data_dir, "train", c.train_limit);
-    const ImageSet test_set = load_fashion_mnist(c.data_dir, "test", c.test_limit);
-
+std::vector<EpochStats> train(const TrainConfig& c, TrainObserver* observer) {
+    validate(c);
+    schedule_of(c, 1);
     Net net = d2l_googlenet(1, 10, c.resize);
     net.set_threads(resolve_threads(c.threads));
     if (c.init_weights.empty())
@@ -85,60 +256,29 @@ std::vector<EpochStats> train(const TrainConfig& c, const std::function<void(con
     else
         load_weights(c.init_weights, net.params());
     make_dir(c.out_dir);
-    write_config(c, c.out_dir + "/config.json");
-    const std::string weights_path = c.out_dir + "/model.safetensors";
-
     Sgd sgd(net.params(), SgdOptions{c.lr, c.momentum, c.weight_decay, c.nesterov});
-    BatchLoader loader(train_set, c.batch_size, c.resize, c.shuffle, c.seed);
-    // The weights before the latest update: if that update makes the loss non-finite, these are
-    // the last weights known to give a finite loss, and they are what gets saved.
-    Buffer last_good(net.params().total());
-    std::vector<EpochStats> history;
-    const auto start = std::chrono::steady_clock::now();
-    long step = 0;
-    for (int epoch = 1; epoch <= c.epochs; ++epoch) {
-        const auto epoch_start = std::chrono::steady_clock::now();
-        loader.start_epoch(epoch);
-        Batch b;
-        double loss_sum = 0;
-        long hits = 0, seen = 0;
-        for (int batch = 1; loader.next(b); ++batch, ++step) {
-            net.set_batch(b.size);
-            const float* logits = net.forward(b.images.data());
-            const float loss = net.loss(b.labels.data());
-            if (!std::isfinite(loss)) {
-                const char* what = std::isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf";
-                if (step == 0)
-                    throw Error(fmt::format("loss is {} at the first step: the initial weights give a non-finite "
-                                            "loss; nothing was written",
-                                            what));
-                std::memcpy(net.params().values().data(), last_good.data(), last_good.size() * sizeof(float));
-                save_weights(weights_path, net.params());
-                throw Error(fmt::format("loss is {} at epoch {}, batch {} (step {}): training stopped; the last "
-                                        "weights with a finite loss are in {}",
-                                        what, epoch, batch, step + 1, weights_path));
-            }
-            loss_sum += double(loss) * b.size;
-            hits += correct(logits, b.labels.data(), b.size, net.classes());
-            seen += b.size;
-            net.backward();
-            std::memcpy(last_good.data(), net.params().values().data(), last_good.size() * sizeof(float));
-            sgd.step();
-        }
-        const double train_seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
-        EpochStats s;
-        s.epoch = epoch;
-        s.loss = loss_sum / double(seen);
-        s.train_acc = double(hits) / double(seen);
-        s.images_per_sec = double(seen) / train_seconds;
-        s.test_acc = evaluate(net, test_set, c.batch_size, c.resize).accuracy;
-        s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        save_weights(weights_path, net.params());
-        history.push_back(s);
-        if (on_epoch) on_epoch(s);
-    }
-    return history;
+    return run(c, net, sgd, RunState{}, observer);
+}
+
+std::vector<EpochStats> resume(const std::string& dir, int epochs, int threads, TrainObserver* observer) {
+    const std::string path = dir + "/checkpoint.safetensors";
+    TrainConfig c;
+    RunState st;
+    TensorMap tensors;
+    read_checkpoint(path, c, st, tensors);
+    c.out_dir = dir;
+    if (epochs > 0) c.epochs = epochs;
+    if (threads > 0) c.threads = threads;
+    validate(c);
+    if (st.epoch > c.epochs)
+        throw Error(fmt::format("{}: the run already finished its {} epochs; pass --epochs N (N > {}) to train on",
+                                path, st.epoch - 1, st.epoch - 1));
+    Net net = d2l_googlenet(1, 10, c.resize);
+    net.set_threads(resolve_threads(c.threads));
+    Sgd sgd(net.params(), SgdOptions{c.lr, c.momentum, c.weight_decay, c.nesterov});
+    load_checkpoint_tensors(path, tensors, net.params(), sgd, st.sgd_started);
+    make_dir(c.out_dir);
+    return run(c, net, sgd, st, observer);
 }
 
 }  // namespace googlenet
