@@ -26,7 +26,7 @@ TEST(Model, ForwardShapes) {
     net.set_batch(2);
     std::vector<float> x(2 * 96 * 96, 0.5f);
     const float* logits = net.forward(x.data());
-    EXPECT_EQ(net.value(net.ops().size()).shape, (Shape{2, 10, 1, 1}));
+    EXPECT_EQ(net.value(net.output()).shape, (Shape{2, 10, 1, 1}));
     for (int i = 0; i < 20; ++i) EXPECT_TRUE(std::isfinite(logits[i]));
 }
 

@@ -103,7 +103,7 @@ TEST(OpsVsReference, FanOutInNet) {
     ref::concat_forward(cat.data(), parts, channels, 2, 2, 25);
     ref::avg_pool_forward(pooled.data(), cat.data(), ref::Dims{2, 7, 5, 5}, 5, 5, 1, 0);
     ref::linear_forward(logits.data(), pooled.data(), ps.value(4), ps.value(5), 2, 7, 2);
-    EXPECT_TENSOR_NEAR(net.value(net.ops().size()).data.data(), logits.data(), 4, kTol, "logits");
+    EXPECT_TENSOR_NEAR(net.value(net.output()).data.data(), logits.data(), 4, kTol, "logits");
     std::vector<float> dpooled(14), dcat(cat.size()), dya(ya.size()), dyb(yb.size()), dxa(100), dxb(100), dx(100);
     ref::linear_backward<float>(dpooled.data(), nullptr, nullptr, dlogits.data(), pooled.data(), ps.value(4), 2, 7, 2);
     ref::avg_pool_backward(dcat.data(), dpooled.data(), ref::Dims{2, 7, 5, 5}, 5, 5, 1, 0);
@@ -113,4 +113,39 @@ TEST(OpsVsReference, FanOutInNet) {
     ref::conv2d_backward<float>(dxb.data(), nullptr, nullptr, dyb.data(), x.data(), ps.value(2), d, 4, 3, 1, 1);
     for (int i = 0; i < 100; ++i) dx[size_t(i)] = dxa[size_t(i)] + dxb[size_t(i)];
     EXPECT_TENSOR_NEAR(net.value(net.input()).grad.data(), dx.data(), 100, kTol, "input gradient, two consumers");
+}
+
+// conv -> relu becomes one op (ReLU as the convolution's post-op); results must not change.
+TEST(OpsVsReference, ConvReluFusionInNet) {
+    Net net(3, 6, 6);
+    ValueId x = net.relu(net.conv(net.input(), {4, 3, 1, 1}, "a"));
+    net.set_output(net.linear(net.global_avg_pool(x), 2, "b"));
+    net.require_input_grad();
+    net.set_batch(2);
+    ASSERT_EQ(net.ops().size(), 3u) << "conv and relu were not fused";
+    EXPECT_EQ(net.ops()[0]->describe(), "conv+relu 3x3/1 3->4");
+    ParamStore& ps = net.params();
+    for (int i = 0; i < int(ps.list().size()); ++i) {
+        const auto v = random_vector<float>(ps.param(i).size, 40 + uint64_t(i));
+        std::copy(v.begin(), v.end(), ps.value(i));
+    }
+    const auto in = random_vector<float>(2 * 3 * 36, 41), dlogits = random_vector<float>(4, 42);
+    const float* logits = net.forward(in.data());
+    net.backward(dlogits.data());
+
+    const ref::Dims d{2, 3, 6, 6};
+    std::vector<float> pre(2 * 4 * 36), act(pre.size()), pooled(8), expected(4);
+    ref::conv2d_forward(pre.data(), in.data(), ps.value(0), ps.value(1), d, 4, 3, 1, 1);
+    ref::relu_forward(act.data(), pre.data(), pre.size());
+    ref::avg_pool_forward(pooled.data(), act.data(), ref::Dims{2, 4, 6, 6}, 6, 6, 1, 0);
+    ref::linear_forward(expected.data(), pooled.data(), ps.value(2), ps.value(3), 2, 4, 2);
+    EXPECT_TENSOR_NEAR(logits, expected.data(), 4, kTol, "logits");
+    std::vector<float> dpooled(8), dact(act.size()), dpre(act.size()), dx(in.size()), dw(4 * 3 * 9), db(4);
+    ref::linear_backward<float>(dpooled.data(), nullptr, nullptr, dlogits.data(), pooled.data(), ps.value(2), 2, 4, 2);
+    ref::avg_pool_backward(dact.data(), dpooled.data(), ref::Dims{2, 4, 6, 6}, 6, 6, 1, 0);
+    ref::relu_backward(dpre.data(), dact.data(), act.data(), act.size());
+    ref::conv2d_backward(dx.data(), dw.data(), db.data(), dpre.data(), in.data(), ps.value(0), d, 4, 3, 1, 1);
+    EXPECT_TENSOR_NEAR(net.value(net.input()).grad.data(), dx.data(), dx.size(), kTol, "dx through fused relu");
+    EXPECT_TENSOR_NEAR(ps.grad(0), dw.data(), dw.size(), kTol, "dw through fused relu");
+    EXPECT_TENSOR_NEAR(ps.grad(1), db.data(), db.size(), kTol, "db through fused relu");
 }

@@ -1,8 +1,8 @@
 // A network as a graph of ops over named values, with one parameter arena.
 //
 // Building a Net records ops in topological order (every op's inputs exist before it).
-// set_batch() sizes every activation and gradient and creates the oneDNN primitives once per
-// batch size; forward() runs the ops in order; backward() runs them in reverse. A value read by
+// The first set_batch() fuses each ReLU into the convolution before it; set_batch() sizes every
+// activation and gradient and creates the oneDNN primitives once per batch size; forward() runs the ops in order; backward() runs them in reverse. A value read by
 // several ops (the Inception block's input feeds four paths) receives the sum of their gradients.
 #pragma once
 #include <memory>
@@ -26,6 +26,7 @@ struct Value {
     Buffer grad;  // empty when no gradient flows into this value (the input image)
     bool needs_grad = true;
     bool grad_written = false;  // during backward: has some consumer written grad yet?
+    bool live = true;           // false once fusion has made the value disappear into an op
 };
 
 class Runtime;
@@ -39,6 +40,9 @@ public:
     virtual void backward(Runtime& rt) = 0;
     // Multiply-adds of the forward pass for one image (as PyTorch's hook-based counters count them).
     virtual int64_t macs_per_image() const { return 0; }
+    virtual bool is_relu() const { return false; }
+    // Asks the op to apply ReLU to its own output (a oneDNN post-op); false if it cannot.
+    virtual bool fuse_relu() { return false; }
 
     std::vector<Value*> inputs;
     Value* output = nullptr;
@@ -68,6 +72,7 @@ public:
     ValueId concat(const std::vector<ValueId>& xs);
     ValueId linear(ValueId x, int out_features, const std::string& param_name);  // flattens x
     void set_output(ValueId x) { output_ = x; }
+    ValueId output() const { return output_; }
 
     const Value& value(ValueId id) const { return *values_[size_t(id)]; }
     Value& value(ValueId id) { return *values_[size_t(id)]; }
@@ -93,6 +98,7 @@ public:
 private:
     ValueId add_value(const std::string& name, Shape shape);
     ValueId add_op(std::unique_ptr<Op> op, const std::vector<ValueId>& inputs, Shape out);
+    void fuse_conv_relu();
 
     std::vector<std::unique_ptr<Value>> values_;
     std::vector<std::unique_ptr<Op>> ops_;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 
 #include "core/runtime.h"
 #include "ops/ops.h"
@@ -99,13 +100,41 @@ void Net::set_threads(int threads) {
     if (threads > 0) omp_set_num_threads(threads);
 }
 
+// A ReLU whose input comes from a convolution and goes nowhere else becomes that convolution's
+// post-op: one pass over memory fewer forward, and the pre-activation tensor is never stored.
+void Net::fuse_conv_relu() {
+    std::map<const Value*, int> consumers;
+    for (auto& op : ops_)
+        for (const Value* in : op->inputs) ++consumers[in];
+    std::vector<std::unique_ptr<Op>> kept;
+    for (auto& op : ops_) {
+        if (op->is_relu()) {
+            Value* v = op->inputs[0];
+            Op* producer = nullptr;
+            for (auto& other : kept)
+                if (other->output == v) producer = other.get();
+            if (producer && consumers[v] == 1 && v != values_[size_t(output_)].get() && producer->fuse_relu()) {
+                producer->output = op->output;
+                v->live = false;
+                continue;
+            }
+        }
+        kept.push_back(std::move(op));
+    }
+    ops_ = std::move(kept);
+}
+
 void Net::set_batch(int n) {
     if (n < 1) throw Error("batch size must be at least 1, got " + std::to_string(n));
     if (n == batch_) return;
     if (!params_.allocated()) params_.allocate();
-    if (!rt_) rt_ = std::make_unique<Runtime>(params_);
+    if (!rt_) {
+        fuse_conv_relu();
+        rt_ = std::make_unique<Runtime>(params_);
+    }
     size_t largest = 0;
     for (auto& v : values_) {
+        if (!v->live) continue;
         v->shape.n = n;
         v->data.resize(v->shape.numel());
         if (v->needs_grad) v->grad.resize(v->shape.numel());

@@ -17,8 +17,13 @@ public:
         bias_ = params.add(name + ".bias", {cout}, cin_ * k * k, cout * k * k, true);
     }
 
+    bool fuse_relu() override {
+        relu_ = true;
+        return true;
+    }
+
     std::string describe() const override {
-        return "conv " + std::to_string(spec_.kernel) + "x" + std::to_string(spec_.kernel) + "/" +
+        return std::string(relu_ ? "conv+relu " : "conv ") + std::to_string(spec_.kernel) + "x" + std::to_string(spec_.kernel) + "/" +
                std::to_string(spec_.stride) + " " + std::to_string(cin_) + "->" +
                std::to_string(spec_.out_channels);
     }
@@ -34,9 +39,21 @@ public:
         wei_ = memory::desc({spec_.out_channels, cin_, k, k}, memory::data_type::f32, tag::oihw);
         bias_md_ = memory::desc({spec_.out_channels}, memory::data_type::f32, tag::a);
         const memory::dims strides{spec_.stride, spec_.stride}, pad{spec_.pad, spec_.pad};
+        dnnl::primitive_attr attr;
+        if (relu_) {
+            dnnl::post_ops ops;
+            ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+            attr.set_post_ops(ops);
+            // The backward of the fused ReLU: dy * (y > 0), in place on the output's gradient.
+            const auto alg = dnnl::algorithm::eltwise_relu_use_dst_for_bwd;
+            auto relu_hint = dnnl::eltwise_forward::primitive_desc(
+                rt.engine, dnnl::prop_kind::forward_training, alg, dst_, dst_, 0.f, 0.f);
+            relu_bwd_ = dnnl::eltwise_backward(
+                dnnl::eltwise_backward::primitive_desc(rt.engine, alg, dst_, dst_, dst_, 0.f, 0.f, relu_hint));
+        }
         auto fwd_pd = dnnl::convolution_forward::primitive_desc(
             rt.engine, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src_,
-            wei_, bias_md_, dst_, strides, pad, pad);
+            wei_, bias_md_, dst_, strides, pad, pad, attr);
         fwd_ = dnnl::convolution_forward(fwd_pd);
         bwd_weights_ = dnnl::convolution_backward_weights(
             dnnl::convolution_backward_weights::primitive_desc(
@@ -58,6 +75,10 @@ public:
 
     void backward(Runtime& rt) override {
         auto diff_dst = rt.mem(dst_, output->grad.data());
+        if (relu_)  // no other op reads this gradient: the producer runs backward last
+            relu_bwd_.execute(rt.stream, {{DNNL_ARG_DST, rt.mem(dst_, output->data.data())},
+                                          {DNNL_ARG_DIFF_DST, diff_dst},
+                                          {DNNL_ARG_DIFF_SRC, diff_dst}});
         bwd_weights_.execute(rt.stream,
                              {{DNNL_ARG_SRC, rt.mem(src_, inputs[0]->data.data())},
                               {DNNL_ARG_DIFF_DST, diff_dst},
@@ -81,6 +102,8 @@ private:
     dnnl::convolution_forward fwd_;
     dnnl::convolution_backward_data bwd_data_;
     dnnl::convolution_backward_weights bwd_weights_;
+    bool relu_ = false;
+    dnnl::eltwise_backward relu_bwd_;
 };
 
 }  // namespace

@@ -8,6 +8,7 @@ namespace {
 class Relu final : public Op {
 public:
     std::string describe() const override { return "relu"; }
+    bool is_relu() const override { return true; }
 
     void prepare(Runtime& rt) override {
         md_ = nchw_desc(output->shape);
