@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Installs what googlenet needs on Debian 12 (only what is missing), then builds it in Release.
-#   scripts/setup.sh [--test]     --test also installs what the test suite needs (PyTorch for fixtures)
+#   scripts/setup.sh [--test] [--bench]
+#     --test   also installs what the test suite needs (PyTorch, torchvision and PIL for fixtures)
+#     --bench  also installs the peers bench/compare.py measures against (PyTorch, OpenCV)
 # Environment: BUILD_DIR (default: build), DEPS_DIR (default: .deps), JOBS (default: nproc).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${BUILD_DIR:-$root/build}
 deps_dir=${DEPS_DIR:-$root/.deps}
 with_tests=0
+with_bench=0
 for a in "$@"; do
   case "$a" in
     --test) with_tests=1 ;;
-    -h|--help) sed -n '2,4p' "$0"; exit 0 ;;
+    --bench) with_bench=1 ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option '$a'" >&2; exit 2 ;;
   esac
 done
@@ -20,6 +24,7 @@ ONEDNN_VERSION=2023.2.0
 pkgs=(build-essential cmake zlib1g-dev libcli11-dev nlohmann-json3-dev libfmt-dev
       libgtest-dev dataset-fashion-mnist python3 python3-pip)
 [ "$with_tests" = 1 ] && pkgs+=(python3-torch python3-torchvision python3-pil)
+[ "$with_bench" = 1 ] && pkgs+=(python3-torch python3-opencv)
 
 missing=()
 for p in "${pkgs[@]}"; do
