@@ -176,6 +176,14 @@ class Cli(unittest.TestCase):
         steps = [r for r in records if r["type"] == "step"]
         self.assertEqual(len(steps), 8 // 50)  # 4 batches x 2 epochs, a record every 50 steps
 
+    def test_summary_walks_the_blocks_as_d2l(self):
+        out = run("summary").stdout
+        for block, shape in [("b1", "[1, 64, 24, 24]"), ("b2", "[1, 192, 12, 12]"), ("b3", "[1, 480, 6, 6]"),
+                             ("b4", "[1, 832, 3, 3]"), ("b5", "[1, 1024, 1, 1]")]:
+            self.assertIn(f"{block} output shape: {shape}\n", out)
+        self.assertIn("total: 5,977,530 parameters, 276,066,304 multiply-adds per 1x96x96 image", out)
+        self.assertIn("b1 output shape: [1, 64, 56, 56]", run("summary", "--size", "224").stdout)
+
     def test_bad_flag_is_named(self):
         p = run("train", "--epochz", "3", ok=False)
         self.assertNotEqual(p.returncode, 0)

@@ -41,6 +41,7 @@ public:
     // Multiply-adds of the forward pass for one image (as PyTorch's hook-based counters count them).
     virtual int64_t macs_per_image() const { return 0; }
     virtual bool is_relu() const { return false; }
+    virtual std::vector<int> param_indices() const { return {}; }  // into the Net's ParamStore
     // Asks the op to apply ReLU to its own output (a oneDNN post-op); false if it cannot.
     virtual bool fuse_relu() { return false; }
 
@@ -72,6 +73,10 @@ public:
     ValueId concat(const std::vector<ValueId>& xs);
     ValueId linear(ValueId x, int out_features, const std::string& param_name);  // flattens x
     void set_output(ValueId x) { output_ = x; }
+    // Names a value that ends a block ("b1", "2.0 inception"), for summaries.
+    void name_block(ValueId x, const std::string& name) { block_names_.emplace_back(x, name); }
+    // Each layer's output shape, parameters and multiply-adds, as D2L walks through the network.
+    std::string summary() const;
     ValueId output() const { return output_; }
 
     const Value& value(ValueId id) const { return *values_[size_t(id)]; }
@@ -104,6 +109,7 @@ private:
     std::vector<std::unique_ptr<Op>> ops_;
     ParamStore params_;
     ValueId output_ = 0;
+    std::vector<std::pair<ValueId, std::string>> block_names_;
     int batch_ = 0;
     std::unique_ptr<Runtime> rt_;
 };

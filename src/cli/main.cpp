@@ -224,6 +224,10 @@ int main(int argc, char** argv) {
     bench_cmd->add_option("--iters", bc.iters, "Timed iterations")->capture_default_str()->check(CLI::Range(1, 1000000));
     bench_cmd->add_flag("--json", bench_json, "Also print the figures as one JSON object on the last line");
 
+    int summary_size = 96;
+    CLI::App* summary_cmd = app.add_subcommand("summary", "Each layer's output shape, parameters and multiply-adds");
+    summary_cmd->add_option("--size", summary_size, "Input height and width")->capture_default_str()->check(CLI::Range(1, 4096));
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -246,6 +250,10 @@ int main(int argc, char** argv) {
         }
         if (eval_cmd->parsed()) return run_eval(c, weights);
         if (bench_cmd->parsed()) return run_bench(bc, bench_json);
+        if (summary_cmd->parsed()) {
+            std::fputs(d2l_googlenet(1, 10, summary_size).summary().c_str(), stdout);
+            return 0;
+        }
     } catch (const Error& e) {
         std::fflush(stdout);
         std::fprintf(stderr, "googlenet: error: %s\n", e.what());

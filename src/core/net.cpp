@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fmt/format.h>
 #include <map>
 
 #include "core/runtime.h"
@@ -94,6 +95,42 @@ int64_t Net::macs_per_image() const {
     int64_t total = 0;
     for (const auto& op : ops_) total += op->macs_per_image();
     return total;
+}
+
+std::string Net::summary() const {
+    auto thousands = [](int64_t v) {
+        std::string s = std::to_string(v);
+        for (int i = int(s.size()) - 3; i > 0; i -= 3) s.insert(size_t(i), ",");
+        return s;
+    };
+    auto shape1 = [](Shape s) {
+        s.n = 1;
+        return s.str();
+    };
+    std::string out = fmt::format("{:<34} {:<20} {:>11} {:>13}\n", "layer", "output shape", "parameters", "multiply-adds");
+    out += fmt::format("{:<34} {}\n", "input", shape1(values_[0]->shape));
+    int64_t total_params = 0, total_macs = 0;
+    for (const auto& op : ops_) {
+        int64_t params = 0;
+        std::string names;
+        for (int i : op->param_indices()) {
+            params += int64_t(params_.param(i).size);
+            if (names.empty()) names = params_.param(i).name.substr(0, params_.param(i).name.rfind('.'));
+        }
+        const int64_t macs = op->macs_per_image();
+        total_params += params;
+        total_macs += macs;
+        const std::string label = op->describe() + (names.empty() ? "" : " (" + names + ")");
+        std::string row = fmt::format("{:<34} {:<20} {:>11} {:>13}", label, shape1(op->output->shape),
+                                      params ? thousands(params) : "", macs ? thousands(macs) : "");
+        out += row.erase(row.find_last_not_of(' ') + 1) + "\n";
+        for (const auto& [id, name] : block_names_)
+            if (values_[size_t(id)].get() == op->output) out += name + " output shape: " + shape1(op->output->shape) + "\n";
+    }
+    const Shape in = values_[0]->shape;
+    out += fmt::format("total: {} parameters, {} multiply-adds per {}x{}x{} image\n", thousands(total_params),
+                       thousands(total_macs), in.c, in.h, in.w);
+    return out;
 }
 
 void Net::set_threads(int threads) {

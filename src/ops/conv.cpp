@@ -28,6 +28,8 @@ public:
                std::to_string(spec_.out_channels);
     }
 
+    std::vector<int> param_indices() const override { return {weight_, bias_}; }
+
     int64_t macs_per_image() const override {
         return int64_t(output->shape.per_image()) * cin_ * spec_.kernel * spec_.kernel;
     }
