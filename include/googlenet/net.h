@@ -19,9 +19,14 @@ struct stream;
 
 namespace googlenet {
 
+// How an activation is laid out in memory. Blocked is oneDNN's nChw16c (AVX-512) or nChw8c
+// (AVX2): channels in groups of the vector width, the layout its direct convolutions run on.
+enum class Layout { nchw, nhwc, blocked };
+
 struct Value {
     std::string name;
     Shape shape;  // shape.n is the batch size set by Net::set_batch
+    Layout layout = Layout::nchw;
     Buffer data;
     Buffer grad;  // empty when no gradient flows into this value (the input image)
     bool needs_grad = true;
@@ -41,6 +46,9 @@ public:
     // Multiply-adds of the forward pass for one image (as PyTorch's hook-based counters count them).
     virtual int64_t macs_per_image() const { return 0; }
     virtual bool is_relu() const { return false; }
+    // Whether the op addresses channel ranges of its output (concatenation): in a blocked layout
+    // those must start on block boundaries.
+    virtual bool slices_channels() const { return false; }
     virtual std::vector<int> param_indices() const { return {}; }  // into the Net's ParamStore
     // Asks the op to apply ReLU to its own output (a oneDNN post-op); false if it cannot.
     virtual bool fuse_relu() { return false; }
@@ -104,6 +112,7 @@ private:
     ValueId add_value(const std::string& name, Shape shape);
     ValueId add_op(std::unique_ptr<Op> op, const std::vector<ValueId>& inputs, Shape out);
     void fuse_conv_relu();
+    static Layout activation_layout();
 
     std::vector<std::unique_ptr<Value>> values_;
     std::vector<std::unique_ptr<Op>> ops_;

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
 #include <map>
@@ -161,6 +162,16 @@ void Net::fuse_conv_relu() {
     ops_ = std::move(kept);
 }
 
+// GOOGLENET_LAYOUT=nchw|nhwc|blocked overrides the default, for measuring the alternatives.
+Layout Net::activation_layout() {
+    const char* env = std::getenv("GOOGLENET_LAYOUT");
+    const std::string name = env ? env : "blocked";
+    if (name == "nchw") return Layout::nchw;
+    if (name == "nhwc") return Layout::nhwc;
+    if (name == "blocked") return Layout::blocked;
+    throw Error("GOOGLENET_LAYOUT must be nchw, nhwc or blocked, not '" + name + "'");
+}
+
 void Net::set_batch(int n) {
     if (n < 1) throw Error("batch size must be at least 1, got " + std::to_string(n));
     if (n == batch_) return;
@@ -169,13 +180,27 @@ void Net::set_batch(int n) {
         fuse_conv_relu();
         rt_ = std::make_unique<Runtime>(params_);
     }
+    // The input image stays as the user gives it, and 1x1 maps (the classifier's input) stay
+    // plain so that the linear layer reads them as a matrix; everything else takes the canonical
+    // layout, except around a concatenation whose channel ranges do not fall on block boundaries.
+    const Layout canonical = activation_layout();
+    for (auto& v : values_) {
+        v->shape.n = n;
+        v->layout = v.get() == values_[0].get() || v->shape.h * v->shape.w == 1 ? Layout::nchw : canonical;
+    }
+    for (auto& op : ops_) {
+        bool aligned = true;
+        for (const Value* in : op->inputs) aligned = aligned && in->shape.c % channel_block() == 0;
+        if (op->slices_channels() && !aligned)
+            for (Value* v : op->inputs) v->layout = op->output->layout = Layout::nchw;
+    }
     size_t largest = 0;
     for (auto& v : values_) {
         if (!v->live) continue;
-        v->shape.n = n;
-        v->data.resize(v->shape.numel());
-        if (v->needs_grad) v->grad.resize(v->shape.numel());
-        largest = std::max(largest, v->shape.numel());
+        const size_t floats = storage_of(v->shape, v->layout);
+        v->data.resize(floats);
+        if (v->needs_grad) v->grad.resize(floats);
+        largest = std::max(largest, floats);
     }
     rt_->resize_scratch(largest);
     for (auto& op : ops_) op->prepare(*rt_);
@@ -185,7 +210,7 @@ void Net::set_batch(int n) {
 const float* Net::forward(const float* images) {
     if (batch_ == 0) throw Error("Net::forward before set_batch");
     Value& in = *values_[0];
-    std::memcpy(in.data.data(), images, in.data.size() * sizeof(float));
+    std::memcpy(in.data.data(), images, in.shape.numel() * sizeof(float));
     for (auto& op : ops_) op->forward(*rt_);
     rt_->stream.wait();
     return value(output_).data.data();

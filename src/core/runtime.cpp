@@ -2,6 +2,24 @@
 
 namespace googlenet {
 
+int channel_block() {
+    static const int block = dnnl::get_effective_cpu_isa() >= dnnl::cpu_isa::avx512_core ? 16 : 8;
+    return block;
+}
+
+dnnl::memory::desc desc_of(const Shape& s, Layout layout) {
+    using tag = dnnl::memory::format_tag;
+    const tag t = layout == Layout::nchw  ? tag::nchw
+                  : layout == Layout::nhwc ? tag::nhwc
+                  : channel_block() == 16  ? tag::nChw16c
+                                           : tag::nChw8c;
+    return dnnl::memory::desc({s.n, s.c, s.h, s.w}, dnnl::memory::data_type::f32, t);
+}
+
+dnnl::memory::desc desc_of(const Value& v) { return desc_of(v.shape, v.layout); }
+
+size_t storage_of(const Shape& s, Layout layout) { return desc_of(s, layout).get_size() / sizeof(float); }
+
 float* Runtime::grad_target(Value& v) {
     return v.grad_written ? scratch_.data() : v.grad.data();
 }
@@ -9,7 +27,7 @@ float* Runtime::grad_target(Value& v) {
 void Runtime::grad_commit(Value& v, const float* written) {
     if (written != v.grad.data()) {
         float* g = v.grad.data();
-        const long n = long(v.shape.numel());
+        const long n = long(v.grad.size());
 #pragma omp parallel for simd
         for (long i = 0; i < n; ++i) g[i] += written[i];
     }

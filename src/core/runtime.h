@@ -30,10 +30,14 @@ private:
     Buffer scratch_;
 };
 
-// dnnl::memory::desc for a dense NCHW activation.
-inline dnnl::memory::desc nchw_desc(const Shape& s) {
-    return dnnl::memory::desc({s.n, s.c, s.h, s.w}, dnnl::memory::data_type::f32,
-                              dnnl::memory::format_tag::nchw);
-}
+// The channel block of Layout::blocked on this CPU: 16 with AVX-512, else 8.
+int channel_block();
+
+// The oneDNN memory descriptor of a value, in its layout.
+dnnl::memory::desc desc_of(const Value& v);
+dnnl::memory::desc desc_of(const Shape& s, Layout layout);
+
+// Floats a value of this shape and layout occupies (blocked layouts pad the channels).
+size_t storage_of(const Shape& s, Layout layout);
 
 }  // namespace googlenet

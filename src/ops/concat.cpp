@@ -1,7 +1,6 @@
-// Channel concatenation. In NCHW each input is one contiguous run per image in the output, so
-// forward and backward are plain block copies; no oneDNN primitive is needed for that.
-#include <cstring>
-
+// Channel concatenation: oneDNN's concat primitive forward; backward, each input's gradient is a
+// reorder out of its channel range of the output's gradient (a sub-memory view), so any layout
+// works, including blocked ones.
 #include "core/runtime.h"
 #include "ops/ops.h"
 
@@ -11,44 +10,49 @@ namespace {
 class Concat final : public Op {
 public:
     std::string describe() const override { return "concat x" + std::to_string(inputs.size()); }
+    bool slices_channels() const override { return true; }
 
-    void prepare(Runtime&) override {}
+    void prepare(Runtime& rt) override {
+        dst_ = desc_of(*output);
+        srcs_.clear();
+        splits_.clear();
+        parts_.clear();
+        int offset = 0;
+        for (const Value* in : inputs) {
+            srcs_.push_back(desc_of(*in));
+            const Shape& s = in->shape;
+            const dnnl::memory::desc part = dst_.submemory_desc({s.n, s.c, s.h, s.w}, {0, offset, 0, 0});
+            parts_.push_back(part);
+            splits_.emplace_back(dnnl::reorder::primitive_desc(rt.engine, part, rt.engine, srcs_.back()));
+            offset += s.c;
+        }
+        fwd_ = dnnl::concat(dnnl::concat::primitive_desc(rt.engine, dst_, 1, srcs_));
+    }
 
-    void forward(Runtime&) override {
-        const int n = output->shape.n;
-        const size_t out_stride = output->shape.per_image();
-#pragma omp parallel for collapse(2)
-        for (int b = 0; b < n; ++b)
-            for (size_t i = 0; i < inputs.size(); ++i) {
-                const Value& in = *inputs[i];
-                const size_t len = in.shape.per_image();
-                std::memcpy(output->data.data() + b * out_stride + offset(i),
-                            in.data.data() + b * len, len * sizeof(float));
-            }
+    void forward(Runtime& rt) override {
+        std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_DST, rt.mem(dst_, output->data.data())}};
+        for (size_t i = 0; i < inputs.size(); ++i)
+            args[DNNL_ARG_MULTIPLE_SRC + int(i)] = rt.mem(srcs_[i], inputs[i]->data.data());
+        fwd_.execute(rt.stream, args);
     }
 
     void backward(Runtime& rt) override {
-        const int n = output->shape.n;
-        const size_t out_stride = output->shape.per_image();
         for (size_t i = 0; i < inputs.size(); ++i) {
             Value& in = *inputs[i];
             if (!in.needs_grad) continue;
-            const size_t len = in.shape.per_image();
             float* target = rt.grad_target(in);
-#pragma omp parallel for
-            for (int b = 0; b < n; ++b)
-                std::memcpy(target + b * len, output->grad.data() + b * out_stride + offset(i),
-                            len * sizeof(float));
+            splits_[i].execute(rt.stream, {{DNNL_ARG_FROM, rt.mem(parts_[i], output->grad.data())},
+                                           {DNNL_ARG_TO, rt.mem(srcs_[i], target)}});
+            rt.stream.wait();
             rt.grad_commit(in, target);
         }
     }
 
 private:
-    size_t offset(size_t input) const {
-        size_t off = 0;
-        for (size_t j = 0; j < input; ++j) off += inputs[j]->shape.per_image();
-        return off;
-    }
+    dnnl::memory::desc dst_;
+    std::vector<dnnl::memory::desc> srcs_, parts_;
+    std::vector<dnnl::reorder> splits_;
+    dnnl::concat fwd_;
 };
 
 }  // namespace

@@ -8,6 +8,36 @@ namespace {
 using dnnl::memory;
 using tag = memory::format_tag;
 
+// Weights (or their gradient) in the layout a primitive picked, kept beside the arena's OIHW copy:
+// a buffer and reorders when the two layouts differ, nothing when they agree.
+class PrimitiveWeights {
+public:
+    PrimitiveWeights() = default;
+    PrimitiveWeights(Runtime& rt, const memory::desc& user, const memory::desc& primitive)
+        : user_(user), primitive_(primitive) {
+        if (user != primitive) buffer_ = memory(primitive, rt.engine);
+    }
+    // The arena's weights `user`, as the primitive wants them.
+    memory from_user(Runtime& rt, const float* user) {
+        if (!buffer_) return rt.mem(user_, user);
+        if (!to_primitive_) to_primitive_ = dnnl::reorder(dnnl::reorder::primitive_desc(rt.engine, user_, rt.engine, primitive_));
+        to_primitive_.execute(rt.stream, {{DNNL_ARG_FROM, rt.mem(user_, user)}, {DNNL_ARG_TO, buffer_}});
+        return buffer_;
+    }
+    // Where the primitive writes a gradient; copy_to_user then puts it into the arena's `user`.
+    memory target(Runtime& rt, float* user) { return buffer_ ? buffer_ : rt.mem(user_, user); }
+    void copy_to_user(Runtime& rt, float* user) {
+        if (!buffer_) return;
+        if (!to_user_) to_user_ = dnnl::reorder(dnnl::reorder::primitive_desc(rt.engine, primitive_, rt.engine, user_));
+        to_user_.execute(rt.stream, {{DNNL_ARG_FROM, buffer_}, {DNNL_ARG_TO, rt.mem(user_, user)}});
+    }
+
+private:
+    memory::desc user_, primitive_;
+    memory buffer_;
+    dnnl::reorder to_primitive_, to_user_;
+};
+
 class Conv2d final : public Op {
 public:
     Conv2d(ParamStore& params, int in_channels, ConvSpec spec, const std::string& name)
@@ -36,9 +66,12 @@ public:
 
     void prepare(Runtime& rt) override {
         const int k = spec_.kernel;
-        src_ = nchw_desc(inputs[0]->shape);
-        dst_ = nchw_desc(output->shape);
+        src_ = desc_of(*inputs[0]);
+        dst_ = desc_of(*output);
+        // Weights: the arena keeps PyTorch's OIHW; each primitive gets them in the layout it
+        // picks (format_tag::any), through a reorder when that differs.
         wei_ = memory::desc({spec_.out_channels, cin_, k, k}, memory::data_type::f32, tag::oihw);
+        const memory::desc wei_any({spec_.out_channels, cin_, k, k}, memory::data_type::f32, tag::any);
         bias_md_ = memory::desc({spec_.out_channels}, memory::data_type::f32, tag::a);
         const memory::dims strides{spec_.stride, spec_.stride}, pad{spec_.pad, spec_.pad};
         dnnl::primitive_attr attr;
@@ -55,22 +88,24 @@ public:
         }
         auto fwd_pd = dnnl::convolution_forward::primitive_desc(
             rt.engine, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src_,
-            wei_, bias_md_, dst_, strides, pad, pad, attr);
+            wei_any, bias_md_, dst_, strides, pad, pad, attr);
         fwd_ = dnnl::convolution_forward(fwd_pd);
-        bwd_weights_ = dnnl::convolution_backward_weights(
-            dnnl::convolution_backward_weights::primitive_desc(
-                rt.engine, dnnl::algorithm::convolution_direct, src_, wei_, bias_md_, dst_, strides,
-                pad, pad, fwd_pd));
-        if (inputs[0]->needs_grad)
-            bwd_data_ = dnnl::convolution_backward_data(
-                dnnl::convolution_backward_data::primitive_desc(
-                    rt.engine, dnnl::algorithm::convolution_direct, src_, wei_, dst_, strides, pad,
-                    pad, fwd_pd));
+        fwd_wei_ = PrimitiveWeights(rt, wei_, fwd_pd.weights_desc());
+        auto bww_pd = dnnl::convolution_backward_weights::primitive_desc(
+            rt.engine, dnnl::algorithm::convolution_direct, src_, wei_any, bias_md_, dst_, strides, pad, pad, fwd_pd);
+        bwd_weights_ = dnnl::convolution_backward_weights(bww_pd);
+        dw_ = PrimitiveWeights(rt, wei_, bww_pd.diff_weights_desc());
+        if (inputs[0]->needs_grad) {
+            auto bwd_pd = dnnl::convolution_backward_data::primitive_desc(
+                rt.engine, dnnl::algorithm::convolution_direct, src_, wei_any, dst_, strides, pad, pad, fwd_pd);
+            bwd_data_ = dnnl::convolution_backward_data(bwd_pd);
+            bwd_wei_ = PrimitiveWeights(rt, wei_, bwd_pd.weights_desc());
+        }
     }
 
     void forward(Runtime& rt) override {
         fwd_.execute(rt.stream, {{DNNL_ARG_SRC, rt.mem(src_, inputs[0]->data.data())},
-                                 {DNNL_ARG_WEIGHTS, rt.mem(wei_, rt.params.value(weight_))},
+                                 {DNNL_ARG_WEIGHTS, fwd_wei_.from_user(rt, rt.params.value(weight_))},
                                  {DNNL_ARG_BIAS, rt.mem(bias_md_, rt.params.value(bias_))},
                                  {DNNL_ARG_DST, rt.mem(dst_, output->data.data())}});
     }
@@ -84,13 +119,14 @@ public:
         bwd_weights_.execute(rt.stream,
                              {{DNNL_ARG_SRC, rt.mem(src_, inputs[0]->data.data())},
                               {DNNL_ARG_DIFF_DST, diff_dst},
-                              {DNNL_ARG_DIFF_WEIGHTS, rt.mem(wei_, rt.params.grad(weight_))},
+                              {DNNL_ARG_DIFF_WEIGHTS, dw_.target(rt, rt.params.grad(weight_))},
                               {DNNL_ARG_DIFF_BIAS, rt.mem(bias_md_, rt.params.grad(bias_))}});
+        dw_.copy_to_user(rt, rt.params.grad(weight_));
         Value& in = *inputs[0];
         if (!in.needs_grad) return;
         float* target = rt.grad_target(in);
         bwd_data_.execute(rt.stream, {{DNNL_ARG_DIFF_DST, diff_dst},
-                                      {DNNL_ARG_WEIGHTS, rt.mem(wei_, rt.params.value(weight_))},
+                                      {DNNL_ARG_WEIGHTS, bwd_wei_.from_user(rt, rt.params.value(weight_))},
                                       {DNNL_ARG_DIFF_SRC, rt.mem(src_, target)}});
         rt.stream.wait();
         rt.grad_commit(in, target);
@@ -104,6 +140,7 @@ private:
     dnnl::convolution_forward fwd_;
     dnnl::convolution_backward_data bwd_data_;
     dnnl::convolution_backward_weights bwd_weights_;
+    PrimitiveWeights fwd_wei_, bwd_wei_, dw_;
     bool relu_ = false;
     dnnl::eltwise_backward relu_bwd_;
 };

@@ -17,8 +17,8 @@ public:
     }
 
     void prepare(Runtime& rt) override {
-        src_ = nchw_desc(inputs[0]->shape);
-        dst_ = nchw_desc(output->shape);
+        src_ = desc_of(*inputs[0]);
+        dst_ = desc_of(*output);
         const dnnl::memory::dims strides{stride_, stride_}, kernel{kh_, kw_}, dilation{0, 0},
             pad{pad_, pad_};
         auto fwd_pd = dnnl::pooling_forward::primitive_desc(

@@ -11,7 +11,8 @@ public:
     bool is_relu() const override { return true; }
 
     void prepare(Runtime& rt) override {
-        md_ = nchw_desc(output->shape);
+        md_ = desc_of(*output);  // a ReLU keeps its input's layout
+        if (inputs[0]->layout != output->layout) throw Error("relu: input and output layouts differ");
         const auto alg = dnnl::algorithm::eltwise_relu_use_dst_for_bwd;
         auto fwd_pd = dnnl::eltwise_forward::primitive_desc(
             rt.engine, dnnl::prop_kind::forward_training, alg, md_, md_, 0.f, 0.f);
