@@ -180,13 +180,15 @@ void Net::set_batch(int n) {
         fuse_conv_relu();
         rt_ = std::make_unique<Runtime>(params_);
     }
-    // The input image stays as the user gives it, and 1x1 maps (the classifier's input) stay
-    // plain so that the linear layer reads them as a matrix; everything else takes the canonical
-    // layout, except around a concatenation whose channel ranges do not fall on block boundaries.
+    // The input image stays as the user gives it; everything else takes the canonical layout,
+    // except 1x1 maps whose channels do not fill whole blocks (the linear layer reads a 1x1 map
+    // as an N x C matrix, which a blocked or NHWC layout is only when no channel is padding), and
+    // around a concatenation whose channel ranges do not fall on block boundaries.
     const Layout canonical = activation_layout();
     for (auto& v : values_) {
         v->shape.n = n;
-        v->layout = v.get() == values_[0].get() || v->shape.h * v->shape.w == 1 ? Layout::nchw : canonical;
+        const bool matrix_compatible = v->shape.h * v->shape.w > 1 || v->shape.c % channel_block() == 0;
+        v->layout = v.get() == values_[0].get() || !matrix_compatible ? Layout::nchw : canonical;
     }
     for (auto& op : ops_) {
         bool aligned = true;
