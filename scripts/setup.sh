@@ -24,7 +24,7 @@ ONEDNN_VERSION=2023.2.0
 pkgs=(build-essential cmake zlib1g-dev libcli11-dev nlohmann-json3-dev libfmt-dev
       libgtest-dev dataset-fashion-mnist python3 python3-pip)
 [ "$with_tests" = 1 ] && pkgs+=(python3-torch python3-torchvision python3-pil)
-[ "$with_bench" = 1 ] && pkgs+=(python3-torch python3-opencv)
+[ "$with_bench" = 1 ] && pkgs+=(python3-torch python3-opencv python3-numpy libopenblas0-pthread)
 
 missing=()
 for p in "${pkgs[@]}"; do
