@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -62,11 +63,13 @@ private:
         auto v = std::make_unique<Value>();
         v->shape = s;
         v->data.resize(s.numel());
-        v->grad.resize(s.numel());
+        grads_.emplace_back(s.numel());
+        v->grad = TensorView(grads_.back().data(), s.numel());
         values_.push_back(std::move(v));
         return values_.back().get();
     }
-    static void copy(Buffer& dst, const std::vector<float>& src) {
+    template <class T>
+    static void copy(T& dst, const std::vector<float>& src) {
         ASSERT_EQ(dst.size(), src.size());
         std::memcpy(dst.data(), src.data(), src.size() * sizeof(float));
     }
@@ -74,6 +77,7 @@ private:
     ParamStore params_;
     std::unique_ptr<Runtime> rt_;
     std::vector<std::unique_ptr<Value>> values_;
+    std::deque<Buffer> grads_;  // a deque keeps earlier elements in place as it grows
     std::unique_ptr<Op> op_;
 };
 

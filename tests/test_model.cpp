@@ -40,3 +40,18 @@ TEST(Model, InputTooSmallNamesTheLayer) {
         EXPECT_NE(msg.find("input too small: conv 5x5/1 1->4"), std::string::npos) << msg;
     }
 }
+
+// Gradients share memory by liveness: far less than one buffer per value, and still correct
+// (the PyTorch comparison of every gradient runs on this plan).
+TEST(Model, GradientArenaIsMuchSmallerThanOneBufferPerValue) {
+    Net net = d2l_googlenet();
+    init_params(net.params(), 1);
+    net.set_batch(2);
+    size_t separate = 0;
+    for (ValueId i = 0; i < net.value_count(); ++i) {
+        const Value& v = net.value(i);
+        if (v.live && v.needs_grad) separate += v.grad.size();
+    }
+    EXPECT_GT(separate, 0u);
+    EXPECT_LT(net.gradient_arena_floats(), separate / 3) << "arena " << net.gradient_arena_floats() << " of " << separate;
+}

@@ -28,7 +28,9 @@ struct Value {
     Shape shape;  // shape.n is the batch size set by Net::set_batch
     Layout layout = Layout::nchw;
     Buffer data;
-    Buffer grad;  // empty when no gradient flows into this value (the input image)
+    // In the Net's gradient arena, where values whose gradients are never alive at the same time
+    // during backward share memory. Empty when no gradient flows into this value (the image).
+    TensorView grad;
     bool needs_grad = true;
     bool grad_written = false;  // during backward: has some consumer written grad yet?
     bool live = true;           // false once fusion has made the value disappear into an op
@@ -88,6 +90,7 @@ public:
     ValueId output() const { return output_; }
 
     const Value& value(ValueId id) const { return *values_[size_t(id)]; }
+    int value_count() const { return int(values_.size()); }
     Value& value(ValueId id) { return *values_[size_t(id)]; }
     const std::vector<std::unique_ptr<Op>>& ops() const { return ops_; }
     ParamStore& params() { return params_; }
@@ -95,6 +98,7 @@ public:
     Shape input_shape() const { return values_[0]->shape; }
     int classes() const { return value(output_).shape.c; }
     int64_t macs_per_image() const;
+    size_t gradient_arena_floats() const { return grad_arena_.size(); }
 
     // Running.
     void set_threads(int threads);
@@ -112,6 +116,7 @@ private:
     ValueId add_value(const std::string& name, Shape shape);
     ValueId add_op(std::unique_ptr<Op> op, const std::vector<ValueId>& inputs, Shape out);
     void fuse_conv_relu();
+    void plan_gradients();
     static Layout activation_layout();
 
     std::vector<std::unique_ptr<Value>> values_;
@@ -119,6 +124,8 @@ private:
     ParamStore params_;
     ValueId output_ = 0;
     std::vector<std::pair<ValueId, std::string>> block_names_;
+    Buffer grad_arena_;
+    std::vector<Value*> unconsumed_;  // values no op reads: their gradient is zero
     int batch_ = 0;
     std::unique_ptr<Runtime> rt_;
 };

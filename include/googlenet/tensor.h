@@ -45,4 +45,20 @@ private:
     size_t n_ = 0;
 };
 
+// A float array owned elsewhere (a slice of an arena).
+class TensorView {
+public:
+    TensorView() = default;
+    TensorView(float* p, size_t n) : p_(p), n_(n) {}
+    float* data() { return p_; }
+    const float* data() const { return p_; }
+    size_t size() const { return n_; }
+    float& operator[](size_t i) { return p_[i]; }
+    float operator[](size_t i) const { return p_[i]; }
+
+private:
+    float* p_ = nullptr;
+    size_t n_ = 0;
+};
+
 }  // namespace googlenet

@@ -162,6 +162,60 @@ void Net::fuse_conv_relu() {
     ops_ = std::move(kept);
 }
 
+// Gradient memory by liveness (as ggml-alloc plans activations): backward runs the ops in reverse,
+// and a value's gradient is alive from the first backward step that writes it (its last consumer's)
+// to the step that last reads it (its producer's). Values whose lifetimes do not overlap share
+// memory; each is placed at the lowest offset clear of every overlapping one, largest first.
+void Net::plan_gradients() {
+    const int steps = int(ops_.size());
+    struct Life {
+        Value* v;
+        int first, last;
+        size_t offset, size;
+    };
+    std::map<const Value*, Life> lives;
+    for (auto& v : values_)
+        if (v->live && v->needs_grad)
+            lives[v.get()] = Life{v.get(), steps, -1, 0, (storage_of(v->shape, v->layout) + 15) / 16 * 16};
+    for (int i = 0; i < steps; ++i) {
+        const int t = steps - 1 - i;  // the backward step of op i
+        for (Value* in : ops_[size_t(i)]->inputs)
+            if (lives.count(in)) lives[in].first = std::min(lives[in].first, t);
+        if (lives.count(ops_[size_t(i)]->output)) lives[ops_[size_t(i)]->output].last = t;
+    }
+    const Value* out = values_[size_t(output_)].get();
+    if (lives.count(out)) lives[out].first = -1;  // the loss writes it before backward starts
+    std::vector<Life*> order;
+    unconsumed_.clear();
+    for (auto& [v, life] : lives) {
+        if (life.last < 0) life.last = steps;  // no producer (the input): read after backward
+        if (life.first == steps) {             // no consumer: zeroed before each backward
+            life.first = -1;
+            unconsumed_.push_back(life.v);
+        }
+        order.push_back(&life);
+    }
+    std::sort(order.begin(), order.end(), [](const Life* a, const Life* b) { return a->size > b->size; });
+    std::vector<Life*> placed;
+    size_t total = 0;
+    for (Life* l : order) {
+        std::vector<std::pair<size_t, size_t>> taken;
+        for (const Life* p : placed)
+            if (p->first <= l->last && l->first <= p->last) taken.emplace_back(p->offset, p->offset + p->size);
+        std::sort(taken.begin(), taken.end());
+        size_t offset = 0;
+        for (const auto& [begin, end] : taken) {
+            if (offset + l->size <= begin) break;
+            offset = std::max(offset, end);
+        }
+        l->offset = offset;
+        total = std::max(total, offset + l->size);
+        placed.push_back(l);
+    }
+    grad_arena_.resize(total);
+    for (Life* l : placed) l->v->grad = TensorView(grad_arena_.data() + l->offset, storage_of(l->v->shape, l->v->layout));
+}
+
 // GOOGLENET_LAYOUT=nchw|nhwc|blocked overrides the default, for measuring the alternatives.
 Layout Net::activation_layout() {
     const char* env = std::getenv("GOOGLENET_LAYOUT");
@@ -201,9 +255,9 @@ void Net::set_batch(int n) {
         if (!v->live) continue;
         const size_t floats = storage_of(v->shape, v->layout);
         v->data.resize(floats);
-        if (v->needs_grad) v->grad.resize(floats);
         largest = std::max(largest, floats);
     }
+    plan_gradients();
     rt_->resize_scratch(largest);
     for (auto& op : ops_) op->prepare(*rt_);
     batch_ = n;
@@ -232,6 +286,7 @@ void Net::backward(const float* dlogits) {
 
 void Net::backward() {
     for (auto& v : values_) v->grad_written = false;
+    for (Value* v : unconsumed_) std::fill(v->grad.data(), v->grad.data() + v->grad.size(), 0.f);
     value(output_).grad_written = true;
     for (auto it = ops_.rbegin(); it != ops_.rend(); ++it) (*it)->backward(*rt_);
     rt_->stream.wait();
