@@ -32,8 +32,6 @@ TEST(Resize, MatchesPilBilinearOnFashionMnist) {
 
 namespace {
 
-std::string temp_path(const std::string& name) { return ::testing::TempDir() + name; }
-
 void write_gz(const std::string& path, const std::vector<uint8_t>& bytes) {
     gzFile f = gzopen(path.c_str(), "wb");
     gzwrite(f, bytes.data(), unsigned(bytes.size()));
@@ -46,15 +44,6 @@ std::vector<uint8_t> idx_bytes(std::vector<uint32_t> dims, size_t data_bytes) {
         for (int s = 24; s >= 0; s -= 8) b.push_back(uint8_t(d >> s));
     for (size_t i = 0; i < data_bytes; ++i) b.push_back(uint8_t(i % 10));
     return b;
-}
-
-void expect_error(const std::function<void()>& fn, const std::string& needle) {
-    try {
-        fn();
-        ADD_FAILURE() << "expected an error containing '" << needle << "'";
-    } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    }
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -50,6 +51,18 @@ double max_rel_error(const A* actual, const B* expected, size_t n) {
         const double err_ = ::googlenet::testing::max_rel_error((actual), (expected), (n));    \
         EXPECT_LE(err_, (tol)) << (what) << ": max |diff| / max |expected| = " << err_;        \
     } while (0)
+
+// Runs fn and expects a googlenet::Error whose message contains `needle`.
+inline void expect_error(const std::function<void()>& fn, const std::string& needle) {
+    try {
+        fn();
+        ADD_FAILURE() << "expected an error containing '" << needle << "'";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+}
+
+inline std::string temp_path(const std::string& name) { return ::testing::TempDir() + name; }
 
 template <class T>
 std::vector<T> random_vector(size_t n, uint64_t seed, double scale = 1.0) {

@@ -1,6 +1,7 @@
 #include "train/checkpoint.h"
 
 #include <cstring>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "googlenet/io.h"
@@ -11,13 +12,16 @@ using json = nlohmann::json;
 
 namespace {
 
+// A float as the shortest decimal that reads back as the same float (0.1, not 0.10000000149).
+double shortest(float f) { return std::stod(fmt::format("{}", f)); }
+
 json to_json(const TrainConfig& c) {
     return {{"model", "d2l"},
             {"epochs", c.epochs},
             {"batch_size", c.batch_size},
-            {"lr", c.lr},
-            {"momentum", c.momentum},
-            {"weight_decay", c.weight_decay},
+            {"lr", shortest(c.lr)},
+            {"momentum", shortest(c.momentum)},
+            {"weight_decay", shortest(c.weight_decay)},
             {"nesterov", c.nesterov},
             {"lr_schedule", c.lr_schedule},
             {"lr_step_epochs", c.lr_step_epochs},
