@@ -21,7 +21,7 @@ done
 
 # oneDNN comes from PyPI (API v3, see docs/onednn.md); everything else from Debian.
 ONEDNN_VERSION=2023.2.0
-pkgs=(build-essential cmake zlib1g-dev libcli11-dev nlohmann-json3-dev libfmt-dev
+pkgs=(build-essential cmake zlib1g-dev libpng-dev libjpeg62-turbo-dev libcli11-dev nlohmann-json3-dev libfmt-dev
       libgtest-dev dataset-fashion-mnist python3 python3-pip)
 [ "$with_tests" = 1 ] && pkgs+=(python3-torch python3-torchvision python3-pil)
 [ "$with_bench" = 1 ] && pkgs+=(python3-torch python3-opencv python3-numpy libopenblas0-pthread)

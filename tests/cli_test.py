@@ -184,6 +184,45 @@ class Cli(unittest.TestCase):
         self.assertIn("total: 5,977,530 parameters, 276,066,304 multiply-adds per 1x96x96 image", out)
         self.assertIn("b1 output shape: [1, 64, 56, 56]", run("summary", "--size", "224").stdout)
 
+    def test_predict_matches_pytorch_and_survives_bad_images(self):
+        import json
+        from PIL import Image
+        images = idx(f"{DATA}/t10k-images-idx3-ubyte.gz")[:3]
+        d = os.path.join(self.tmp.name, "images")
+        os.makedirs(d, exist_ok=True)
+        paths = [f"{d}/grey.png", f"{d}/colour.png", f"{d}/big.png", f"{d}/grey.jpg"]
+        Image.fromarray(images[0]).save(paths[0])
+        Image.fromarray(images[1]).convert("RGBA").save(paths[1])
+        Image.fromarray(images[2]).resize((70, 70), Image.BILINEAR).convert("RGB").save(paths[2])
+        Image.fromarray(images[0]).save(paths[3], quality=90)
+        broken = [f"{d}/truncated.png", f"{d}/junk.jpg"]
+        with open(paths[0], "rb") as f, open(broken[0], "wb") as g:
+            g.write(f.read()[:60])
+        with open(broken[1], "wb") as g:
+            g.write(b"\xff\xd8\xff not really a jpeg")
+        weights = os.path.join(self.out, "model.safetensors")
+        p = run("predict", "--weights", weights, "--resize", "32", "--top", "10", "--json", *paths, *broken, ok=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        records = {r["path"]: r for r in map(json.loads, p.stdout.splitlines())}
+        self.assertIn("corrupt PNG", records[broken[0]]["error"])
+        self.assertIn("corrupt JPEG", records[broken[1]]["error"])
+        self.assertIn(f"{broken[0]}: corrupt PNG", p.stderr)
+        # The same images through PIL and PyTorch, as a user of the PyTorch model would prepare them.
+        net = d2l_googlenet()
+        net.load_state_dict(read_safetensors(weights), strict=True)
+        net.eval()
+        for path in paths:
+            im = Image.open(path).convert("L")
+            if im.size != (28, 28):
+                im = im.resize((28, 28), Image.BILINEAR)
+            x = torch.from_numpy(np.asarray(im.resize((32, 32), Image.BILINEAR)).astype(np.float32) / 255.0)
+            with torch.no_grad():
+                prob = torch.softmax(net(x.reshape(1, 1, 32, 32)), 1)[0]
+            ours = {t["index"]: t["probability"] for t in records[path]["top"]}
+            self.assertEqual(len(ours), 10)
+            for k in range(10):
+                self.assertAlmostEqual(ours[k], prob[k].item(), delta=1e-4, msg=f"{path} class {k}")
+
     def test_bad_flag_is_named(self):
         p = run("train", "--epochz", "3", ok=False)
         self.assertNotEqual(p.returncode, 0)

@@ -3,7 +3,11 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <numeric>
 #include <csignal>
 #include <cstdlib>
 #include <thread>
@@ -11,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "googlenet/bench.h"
+#include "googlenet/image.h"
 #include "googlenet/io.h"
 #include "googlenet/models.h"
 #include "googlenet/trainer.h"
@@ -137,6 +142,74 @@ int run_eval(const TrainConfig& c, const std::string& weights) {
     return 0;
 }
 
+struct PredictOptions {
+    std::string weights;
+    std::vector<std::string> images;
+    int top = 3, resize = 96, threads = 0, batch_size = 64;
+    bool json = false;
+};
+
+// Top-k classes of each image; unreadable images are reported and the others still answered.
+int run_predict(const PredictOptions& o) {
+    Net net = d2l_googlenet(1, 10, o.resize);
+    net.set_threads(resolve_threads(o.threads));
+    load_weights(o.weights, net.params());
+    std::vector<std::string> errors(o.images.size());
+    std::vector<std::vector<float>> probabilities(o.images.size());
+    std::vector<size_t> batch;
+    std::vector<float> inputs;
+    auto flush = [&] {
+        if (batch.empty()) return;
+        net.set_batch(int(batch.size()));
+        const float* logits = net.forward(inputs.data());
+        for (size_t b = 0; b < batch.size(); ++b) {
+            const float* z = logits + b * 10;
+            const float m = *std::max_element(z, z + 10);
+            double sum = 0;
+            for (int k = 0; k < 10; ++k) sum += std::exp(double(z[k] - m));
+            for (int k = 0; k < 10; ++k) probabilities[batch[b]].push_back(float(std::exp(double(z[k] - m)) / sum));
+        }
+        batch.clear();
+        inputs.clear();
+    };
+    for (size_t i = 0; i < o.images.size(); ++i) {
+        try {
+            const std::vector<float> x = prepare_fashion_mnist_input(read_image(o.images[i]), o.resize);
+            inputs.insert(inputs.end(), x.begin(), x.end());
+            batch.push_back(i);
+        } catch (const Error& e) {
+            errors[i] = e.what();
+        }
+        if (int(batch.size()) == o.batch_size) flush();
+    }
+    flush();
+    int failed = 0;
+    for (size_t i = 0; i < o.images.size(); ++i) {
+        if (!errors[i].empty()) {
+            ++failed;
+            std::fprintf(stderr, "googlenet: error: %s\n", errors[i].c_str());
+            if (o.json) std::printf("%s\n", nlohmann::json{{"path", o.images[i]}, {"error", errors[i]}}.dump().c_str());
+            continue;
+        }
+        std::vector<int> order(10);
+        std::iota(order.begin(), order.end(), 0);
+        const auto& p = probabilities[i];
+        std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return p[size_t(a)] > p[size_t(b)]; });
+        nlohmann::json top = nlohmann::json::array();
+        std::string line = o.images[i] + ":";
+        for (int k = 0; k < std::min(o.top, 10); ++k) {
+            const int c = order[size_t(k)];
+            top.push_back({{"class", kFashionMnistClasses[c]}, {"index", c}, {"probability", p[size_t(c)]}});
+            line += fmt::format("{} {} {:.4f}", k ? "," : "", kFashionMnistClasses[c], p[size_t(c)]);
+        }
+        if (o.json)
+            std::printf("%s\n", nlohmann::json{{"path", o.images[i]}, {"top", top}}.dump().c_str());
+        else
+            std::printf("%s\n", line.c_str());
+    }
+    return failed ? 1 : 0;
+}
+
 int run_bench(const BenchConfig& c, bool json) {
     const BenchResult r = benchmark(c);
     std::printf("bench %s: d2l googlenet, batch %d, %dx%d, %d threads, %d warm-up + %d timed iterations\n",
@@ -224,6 +297,17 @@ int main(int argc, char** argv) {
     bench_cmd->add_option("--iters", bc.iters, "Timed iterations")->capture_default_str()->check(CLI::Range(1, 1000000));
     bench_cmd->add_flag("--json", bench_json, "Also print the figures as one JSON object on the last line");
 
+    PredictOptions po;
+    CLI::App* predict_cmd = app.add_subcommand("predict", "Top classes of PNG or JPEG images (Fashion-MNIST's classes)");
+    predict_cmd->add_option("--weights", po.weights, "Weights file (safetensors)")->required()->check(CLI::ExistingFile);
+    predict_cmd->add_option("images", po.images, "PNG or JPEG files; colour becomes grey, the size 28x28 then --resize")
+        ->required();
+    predict_cmd->add_option("--top", po.top, "How many classes to list per image")->capture_default_str()->check(CLI::Range(1, 10));
+    predict_cmd->add_option("--resize", po.resize, "The model's input size, as in training")->capture_default_str()->check(CLI::Range(1, 4096));
+    predict_cmd->add_option("--batch-size", po.batch_size, "Images per forward pass")->capture_default_str()->check(CLI::Range(1, 4096));
+    predict_cmd->add_option("--threads", po.threads, "Compute threads (0: every core)")->capture_default_str()->check(CLI::NonNegativeNumber);
+    predict_cmd->add_flag("--json", po.json, "One JSON object per image: path and top classes, or path and error");
+
     int summary_size = 96;
     CLI::App* summary_cmd = app.add_subcommand("summary", "Each layer's output shape, parameters and multiply-adds");
     summary_cmd->add_option("--size", summary_size, "Input height and width")->capture_default_str()->check(CLI::Range(1, 4096));
@@ -250,6 +334,7 @@ int main(int argc, char** argv) {
         }
         if (eval_cmd->parsed()) return run_eval(c, weights);
         if (bench_cmd->parsed()) return run_bench(bc, bench_json);
+        if (predict_cmd->parsed()) return run_predict(po);
         if (summary_cmd->parsed()) {
             std::fputs(d2l_googlenet(1, 10, summary_size).summary().c_str(), stdout);
             return 0;
