@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
 # Installs what googlenet needs on Debian 12 (only what is missing), then builds it in Release.
-#   scripts/setup.sh [--test] [--bench]
-#     --test   also installs what the test suite needs (PyTorch, torchvision and PIL for fixtures)
-#     --bench  also installs the peers bench/compare.py measures against (PyTorch, OpenCV)
-# Environment: BUILD_DIR (default: build), DEPS_DIR (default: .deps), JOBS (default: nproc).
+#   scripts/setup.sh [--test] [--bench] [--fuzz] [--no-build]
+#     --test      also installs what the test suite needs (PyTorch, torchvision and PIL for fixtures)
+#     --bench     also installs the peers bench/compare.py measures against (PyTorch, OpenCV)
+#     --fuzz      also installs clang and its libFuzzer runtime (scripts/fuzz.sh)
+#     --no-build  installs only
+# Environment: BUILD_DIR (default: build), DEPS_DIR (default: .deps), JOBS (default: nproc),
+# CMAKE_ARGS (more cmake options, e.g. -DGOOGLENET_SANITIZE=ON).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build_dir=${BUILD_DIR:-$root/build}
 deps_dir=${DEPS_DIR:-$root/.deps}
 with_tests=0
 with_bench=0
+with_fuzz=0
+build=1
 for a in "$@"; do
   case "$a" in
     --test) with_tests=1 ;;
     --bench) with_bench=1 ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    --fuzz) with_fuzz=1 ;;
+    --no-build) build=0 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option '$a'" >&2; exit 2 ;;
   esac
 done
@@ -22,9 +29,10 @@ done
 # oneDNN comes from PyPI (API v3, see docs/onednn.md); everything else from Debian.
 ONEDNN_VERSION=2023.2.0
 pkgs=(build-essential cmake zlib1g-dev libpng-dev libjpeg62-turbo-dev libcli11-dev nlohmann-json3-dev libfmt-dev
-      libgtest-dev dataset-fashion-mnist python3 python3-pip)
+      libgtest-dev libcairo2-dev fonts-dejavu-core pkg-config dataset-fashion-mnist python3 python3-pip)
 [ "$with_tests" = 1 ] && pkgs+=(python3-torch python3-torchvision python3-pil)
 [ "$with_bench" = 1 ] && pkgs+=(python3-torch python3-opencv python3-numpy libopenblas0-pthread)
+[ "$with_fuzz" = 1 ] && pkgs+=(clang libclang-rt-14-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -48,5 +56,7 @@ if [ ! -f "$onednn_prefix/lib/cmake/dnnl/dnnl-config.cmake" ]; then
   rm -rf "$onednn_prefix" && mv "$onednn_prefix.tmp" "$onednn_prefix"
 fi
 
-cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$onednn_prefix" >/dev/null
+[ "$build" = 1 ] || exit 0
+# shellcheck disable=SC2086  # CMAKE_ARGS is a list of options
+cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$onednn_prefix" ${CMAKE_ARGS:-} >/dev/null
 cmake --build "$build_dir" -j "${JOBS:-$(nproc)}"

@@ -80,6 +80,59 @@ class Cli(unittest.TestCase):
         self.assertAlmostEqual(float(m.group(1)), loss, delta=1e-3 * max(1.0, loss))
         self.assertAlmostEqual(float(m.group(2)), acc_torch, places=4)
 
+    def test_curves_after_each_epoch_are_png_and_svg_and_plot_redraws_them(self):
+        import xml.etree.ElementTree as ET
+        from PIL import Image
+        png, svg = os.path.join(self.out, "curves.png"), os.path.join(self.out, "curves.svg")
+        with Image.open(png) as im:
+            im.load()  # decodes every row, so a truncated file fails here
+            self.assertEqual((im.format, im.size), ("PNG", (640, 440)))
+            self.assertGreater(len(im.getcolors(1 << 16) or range(1 << 16)), 3)  # more than a blank canvas
+        root = ET.parse(svg).getroot()
+        self.assertEqual(root.tag, "{http://www.w3.org/2000/svg}svg")
+        self.assertEqual((root.get("width"), root.get("height")), ("640pt", "440pt"))
+        with open(png, "rb") as f:
+            before = f.read()
+        os.remove(png)
+        os.remove(svg)
+        p = run("plot", self.out)
+        self.assertIn("curves.png", p.stdout)
+        with open(png, "rb") as f:
+            self.assertEqual(f.read(), before)  # the same picture as training drew after its last epoch
+        self.assertTrue(os.path.exists(svg))
+        p = run("plot", self.tmp.name, ok=False)  # no metrics.jsonl there
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("metrics.jsonl: cannot open", p.stderr)
+
+    def test_eval_prints_per_class_accuracy_and_writes_the_confusion_matrix(self):
+        from PIL import Image
+        d = os.path.join(self.tmp.name, "confusion")
+        os.makedirs(d)
+        ev = run("eval", "--weights", os.path.join(self.out, "model.safetensors"), "--resize", "32",
+                 "--test-limit", "128", "--batch-size", "64", "--out", d)
+        acc = float(re.match(r"test loss [\d.]+, test acc ([\d.]+) \(128 images\)", ev.stdout).group(1))
+        rows = re.findall(r"^(\S+(?: boot)?) +(\d+) +(\d+) +([\d.]+|-)$", ev.stdout, re.M)
+        self.assertEqual([r[0] for r in rows], ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal",
+                                                "shirt", "sneaker", "bag", "ankle boot"], ev.stdout)
+        with open(os.path.join(d, "confusion.csv")) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(lines[0].split(",")[1:], [r[0] for r in rows])
+        matrix = np.array([[int(v) for v in l.split(",")[1:]] for l in lines[1:]])
+        self.assertEqual(matrix.shape, (10, 10))
+        self.assertEqual(matrix.sum(), 128)
+        labels = idx(f"{DATA}/t10k-labels-idx1-ubyte.gz")[:128]
+        self.assertEqual(list(matrix.sum(1)), list(np.bincount(labels, minlength=10)))  # rows are true classes
+        self.assertAlmostEqual(np.trace(matrix) / 128, acc, places=4)
+        for k, (name, correct, total, class_acc) in enumerate(rows):
+            self.assertEqual((int(correct), int(total)), (matrix[k, k], matrix[k].sum()), name)
+            if total != "0":
+                self.assertAlmostEqual(float(class_acc), matrix[k, k] / matrix[k].sum(), places=4)
+        with Image.open(os.path.join(d, "confusion.png")) as im:
+            im.load()
+            self.assertEqual(im.size, (720, 680))
+        with open(os.path.join(d, "confusion.svg")) as f:
+            self.assertIn('width="720pt"', f.read())
+
     def test_same_seed_same_weights(self):
         a, b = os.path.join(self.tmp.name, "a"), os.path.join(self.tmp.name, "b")
         for d in (a, b):

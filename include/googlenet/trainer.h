@@ -53,6 +53,7 @@ struct EpochStats {
 struct EvalResult {
     double loss = 0, accuracy = 0;
     int count = 0;
+    std::vector<long> confusion;  // classes x classes: row = true class, column = predicted
 };
 
 class TrainObserver {
@@ -74,8 +75,8 @@ void request_stop();
 
 EvalResult evaluate(Net& net, const ImageSet& set, int batch_size, int resize);
 
-// Trains, writing into out_dir: model.safetensors and checkpoint.safetensors after every epoch,
-// config.json, and metrics.jsonl (docs/usage.md lists its fields). Throws Error for bad settings
+// Trains, writing into out_dir: model.safetensors, checkpoint.safetensors and curves.png/.svg after
+// every epoch, config.json, and metrics.jsonl (docs/usage.md lists its fields). Throws Error for bad settings
 // or data, and when the loss stops being finite (after saving the last weights whose loss was).
 std::vector<EpochStats> train(const TrainConfig& config, TrainObserver* observer = nullptr);
 

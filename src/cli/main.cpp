@@ -18,6 +18,7 @@
 #include "googlenet/image.h"
 #include "googlenet/io.h"
 #include "googlenet/models.h"
+#include "googlenet/plot.h"
 #include "googlenet/trainer.h"
 
 using namespace googlenet;
@@ -132,13 +133,54 @@ int run_train(const TrainConfig& c, const std::string& resume_dir, int resume_ep
     return 0;
 }
 
-int run_eval(const TrainConfig& c, const std::string& weights) {
+// Test loss and accuracy, then per-class accuracy and the confusion matrix: printed, and written
+// to out_dir as confusion.png, confusion.svg and confusion.csv.
+int run_eval(const TrainConfig& c, const std::string& weights, std::string out_dir) {
     const ImageSet test_set = load_fashion_mnist(c.data_dir, "test", c.test_limit);
     Net net = d2l_googlenet(1, 10, c.resize);
     net.set_threads(resolve_threads(c.threads));
     load_weights(weights, net.params());
     const EvalResult r = evaluate(net, test_set, c.batch_size, c.resize);
     std::printf("test loss %.4f, test acc %.4f (%d images)\n", r.loss, r.accuracy, r.count);
+
+    const int k = net.classes();
+    const std::vector<std::string> classes(kFashionMnistClasses, kFashionMnistClasses + k);
+    auto at = [&](int t, int p) { return r.confusion[size_t(t * k + p)]; };
+    std::printf("\n%-12s %8s %8s %9s\n", "class", "correct", "images", "accuracy");
+    for (int t = 0; t < k; ++t) {
+        long total = 0;
+        for (int p = 0; p < k; ++p) total += at(t, p);
+        std::printf("%-12s %8ld %8ld %9s\n", classes[size_t(t)].c_str(), at(t, t), total,
+                    total ? fmt::format("{:.4f}", double(at(t, t)) / double(total)).c_str() : "-");
+    }
+    std::printf("\nconfusion matrix (rows: true class, columns: predicted class)\n%-14s", "");
+    for (int p = 0; p < k; ++p) std::printf(" %5d", p);
+    std::printf("\n");
+    std::string csv = "true\\predicted";
+    for (const auto& name : classes) csv += "," + name;
+    csv += "\n";
+    for (int t = 0; t < k; ++t) {
+        std::printf("%d %-12s", t, classes[size_t(t)].c_str());
+        csv += classes[size_t(t)];
+        for (int p = 0; p < k; ++p) {
+            std::printf(" %5ld", at(t, p));
+            csv += "," + std::to_string(at(t, p));
+        }
+        std::printf("\n");
+        csv += "\n";
+    }
+
+    if (out_dir.empty()) {
+        const size_t slash = weights.find_last_of('/');
+        out_dir = slash == std::string::npos ? "." : weights.substr(0, slash == 0 ? 1 : slash);
+    }
+    const std::string stem = out_dir + "/confusion";
+    draw_confusion_matrix(r.confusion, classes,
+                          fmt::format("{}: test acc {:.4f} ({} images)", weights.substr(weights.find_last_of('/') + 1),
+                                      r.accuracy, r.count),
+                          stem);
+    write_file_atomic(stem + ".csv", [&](std::FILE* f) { std::fwrite(csv.data(), 1, csv.size(), f); });
+    std::printf("\nwritten: %s.png, %s.svg, %s.csv\n", stem.c_str(), stem.c_str(), stem.c_str());
     return 0;
 }
 
@@ -279,10 +321,17 @@ int main(int argc, char** argv) {
                                                   "(only --epochs, --threads and --quiet may be given too)")
         ->check(CLI::ExistingDirectory);
 
-    std::string weights;
-    CLI::App* eval_cmd = app.add_subcommand("eval", "Print test loss and accuracy of a weights file");
+    std::string weights, eval_out;
+    CLI::App* eval_cmd = app.add_subcommand(
+        "eval", "Test loss, accuracy, per-class accuracy and the confusion matrix of a weights file");
     add_data_options(eval_cmd, c);
     eval_cmd->add_option("--weights", weights, "Weights file (safetensors, PyTorch state_dict names)")->required();
+    eval_cmd->add_option("--out", eval_out, "Folder for confusion.png, .svg and .csv (default: the weights file's folder)")
+        ->check(CLI::ExistingDirectory);
+
+    std::string plot_dir;
+    CLI::App* plot_cmd = app.add_subcommand("plot", "Draw a run's curves.png and curves.svg from its metrics.jsonl");
+    plot_cmd->add_option("run", plot_dir, "The run's output folder (train --out)")->required()->check(CLI::ExistingDirectory);
 
     BenchConfig bc;
     bool bench_json = false;
@@ -332,7 +381,12 @@ int main(int argc, char** argv) {
             }
             return run_train(c, resume_dir, resume_epochs, resume_threads, quiet);
         }
-        if (eval_cmd->parsed()) return run_eval(c, weights);
+        if (eval_cmd->parsed()) return run_eval(c, weights, eval_out);
+        if (plot_cmd->parsed()) {
+            draw_line_chart(training_curves(plot_dir + "/metrics.jsonl"), plot_dir + "/curves");
+            std::printf("written: %s/curves.png, %s/curves.svg\n", plot_dir.c_str(), plot_dir.c_str());
+            return 0;
+        }
         if (bench_cmd->parsed()) return run_bench(bc, bench_json);
         if (predict_cmd->parsed()) return run_predict(po);
         if (summary_cmd->parsed()) {

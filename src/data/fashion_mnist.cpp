@@ -1,6 +1,7 @@
 #include <zlib.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 
@@ -23,7 +24,15 @@ std::vector<uint8_t> read_gzip_file(const std::string& path) {
     std::vector<uint8_t> out;
     uint8_t chunk[1 << 16];
     int n;
-    while ((n = gzread(f, chunk, sizeof chunk)) > 0) out.insert(out.end(), chunk, chunk + n);
+    // Far above any IDX data set, far below what would exhaust memory on a corrupt or hostile file.
+    constexpr size_t kMaxBytes = size_t(512) << 20;
+    while ((n = gzread(f, chunk, sizeof chunk)) > 0) {
+        out.insert(out.end(), chunk, chunk + n);
+        if (out.size() > kMaxBytes) {
+            gzclose(f);
+            throw Error(path + ": holds more than 512 MiB of data; not an IDX file this program reads");
+        }
+    }
     int err = Z_OK;
     const char* msg = gzerror(f, &err);
     const std::string what = msg ? msg : "";
@@ -31,6 +40,12 @@ std::vector<uint8_t> read_gzip_file(const std::string& path) {
     if (n < 0 || (err != Z_OK && err != Z_STREAM_END))
         throw Error(path + ": corrupt gzip data (" + what + ")");
     return out;
+}
+
+std::string dims_text(const std::vector<int>& dims) {
+    std::string s;
+    for (int d : dims) s += (s.empty() ? "" : " x ") + std::to_string(d);
+    return s;
 }
 
 }  // namespace
@@ -49,6 +64,9 @@ IdxArray read_idx(const std::string& path, int expected_rank) {
         const uint32_t d = uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
         if (d == 0 || d > (1u << 28)) throw Error(path + ": implausible dimension " + std::to_string(d));
         a.dims.push_back(int(d));
+        if (count > SIZE_MAX / d)  // checked before multiplying, which would overflow
+            throw Error(path + ": holds " + std::to_string(bytes.size() - header) + " data bytes but its header says " +
+                        dims_text(a.dims) + " (truncated or corrupt)");
         count *= d;
     }
     if (bytes.size() - header != count)

@@ -15,6 +15,15 @@
 namespace googlenet {
 namespace {
 
+// Far above any picture this model takes, and it keeps a forged header from exhausting memory.
+constexpr uint64_t kMaxPixels = uint64_t(1) << 26;
+
+void check_size(const std::string& path, uint64_t width, uint64_t height) {
+    if (width * height > kMaxPixels)
+        throw Error(path + ": a " + std::to_string(width) + "x" + std::to_string(height) +
+                    " image is larger than the 64 Mpixel this program reads");
+}
+
 uint8_t luma(uint8_t r, uint8_t g, uint8_t b) {
     return uint8_t((r * 19595u + g * 38470u + b * 7471u + 0x8000u) >> 16);
 }
@@ -25,6 +34,8 @@ GrayImage read_png(const std::string& path) {
     image.version = PNG_IMAGE_VERSION;
     if (!png_image_begin_read_from_file(&image, path.c_str()))
         throw Error(path + ": not a readable PNG (" + image.message + ")");
+    if (uint64_t(image.width) * image.height > kMaxPixels) png_image_free(&image);
+    check_size(path, image.width, image.height);
     const bool color = image.format & PNG_FORMAT_FLAG_COLOR;
     image.format = color ? PNG_FORMAT_RGBA : PNG_FORMAT_GRAY;
     std::vector<uint8_t> buffer(PNG_IMAGE_SIZE(image));
@@ -62,6 +73,11 @@ GrayImage read_jpeg(const std::string& path) {
         (*c->err->format_message)(c, e->message);
         std::longjmp(e->jump, 1);
     };
+    // Warnings about corrupt data (a truncated file, a bad marker) are errors here, as they are
+    // in PIL, which would otherwise hand back a picture partly made of grey filler.
+    err.mgr.emit_message = [](j_common_ptr c, int level) {
+        if (level < 0) c->err->error_exit(c);
+    };
     std::vector<uint8_t> rgb;
     GrayImage out;
     if (setjmp(err.jump)) {
@@ -71,6 +87,11 @@ GrayImage read_jpeg(const std::string& path) {
     jpeg_create_decompress(&cinfo);
     jpeg_stdio_src(&cinfo, file.get());
     jpeg_read_header(&cinfo, TRUE);
+    if (uint64_t(cinfo.image_width) * cinfo.image_height > kMaxPixels) {
+        const uint64_t w = cinfo.image_width, h = cinfo.image_height;
+        jpeg_destroy_decompress(&cinfo);
+        check_size(path, w, h);
+    }
     const bool gray = cinfo.jpeg_color_space == JCS_GRAYSCALE;
     cinfo.out_color_space = gray ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&cinfo);

@@ -52,9 +52,12 @@ TensorMap read_safetensors(const std::string& path, std::map<std::string, std::s
         if (!entry["shape"].is_array()) throw tensor_bad("shape is not a list");
         for (auto& d : entry["shape"]) {
             if (!d.is_number_unsigned()) throw tensor_bad("shape " + entry["shape"].dump() + " is not a list of sizes");
-            t.shape.push_back(d.get<int64_t>());
-            count *= d.get<uint64_t>();
-            if (count > data_size) throw tensor_bad("shape " + entry["shape"].dump() + " exceeds the file");
+            const uint64_t size = d.get<uint64_t>();
+            // Checked before multiplying, which could overflow and wrap to a small count.
+            if (size > data_size || (size && count > data_size / size))
+                throw tensor_bad("shape " + entry["shape"].dump() + " exceeds the file");
+            t.shape.push_back(int64_t(size));
+            count *= size;
         }
         auto& off = entry["data_offsets"];
         if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())

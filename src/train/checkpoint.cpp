@@ -1,6 +1,9 @@
 #include "train/checkpoint.h"
 
+#include <cmath>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -12,78 +15,104 @@ using json = nlohmann::json;
 
 namespace {
 
-// A float as the shortest decimal that reads back as the same float (0.1, not 0.10000000149).
-double shortest(float f) { return std::stod(fmt::format("{}", f)); }
+// One list of the settings serves writing and reading, so none can be saved and not restored.
+template <class Config, class Visit>
+void config_fields(Config& c, Visit&& f) {
+    f("epochs", c.epochs);
+    f("batch_size", c.batch_size);
+    f("lr", c.lr);
+    f("momentum", c.momentum);
+    f("weight_decay", c.weight_decay);
+    f("nesterov", c.nesterov);
+    f("lr_schedule", c.lr_schedule);
+    f("lr_step_epochs", c.lr_step_epochs);
+    f("lr_gamma", c.lr_gamma);
+    f("warmup_epochs", c.warmup_epochs);
+    f("resize", c.resize);
+    f("threads", c.threads);
+    f("seed", c.seed);
+    f("data_dir", c.data_dir);
+    f("train_limit", c.train_limit);
+    f("test_limit", c.test_limit);
+    f("init", c.init_weights);
+    f("shuffle", c.shuffle);
+    f("out_dir", c.out_dir);
+    f("log_every", c.log_every);
+    f("checkpoint_every", c.checkpoint_every);
+}
+
+template <class Stats, class Visit>
+void epoch_fields(Stats& s, Visit&& f) {
+    f("epoch", s.epoch);
+    f("step", s.step);
+    f("loss", s.loss);
+    f("train_acc", s.train_acc);
+    f("test_loss", s.test_loss);
+    f("test_acc", s.test_acc);
+    f("lr", s.lr);
+    f("img_per_sec", s.images_per_sec);
+    f("wall_time", s.seconds);
+}
+
+template <class State, class Visit>
+void state_fields(State& st, Visit&& f) {
+    f("epoch", st.epoch);
+    f("batch", st.batch);
+    f("step", st.step);
+    f("loss_sum", st.loss_sum);
+    f("hits", st.hits);
+    f("seen", st.seen);
+    f("epoch_seconds", st.epoch_seconds);
+    f("run_seconds", st.run_seconds);
+    f("metrics_bytes", st.metrics_bytes);
+    f("sgd_started", st.sgd_started);
+}
+
+struct Writer {
+    json& out;
+    // A float as the shortest decimal that reads back as the same float (0.1, not 0.10000000149).
+    void operator()(const char* key, float v) const { out[key] = std::stod(fmt::format("{}", v)); }
+    template <class T>
+    void operator()(const char* key, const T& v) const { out[key] = v; }
+};
+
+// Reads a field only if its JSON type and range fit the C++ one: a checkpoint is outside bytes,
+// and converting an out-of-range number would be undefined behaviour.
+struct Reader {
+    const json& in;
+    template <class T>
+    void operator()(const char* key, T& out) const {
+        if (!in.is_object() || !in.contains(key)) throw Error(std::string("'") + key + "' is missing");
+        const json& v = in[key];
+        auto bad = [&] { return Error(std::string("'") + key + "' has an unusable value " + v.dump()); };
+        if constexpr (std::is_same_v<T, bool>) {
+            if (!v.is_boolean()) throw bad();
+            out = v.get<bool>();
+        } else if constexpr (std::is_integral_v<T>) {
+            if (v.is_number_unsigned()) {
+                if (v.get<uint64_t>() > uint64_t(std::numeric_limits<T>::max())) throw bad();
+                out = T(v.get<uint64_t>());
+            } else if (v.is_number_integer()) {
+                const int64_t i = v.get<int64_t>();
+                if (i < int64_t(std::numeric_limits<T>::min())) throw bad();  // only negatives reach here
+                out = T(i);
+            } else {
+                throw bad();
+            }
+        } else if constexpr (std::is_floating_point_v<T>) {
+            if (!v.is_number() || std::abs(v.get<double>()) > double(std::numeric_limits<T>::max())) throw bad();
+            out = T(v.get<double>());
+        } else {
+            if (!v.is_string()) throw bad();
+            out = v.get<std::string>();
+        }
+    }
+};
 
 json to_json(const TrainConfig& c) {
-    return {{"model", "d2l"},
-            {"epochs", c.epochs},
-            {"batch_size", c.batch_size},
-            {"lr", shortest(c.lr)},
-            {"momentum", shortest(c.momentum)},
-            {"weight_decay", shortest(c.weight_decay)},
-            {"nesterov", c.nesterov},
-            {"lr_schedule", c.lr_schedule},
-            {"lr_step_epochs", c.lr_step_epochs},
-            {"lr_gamma", c.lr_gamma},
-            {"warmup_epochs", c.warmup_epochs},
-            {"resize", c.resize},
-            {"threads", c.threads},
-            {"seed", c.seed},
-            {"data_dir", c.data_dir},
-            {"train_limit", c.train_limit},
-            {"test_limit", c.test_limit},
-            {"init", c.init_weights},
-            {"shuffle", c.shuffle},
-            {"out_dir", c.out_dir},
-            {"log_every", c.log_every},
-            {"checkpoint_every", c.checkpoint_every}};
-}
-
-TrainConfig config_from_json(const json& j) {
-    TrainConfig c;
-    c.epochs = j.at("epochs");
-    c.batch_size = j.at("batch_size");
-    c.lr = j.at("lr");
-    c.momentum = j.at("momentum");
-    c.weight_decay = j.at("weight_decay");
-    c.nesterov = j.at("nesterov");
-    c.lr_schedule = j.at("lr_schedule");
-    c.lr_step_epochs = j.at("lr_step_epochs");
-    c.lr_gamma = j.at("lr_gamma");
-    c.warmup_epochs = j.at("warmup_epochs");
-    c.resize = j.at("resize");
-    c.threads = j.at("threads");
-    c.seed = j.at("seed");
-    c.data_dir = j.at("data_dir");
-    c.train_limit = j.at("train_limit");
-    c.test_limit = j.at("test_limit");
-    c.init_weights = j.at("init");
-    c.shuffle = j.at("shuffle");
-    c.out_dir = j.at("out_dir");
-    c.log_every = j.at("log_every");
-    c.checkpoint_every = j.at("checkpoint_every");
-    return c;
-}
-
-json epoch_json(const EpochStats& s) {
-    return {{"epoch", s.epoch},     {"step", s.step},         {"loss", s.loss},
-            {"train_acc", s.train_acc}, {"test_loss", s.test_loss}, {"test_acc", s.test_acc},
-            {"lr", s.lr},           {"img_per_sec", s.images_per_sec}, {"wall_time", s.seconds}};
-}
-
-EpochStats epoch_from_json(const json& j) {
-    EpochStats s;
-    s.epoch = j.at("epoch");
-    s.step = j.at("step");
-    s.loss = j.at("loss");
-    s.train_acc = j.at("train_acc");
-    s.test_loss = j.at("test_loss");
-    s.test_acc = j.at("test_acc");
-    s.lr = j.at("lr");
-    s.images_per_sec = j.at("img_per_sec");
-    s.seconds = j.at("wall_time");
-    return s;
+    json j = {{"model", "d2l"}};
+    config_fields(c, Writer{j});
+    return j;
 }
 
 }  // namespace
@@ -98,12 +127,16 @@ void save_checkpoint(const std::string& path, const ParamStore& params, Sgd& sgd
     if (sgd.momentum_buffer().size())
         tensors.push_back({"optimizer.momentum_buffer", {int64_t(sgd.momentum_buffer().size())}, sgd.momentum_buffer().data()});
     json history = json::array();
-    for (const auto& e : st.history) history.push_back(epoch_json(e));
+    for (const auto& e : st.history) {
+        history.push_back(json::object());
+        epoch_fields(e, Writer{history.back()});
+    }
     // Doubles go through JSON losslessly (nlohmann prints the shortest exact form).
-    json state = {{"epoch", st.epoch},       {"batch", st.batch},           {"step", st.step},
-                  {"loss_sum", st.loss_sum}, {"hits", st.hits},             {"seen", st.seen},
-                  {"epoch_seconds", st.epoch_seconds}, {"run_seconds", st.run_seconds},
-                  {"metrics_bytes", st.metrics_bytes}, {"sgd_started", sgd.started()}, {"history", history}};
+    RunState saved = st;
+    saved.sgd_started = sgd.started();
+    json state = json::object();
+    state_fields(saved, Writer{state});
+    state["history"] = history;
     write_safetensors(path, tensors,
                       {{"format", "pt"}, {"googlenet.config", to_json(config).dump()}, {"googlenet.state", state.dump()}});
 }
@@ -114,21 +147,20 @@ void read_checkpoint(const std::string& path, TrainConfig& config, RunState& st,
     if (!meta.count("googlenet.config") || !meta.count("googlenet.state"))
         throw Error(path + ": not a googlenet checkpoint (no googlenet.config/googlenet.state metadata)");
     try {
-        config = config_from_json(json::parse(meta["googlenet.config"]));
+        const json c = json::parse(meta["googlenet.config"]);
         const json s = json::parse(meta["googlenet.state"]);
-        st.epoch = s.at("epoch");
-        st.batch = s.at("batch");
-        st.step = s.at("step");
-        st.loss_sum = s.at("loss_sum");
-        st.hits = s.at("hits");
-        st.seen = s.at("seen");
-        st.epoch_seconds = s.at("epoch_seconds");
-        st.run_seconds = s.at("run_seconds");
-        st.metrics_bytes = s.at("metrics_bytes");
+        config = TrainConfig{};
+        config_fields(config, Reader{c});
+        state_fields(st, Reader{s});
+        if (!s.contains("history") || !s["history"].is_array()) throw Error("'history' is missing or not a list");
         st.history.clear();
-        for (const auto& e : s.at("history")) st.history.push_back(epoch_from_json(e));
-        st.sgd_started = s.at("sgd_started");
+        for (const json& e : s["history"]) {
+            st.history.emplace_back();
+            epoch_fields(st.history.back(), Reader{e});
+        }
     } catch (const json::exception& e) {
+        throw Error(path + ": malformed checkpoint metadata (" + e.what() + ")");
+    } catch (const Error& e) {
         throw Error(path + ": malformed checkpoint metadata (" + e.what() + ")");
     }
 }

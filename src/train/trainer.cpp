@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "googlenet/io.h"
+#include "googlenet/plot.h"
 #include "googlenet/models.h"
 #include "googlenet/train.h"
 #include "train/checkpoint.h"
@@ -212,6 +213,7 @@ std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState s
         RunState next = st;
         ++next.epoch;
         checkpoint(next);
+        draw_line_chart(training_curves(c.out_dir + "/metrics.jsonl"), c.out_dir + "/curves");
         if (observer) observer->on_epoch(e);
         if (g_stop_requested.load() && st.epoch < c.epochs)
             throw Interrupted(fmt::format("stopped after epoch {}; checkpoint written to {}; continue with: "
@@ -234,11 +236,17 @@ EvalResult evaluate(Net& net, const ImageSet& set, int batch_size, int resize) {
     EvalResult r;
     double loss_sum = 0;
     int hits = 0;
+    const int k = net.classes();
+    r.confusion.assign(size_t(k) * size_t(k), 0);
     while (loader.next(b)) {
         net.set_batch(b.size);
         const float* logits = net.forward(b.images.data());
         loss_sum += double(net.loss(b.labels.data())) * b.size;
-        hits += correct(logits, b.labels.data(), b.size, net.classes());
+        hits += correct(logits, b.labels.data(), b.size, k);
+        for (int i = 0; i < b.size; ++i) {
+            const float* z = logits + size_t(i) * size_t(k);
+            ++r.confusion[size_t(b.labels[size_t(i)]) * size_t(k) + size_t(std::max_element(z, z + k) - z)];
+        }
         r.count += b.size;
     }
     r.loss = loss_sum / r.count;
