@@ -3,7 +3,8 @@
 # from the crafted files in tests/corpus. A crash, a leak, undefined behaviour or an exception
 # other than googlenet::Error fails the run and leaves the input in build-fuzz/artifacts/.
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]     (default 60)
-# Environment: FUZZ_BUILD_DIR (default: build-fuzz), JOBS (default: nproc).
+# Environment: FUZZ_BUILD_DIR (default: build-fuzz), FUZZ_TARGETS (default: all, e.g. "idx image"),
+# JOBS (default: nproc).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
@@ -18,6 +19,7 @@ status=0
 # target:seed folders under tests/corpus
 for spec in idx:idx safetensors:safetensors checkpoint:checkpoint,safetensors image:image metrics:metrics; do
   target=${spec%%:*}
+  [ -z "${FUZZ_TARGETS:-}" ] || [[ " $FUZZ_TARGETS " == *" $target "* ]] || continue
   work=$(mktemp -d)
   IFS=, read -ra seed_dirs <<<"${spec#*:}"
   for d in "${seed_dirs[@]}"; do for f in "$root/tests/corpus/$d"/*; do cp "$f" "$work/$d-${f##*/}"; done; done

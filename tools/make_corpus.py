@@ -188,6 +188,7 @@ put("metrics", "not-json.jsonl", lines(step) + b"{oops\n", "metrics", "not-json.
 put("metrics", "no-epoch.jsonl", lines({k: v for k, v in step.items() if k != "epoch"}), "metrics",
     ":1: 'epoch' is missing or not a number")
 put("metrics", "unknown-type.jsonl", lines(dict(step, type="batch")), "metrics", "'type' is neither")
+put("metrics", "type-a-number.jsonl", lines(dict(step, type=0.2)), "metrics", "'type' is neither")  # found by fuzzing
 put("metrics", "epoch-zero.jsonl", lines(dict(epoch, epoch=0)), "metrics", "'epoch' is out of range")
 put("metrics", "string-loss.jsonl", lines(dict(step, train_loss="low")), "metrics",
     "'train_loss' is missing or not a number")

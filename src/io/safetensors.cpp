@@ -39,8 +39,9 @@ TensorMap read_safetensors(const std::string& path, std::map<std::string, std::s
             }
             continue;
         }
+        const std::string& tensor_name = name;  // C++17 lambdas cannot capture a structured binding
         auto tensor_bad = [&](const std::string& what) {
-            return Error(path + ": tensor '" + name + "': " + what);
+            return Error(path + ": tensor '" + tensor_name + "': " + what);
         };
         if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") ||
             !entry.contains("data_offsets"))

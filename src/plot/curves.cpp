@@ -32,7 +32,7 @@ LineChart training_curves(const std::string& metrics_path) {
             if (!r.contains(key) || !r[key].is_number()) throw Error(where + "'" + key + "' is missing or not a number");
             return r[key].get<double>();
         };
-        const std::string type = r.value("type", "");
+        const std::string type = r.contains("type") && r["type"].is_string() ? r["type"].get<std::string>() : "";
         const double epoch = number_field("epoch");
         if (!(epoch >= 1 && epoch <= 1e6)) throw Error(where + "'epoch' is out of range");
         if (type == "step") {
