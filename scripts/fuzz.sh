@@ -15,6 +15,7 @@ CXX=clang++ cmake -S "$root" -B "$build" -DGOOGLENET_FUZZ=ON -DCMAKE_BUILD_TYPE=
 cmake --build "$build" -j "${JOBS:-$(nproc)}"
 
 mkdir -p "$build/artifacts"
+export LSAN_OPTIONS="suppressions=$root/fuzz/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 status=0
 # target:seed folders under tests/corpus
 for spec in idx:idx safetensors:safetensors checkpoint:checkpoint,safetensors image:image metrics:metrics; do

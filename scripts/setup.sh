@@ -29,7 +29,8 @@ done
 # oneDNN comes from PyPI (API v3, see docs/onednn.md); everything else from Debian.
 ONEDNN_VERSION=2023.2.0
 pkgs=(build-essential cmake zlib1g-dev libpng-dev libjpeg62-turbo-dev libcli11-dev nlohmann-json3-dev libfmt-dev
-      libgtest-dev libcairo2-dev fonts-dejavu-core pkg-config dataset-fashion-mnist python3 python3-pip)
+      libgtest-dev libcairo2-dev fonts-dejavu-core pkg-config openmpi-bin libopenmpi-dev dataset-fashion-mnist
+      python3 python3-pip)
 [ "$with_tests" = 1 ] && pkgs+=(python3-torch python3-torchvision python3-pil)
 [ "$with_bench" = 1 ] && pkgs+=(python3-torch python3-opencv python3-numpy libopenblas0-pthread)
 [ "$with_fuzz" = 1 ] && pkgs+=(clang libclang-rt-14-dev)
@@ -58,5 +59,6 @@ fi
 
 [ "$build" = 1 ] || exit 0
 # shellcheck disable=SC2086  # CMAKE_ARGS is a list of options
-cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$onednn_prefix" ${CMAKE_ARGS:-} >/dev/null
+cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$onednn_prefix" -DGOOGLENET_MPI=ON \
+  ${CMAKE_ARGS:-} >/dev/null
 cmake --build "$build_dir" -j "${JOBS:-$(nproc)}"

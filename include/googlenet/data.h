@@ -39,16 +39,20 @@ ImageSet load_fashion_mnist(const std::string& dir, const std::string& split, in
 void resize_bilinear(const uint8_t* src, int src_w, int src_h, uint8_t* dst, int dst_w, int dst_h);
 
 struct Batch {
-    int size = 0;
+    int size = 0;         // this process's images (its shard of the global batch)
+    int global_size = 0;  // images in the global batch, over every shard
     std::vector<float> images;  // size x 1 x resize x resize, in [0, 1]
     std::vector<int> labels;
 };
 
 // Produces one epoch of batches at a time on a background thread, `depth` batches ahead.
-// The order is a permutation drawn from (seed, epoch), so a run is repeatable.
+// The order is a permutation drawn from (seed, epoch), so a run is repeatable. With `shards` > 1
+// (data-parallel training) each global batch of `batch_size` images is cut into that many
+// contiguous parts and this loader yields only part `shard`, which may be empty.
 class BatchLoader {
 public:
-    BatchLoader(const ImageSet& set, int batch_size, int resize, bool shuffle, uint64_t seed, int depth = 3);
+    BatchLoader(const ImageSet& set, int batch_size, int resize, bool shuffle, uint64_t seed, int depth = 3,
+                int shard = 0, int shards = 1);
     ~BatchLoader();
     BatchLoader(const BatchLoader&) = delete;
     BatchLoader& operator=(const BatchLoader&) = delete;
@@ -65,6 +69,7 @@ private:
 
     const ImageSet& set_;
     int batch_size_, resize_;
+    int shard_, shards_;
     bool shuffle_;
     uint64_t seed_;
     size_t depth_;

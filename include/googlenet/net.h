@@ -5,6 +5,7 @@
 // activation and gradient and creates the oneDNN primitives once per batch size; forward() runs the ops in order; backward() runs them in reverse. A value read by
 // several ops (the Inception block's input feeds four paths) receives the sum of their gradients.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -108,6 +109,9 @@ public:
     // Mean softmax cross-entropy of the last forward's logits; also sets the logits' gradient.
     float loss(const int* labels);
     void backward();  // fills params().grads() from the logits' gradient
+    // The same, calling `after_op` as each op's backward completes (its parameters' gradients are
+    // then final): data-parallel training starts their allreduce there.
+    void backward(const std::function<void(const Op&)>& after_op);
     void backward(const float* dlogits);  // the same from a given gradient of the logits
     // Also compute the gradient of the input images (value(input()).grad), e.g. for tests.
     void require_input_grad() { values_[0]->needs_grad = true; }

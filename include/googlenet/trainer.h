@@ -48,6 +48,15 @@ struct EpochStats {
     double loss = 0, train_acc = 0, test_loss = 0, test_acc = 0, lr = 0;
     double images_per_sec = 0;  // training images per second over the epoch, data loading included
     double seconds = 0;         // wall time of the run so far (across resumes)
+    double comm_wait_seconds = 0;  // data-parallel runs: time this epoch's steps waited for allreduce
+};
+
+// How a data-parallel run is spread (mpirun -np N): told to the observer once, at the start.
+struct DistributedInfo {
+    int ranks = 1;
+    int buckets = 0;                 // gradient buckets reduced while backward runs
+    double gradient_mib = 0;         // summed over the ranks every step
+    double allreduce_seconds = 0;    // one blocking allreduce of all gradients, measured at the start
 };
 
 struct EvalResult {
@@ -62,6 +71,7 @@ public:
     virtual void on_start(const TrainConfig&, int /*batches_per_epoch*/, int /*first_epoch*/, int /*first_batch*/) {}
     virtual void on_step(const StepStats&) {}
     virtual void on_epoch(const EpochStats&) {}
+    virtual void on_distributed(const DistributedInfo&) {}
 };
 
 // Thrown when a stop was requested (SIGINT, SIGTERM): the step in progress finished and a
@@ -75,6 +85,10 @@ void request_stop();
 
 EvalResult evaluate(Net& net, const ImageSet& set, int batch_size, int resize);
 
+// Under mpirun, train() and resume() run data-parallel: every rank calls them with the same
+// settings, `batch_size` is the global batch, rank 0 alone writes files and tells the observer, and
+// evaluate() shares the test set out and sums over the ranks.
+//
 // Trains, writing into out_dir: model.safetensors, checkpoint.safetensors and curves.png/.svg after
 // every epoch, config.json, and metrics.jsonl (docs/usage.md lists its fields). Throws Error for bad settings
 // or data, and when the loss stops being finite (after saving the last weights whose loss was).

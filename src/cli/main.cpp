@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "googlenet/bench.h"
+#include "googlenet/distributed.h"
 #include "googlenet/image.h"
 #include "googlenet/io.h"
 #include "googlenet/models.h"
@@ -42,7 +43,10 @@ void add_data_options(CLI::App* cmd, TrainConfig& c) {
 // --log-every steps when it is not (CI, a log file), nothing per step with --quiet.
 class Progress : public TrainObserver {
 public:
-    explicit Progress(bool quiet) : quiet_(quiet), tty_(::isatty(::fileno(stdout))) {}
+    // Under mpirun a rank's stdout is a pseudo-terminal even when mpirun's own output goes to a log
+    // file, so a data-parallel run always prints plain lines.
+    explicit Progress(bool quiet)
+        : quiet_(quiet), tty_(::isatty(::fileno(stdout)) && !Communicator::world().distributed()) {}
 
     void on_start(const TrainConfig& c, int batches, int epoch, int batch) override {
         epochs_ = c.epochs;
@@ -77,8 +81,17 @@ public:
 
     void on_epoch(const EpochStats& s) override {
         if (tty_ && !quiet_) std::printf("\r\033[K");
-        std::printf("epoch %d: loss %.4f, train acc %.4f, test acc %.4f, %.1f img/s, %.1f s\n", s.epoch, s.loss,
-                    s.train_acc, s.test_acc, s.images_per_sec, s.seconds);
+        std::printf("epoch %d: loss %.4f, train acc %.4f, test acc %.4f, %.1f img/s, %.1f s%s\n", s.epoch, s.loss,
+                    s.train_acc, s.test_acc, s.images_per_sec, s.seconds,
+                    ranks_ > 1 ? fmt::format(", {:.2f} s waiting for allreduce", s.comm_wait_seconds).c_str() : "");
+        std::fflush(stdout);
+    }
+
+    void on_distributed(const DistributedInfo& d) override {
+        ranks_ = d.ranks;
+        std::printf("data-parallel over %d ranks: gradients %.1f MiB in %d buckets, reduced while backward runs; "
+                    "one blocking allreduce of them takes %.1f ms\n",
+                    d.ranks, d.gradient_mib, d.buckets, d.allreduce_seconds * 1e3);
         std::fflush(stdout);
     }
 
@@ -89,7 +102,7 @@ private:
     }
 
     bool quiet_, tty_;
-    int epochs_ = 0, log_every_ = 50;
+    int epochs_ = 0, log_every_ = 50, ranks_ = 1;
     std::chrono::steady_clock::time_point last_draw_{};
 };
 
@@ -119,13 +132,15 @@ int run_train(const TrainConfig& c, const std::string& resume_dir, int resume_ep
     Progress progress(quiet);
     g_training = true;
     std::vector<EpochStats> history;
+    const bool root = Communicator::world().root();  // under mpirun, rank 0 alone prints
     try {
         history = resume_dir.empty() ? train(c, &progress) : resume(resume_dir, resume_epochs, resume_threads, &progress);
     } catch (const Interrupted& e) {
         std::fflush(stdout);
-        std::fprintf(stderr, "googlenet: %s\n", e.what());
+        if (root) std::fprintf(stderr, "googlenet: %s\n", e.what());
         return 130;
     }
+    if (!root) return 0;
     const EpochStats& last = history.back();
     std::printf("loss %.3f, train acc %.3f, test acc %.3f\n", last.loss, last.train_acc, last.test_acc);
     std::printf("%.1f examples/sec on cpu\n", last.images_per_sec);
@@ -272,6 +287,7 @@ int run_bench(const BenchConfig& c, bool json) {
 
 int main(int argc, char** argv) {
     take_stop_signals_on_their_own_thread();
+    Communicator::world();  // joins the MPI job when started by mpirun; before any compute thread exists
     CLI::App app{"GoogLeNet (Inception v1) on oneDNN: train and evaluate D2L's network on Fashion-MNIST"};
     app.set_version_flag("--version", "googlenet 0.1.0");
     app.require_subcommand(1);
@@ -316,6 +332,11 @@ int main(int argc, char** argv) {
         ->check(CLI::NonNegativeNumber);
     bool quiet = false;
     train_cmd->add_flag("--quiet", quiet, "No per-step progress; epoch lines only");
+    double comm_timeout = 300;
+    train_cmd->add_option("--comm-timeout", comm_timeout,
+                          "Under mpirun: seconds without an answer from the other ranks before the job is ended (0: never)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     std::string resume_dir;
     train_cmd->add_option("--resume", resume_dir, "Continue the run in this folder from its checkpoint, with its settings "
                                                   "(only --epochs, --threads and --quiet may be given too)")
@@ -373,12 +394,14 @@ int main(int argc, char** argv) {
             if (!resume_dir.empty()) {
                 for (const CLI::Option* o : train_cmd->get_options()) {
                     const std::string name = o->get_name();
-                    if (o->count() > 0 && name != "--resume" && name != "--epochs" && name != "--threads" && name != "--quiet")
+                    if (o->count() > 0 && name != "--resume" && name != "--epochs" && name != "--threads" &&
+                        name != "--quiet" && name != "--comm-timeout")
                         throw Error(name + " cannot be combined with --resume: a resumed run keeps its own settings");
                 }
                 if (train_cmd->get_option("--epochs")->count()) resume_epochs = c.epochs;
                 resume_threads = c.threads;
             }
+            Communicator::world().set_timeout(comm_timeout);
             return run_train(c, resume_dir, resume_epochs, resume_threads, quiet);
         }
         if (eval_cmd->parsed()) return run_eval(c, weights, eval_out);
@@ -394,10 +417,13 @@ int main(int argc, char** argv) {
             return 0;
         }
     } catch (const Error& e) {
+        // Under mpirun the other ranks may be waiting for this one: end the whole job.
+        if (Communicator::world().distributed()) Communicator::world().abort(std::string("error: ") + e.what(), 1);
         std::fflush(stdout);
         std::fprintf(stderr, "googlenet: error: %s\n", e.what());
         return 1;
     } catch (const std::exception& e) {
+        if (Communicator::world().distributed()) Communicator::world().abort(std::string("internal error: ") + e.what(), 2);
         std::fflush(stdout);
         std::fprintf(stderr, "googlenet: internal error: %s\n", e.what());
         return 2;

@@ -284,11 +284,19 @@ void Net::backward(const float* dlogits) {
     backward();
 }
 
-void Net::backward() {
+void Net::backward() { backward(std::function<void(const Op&)>{}); }
+
+void Net::backward(const std::function<void(const Op&)>& after_op) {
     for (auto& v : values_) v->grad_written = false;
     for (Value* v : unconsumed_) std::fill(v->grad.data(), v->grad.data() + v->grad.size(), 0.f);
     value(output_).grad_written = true;
-    for (auto it = ops_.rbegin(); it != ops_.rend(); ++it) (*it)->backward(*rt_);
+    for (auto it = ops_.rbegin(); it != ops_.rend(); ++it) {
+        (*it)->backward(*rt_);
+        if (after_op) {
+            rt_->stream.wait();  // a no-op on the CPU engine, whose primitives run synchronously
+            after_op(**it);
+        }
+    }
     rt_->stream.wait();
 }
 

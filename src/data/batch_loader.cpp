@@ -6,9 +6,13 @@
 
 namespace googlenet {
 
-BatchLoader::BatchLoader(const ImageSet& set, int batch_size, int resize, bool shuffle, uint64_t seed, int depth)
-    : set_(set), batch_size_(batch_size), resize_(resize), shuffle_(shuffle), seed_(seed), depth_(size_t(depth)) {
+BatchLoader::BatchLoader(const ImageSet& set, int batch_size, int resize, bool shuffle, uint64_t seed, int depth,
+                         int shard, int shards)
+    : set_(set), batch_size_(batch_size), resize_(resize), shard_(shard), shards_(shards), shuffle_(shuffle),
+      seed_(seed), depth_(size_t(depth)) {
     if (batch_size < 1) throw Error("batch size must be at least 1");
+    if (shards < 1 || shard < 0 || shard >= shards) throw Error("shard " + std::to_string(shard) + " of " +
+                                                                std::to_string(shards) + " does not exist");
     if (resize < 1) throw Error("resize must be at least 1");
     if (set.count < 1) throw Error("the data set is empty");
 }
@@ -48,11 +52,13 @@ void BatchLoader::produce(std::vector<int> order, size_t first_image) {
     std::vector<uint8_t> resized(dst_pixels);
     for (size_t start = first_image; start < order.size(); start += size_t(batch_size_)) {
         Batch b;
-        b.size = int(std::min(order.size() - start, size_t(batch_size_)));
+        b.global_size = int(std::min(order.size() - start, size_t(batch_size_)));
+        const size_t first = start + size_t(b.global_size) * size_t(shard_) / size_t(shards_);
+        b.size = int(start + size_t(b.global_size) * size_t(shard_ + 1) / size_t(shards_) - first);
         b.images.resize(size_t(b.size) * dst_pixels);
         b.labels.resize(size_t(b.size));
         for (int i = 0; i < b.size; ++i) {
-            const int idx = order[start + size_t(i)];
+            const int idx = order[first + size_t(i)];
             resize_bilinear(&set_.pixels[size_t(idx) * src_pixels], set_.width, set_.height, resized.data(),
                             resize_, resize_);
             float* out = &b.images[size_t(i) * dst_pixels];

@@ -8,8 +8,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <fmt/format.h>
 
+#include "googlenet/distributed.h"
 #include "googlenet/io.h"
 #include "googlenet/plot.h"
 #include "googlenet/models.h"
@@ -97,26 +99,58 @@ std::string step_record(const StepStats& s) {
                        s.epoch, s.batch, s.step, s.loss, s.epoch_loss, s.epoch_acc, s.lr, s.images_per_sec, s.seconds);
 }
 
-std::string epoch_record(const EpochStats& s) {
+std::string epoch_record(const EpochStats& s, bool distributed) {
     return fmt::format(R"({{"type": "epoch", "epoch": {}, "step": {}, "train_loss": {:.6g}, "train_acc": {:.6g}, )"
-                       R"("test_loss": {:.6g}, "test_acc": {:.6g}, "lr": {:.6g}, "img_per_sec": {:.4g}, "wall_time": {:.3f}}})",
-                       s.epoch, s.step, s.loss, s.train_acc, s.test_loss, s.test_acc, s.lr, s.images_per_sec, s.seconds);
+                       R"("test_loss": {:.6g}, "test_acc": {:.6g}, "lr": {:.6g}, "img_per_sec": {:.4g}, "wall_time": {:.3f})"
+                       R"({}}})",
+                       s.epoch, s.step, s.loss, s.train_acc, s.test_loss, s.test_acc, s.lr, s.images_per_sec, s.seconds,
+                       distributed ? fmt::format(R"(, "ranks": {}, "comm_wait": {:.3f})", Communicator::world().size(),
+                                                 s.comm_wait_seconds)
+                                   : "");
 }
 
 void write_text_atomic(const std::string& path, const std::string& text) {
     write_file_atomic(path, [&](std::FILE* f) { std::fwrite(text.data(), 1, text.size(), f); });
 }
 
-std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState st, TrainObserver* observer) {
+// FNV-1a over the weights' bytes: equal on every rank exactly when the replicas are.
+uint64_t checksum(const Buffer& b) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    const auto* p = reinterpret_cast<const unsigned char*>(b.data());
+    for (size_t i = 0; i < b.size() * sizeof(float); ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState st, TrainObserver* all_observer) {
+    Communicator& comm = Communicator::world();
+    const bool root = comm.root();  // writes every file and tells the observer; the other ranks compute
+    TrainObserver* observer = root ? all_observer : nullptr;
+    if (c.batch_size < comm.size())
+        throw Error(fmt::format("--batch-size {} is the global batch and must be at least the number of ranks ({})",
+                                c.batch_size, comm.size()));
     const ImageSet train_set = load_fashion_mnist(c.data_dir, "train", c.train_limit);
     const ImageSet test_set = load_fashion_mnist(c.data_dir, "test", c.test_limit);
-    BatchLoader loader(train_set, c.batch_size, c.resize, c.shuffle, c.seed);
+    BatchLoader loader(train_set, c.batch_size, c.resize, c.shuffle, c.seed, 3, comm.rank(), comm.size());
     const int batches = loader.batches_per_epoch();
     const LrSchedule schedule = schedule_of(c, batches);
     const std::string weights_path = c.out_dir + "/model.safetensors";
     const std::string checkpoint_path = c.out_dir + "/checkpoint.safetensors";
-    MetricsLog metrics(c.out_dir + "/metrics.jsonl", st.metrics_bytes);
-    write_text_atomic(c.out_dir + "/config.json", config_json(c));
+    std::optional<MetricsLog> metrics;
+    if (root) {
+        metrics.emplace(c.out_dir + "/metrics.jsonl", st.metrics_bytes);
+        write_text_atomic(c.out_dir + "/config.json", config_json(c));
+    }
+    // Every rank starts from rank 0's weights and optimizer state, whatever it read itself.
+    comm.broadcast(net.params().values().data(), net.params().total());
+    comm.broadcast(sgd.momentum_buffer().data(), sgd.momentum_buffer().size());
+    GradientSync sync(comm, net.params());
+    DistributedInfo info;
+    if (comm.distributed()) {
+        info.ranks = comm.size();
+        info.buckets = sync.buckets();
+        info.gradient_mib = double(net.params().total()) * sizeof(float) / (1 << 20);
+        info.allreduce_seconds = sync.allreduce_seconds();
+    }
 
     // The weights before the latest update: if that update makes the loss non-finite, these are
     // the last weights known to give a finite loss, and they are what gets saved.
@@ -126,23 +160,41 @@ std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState s
         return st.run_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - process_start).count();
     };
     auto checkpoint = [&](RunState snapshot) {
+        if (!root) return;
         snapshot.run_seconds = run_seconds();
-        snapshot.metrics_bytes = metrics.bytes();
+        snapshot.metrics_bytes = metrics->bytes();
         snapshot.sgd_started = sgd.started();
         save_checkpoint(checkpoint_path, net.params(), sgd, c, snapshot);
     };
     if (observer) observer->on_start(c, batches, st.epoch, st.batch);
+    if (observer && comm.distributed()) observer->on_distributed(info);
     g_stop_requested = false;
     for (; st.epoch <= c.epochs; ++st.epoch) {
         loader.start_epoch(st.epoch, st.batch);
         auto t0 = std::chrono::steady_clock::now();
         Batch b;
+        const double comm_wait_at_start = sync.wait_seconds();
         while (loader.next(b)) {
             const double lr = lr_at(schedule, (st.epoch - 1) + double(st.batch) / batches);
             sgd.set_lr(float(lr));
-            net.set_batch(b.size);
-            const float* logits = net.forward(b.images.data());
-            const float loss = net.loss(b.labels.data());
+            float loss = 0;
+            long hits = 0;
+            if (b.size > 0) {  // a rank's shard of the last, short batch may be empty
+                net.set_batch(b.size);
+                const float* logits = net.forward(b.images.data());
+                loss = net.loss(b.labels.data());
+                hits = correct(logits, b.labels.data(), b.size, net.classes());
+            }
+            bool stop = g_stop_requested.load();
+            double loss_sum = double(loss) * b.size;
+            if (comm.distributed()) {  // the global batch's loss and hits; a stop asked of any rank stops all
+                double totals[3] = {loss_sum, double(hits), stop ? 1.0 : 0.0};
+                comm.allreduce_sum(totals, 3);
+                loss_sum = totals[0];
+                loss = float(loss_sum / b.global_size);
+                hits = long(totals[1]);
+                stop = totals[2] > 0;
+            }
             if (!std::isfinite(loss)) {
                 const char* what = std::isnan(loss) ? "nan" : loss > 0 ? "inf" : "-inf";
                 if (st.step == 0)
@@ -150,18 +202,27 @@ std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState s
                                             "loss; nothing was written",
                                             what));
                 std::memcpy(net.params().values().data(), last_good.data(), last_good.size() * sizeof(float));
-                save_weights(weights_path, net.params());
+                if (root) save_weights(weights_path, net.params());
                 throw Error(fmt::format("loss is {} at epoch {}, batch {} (step {}): training stopped; the last "
                                         "weights with a finite loss are in {}",
                                         what, st.epoch, st.batch + 1, st.step + 1, weights_path));
             }
-            net.backward();
+            if (!comm.distributed()) {
+                net.backward();
+            } else {
+                sync.begin_step(double(b.size) / b.global_size);
+                if (b.size > 0)
+                    net.backward([&](const Op& op) { sync.on_op_done(op); });
+                else
+                    std::fill(net.params().grads().data(), net.params().grads().data() + net.params().total(), 0.f);
+                sync.finish();
+            }
             std::memcpy(last_good.data(), net.params().values().data(), last_good.size() * sizeof(float));
             sgd.step();
 
-            st.loss_sum += double(loss) * b.size;
-            st.hits += correct(logits, b.labels.data(), b.size, net.classes());
-            st.seen += b.size;
+            st.loss_sum += loss_sum;
+            st.hits += hits;
+            st.seen += b.global_size;
             ++st.batch;
             ++st.step;
             const auto t1 = std::chrono::steady_clock::now();
@@ -179,13 +240,12 @@ std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState s
             s.images_per_sec = double(st.seen) / st.epoch_seconds;
             s.seconds = run_seconds();
             s.epoch_eta = st.epoch_seconds / st.batch * (batches - st.batch);
-            if (st.step % c.log_every == 0) metrics.write(step_record(s));
+            if (metrics && st.step % c.log_every == 0) metrics->write(step_record(s));
             if (observer) observer->on_step(s);
-            const bool stop = g_stop_requested.load();
             if (stop || (c.checkpoint_every > 0 && st.step % c.checkpoint_every == 0 && st.batch < batches)) {
                 checkpoint(st);
                 if (stop) {
-                    save_weights(weights_path, net.params());
+                    if (root) save_weights(weights_path, net.params());
                     throw Interrupted(fmt::format("stopped at epoch {}, batch {} (step {}); checkpoint written to "
                                                   "{}; continue with: googlenet train --resume {}",
                                                   st.epoch, st.batch, st.step, checkpoint_path, c.out_dir));
@@ -199,13 +259,16 @@ std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState s
         e.train_acc = double(st.hits) / double(st.seen);
         e.images_per_sec = double(st.seen) / st.epoch_seconds;
         e.lr = sgd.options().lr;
+        e.comm_wait_seconds = sync.wait_seconds() - comm_wait_at_start;
+        if (comm.distributed() && !comm.same_on_all_ranks(checksum(net.params().values())))
+            throw Error(fmt::format("the ranks' weights differ after epoch {}: the replicas have diverged", st.epoch));
         const EvalResult test = evaluate(net, test_set, c.batch_size, c.resize);
         e.test_loss = test.loss;
         e.test_acc = test.accuracy;
         e.seconds = run_seconds();
-        metrics.write(epoch_record(e));
+        if (metrics) metrics->write(epoch_record(e, comm.distributed()));
         st.history.push_back(e);
-        save_weights(weights_path, net.params());
+        if (root) save_weights(weights_path, net.params());
         st.batch = 0;
         st.loss_sum = 0;
         st.hits = st.seen = 0;
@@ -213,7 +276,7 @@ std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState s
         RunState next = st;
         ++next.epoch;
         checkpoint(next);
-        draw_line_chart(training_curves(c.out_dir + "/metrics.jsonl"), c.out_dir + "/curves");
+        if (root) draw_line_chart(training_curves(c.out_dir + "/metrics.jsonl"), c.out_dir + "/curves");
         if (observer) observer->on_epoch(e);
         if (g_stop_requested.load() && st.epoch < c.epochs)
             throw Interrupted(fmt::format("stopped after epoch {}; checkpoint written to {}; continue with: "
@@ -230,7 +293,8 @@ void request_stop() { g_stop_requested = true; }
 int resolve_threads(int threads) { return threads > 0 ? threads : omp_get_num_procs(); }
 
 EvalResult evaluate(Net& net, const ImageSet& set, int batch_size, int resize) {
-    BatchLoader loader(set, batch_size, resize, false, 0);
+    Communicator& comm = Communicator::world();
+    BatchLoader loader(set, batch_size, resize, false, 0, 3, comm.rank(), comm.size());
     loader.start_epoch(0);
     Batch b;
     EvalResult r;
@@ -239,6 +303,7 @@ EvalResult evaluate(Net& net, const ImageSet& set, int batch_size, int resize) {
     const int k = net.classes();
     r.confusion.assign(size_t(k) * size_t(k), 0);
     while (loader.next(b)) {
+        if (b.size == 0) continue;
         net.set_batch(b.size);
         const float* logits = net.forward(b.images.data());
         loss_sum += double(net.loss(b.labels.data())) * b.size;
@@ -248,6 +313,15 @@ EvalResult evaluate(Net& net, const ImageSet& set, int batch_size, int resize) {
             ++r.confusion[size_t(b.labels[size_t(i)]) * size_t(k) + size_t(std::max_element(z, z + k) - z)];
         }
         r.count += b.size;
+    }
+    if (comm.distributed()) {  // each rank saw its share of every batch: sum them
+        std::vector<double> totals = {loss_sum, double(hits), double(r.count)};
+        totals.insert(totals.end(), r.confusion.begin(), r.confusion.end());
+        comm.allreduce_sum(totals.data(), int(totals.size()));
+        loss_sum = totals[0];
+        hits = int(totals[1]);
+        r.count = int(totals[2]);
+        for (size_t i = 0; i < r.confusion.size(); ++i) r.confusion[i] = long(totals[3 + i]);
     }
     r.loss = loss_sum / r.count;
     r.accuracy = double(hits) / r.count;

@@ -1,0 +1,153 @@
+#!/usr/bin/python3
+"""Data-parallel training under mpirun: the same mathematics as one process, and faults that end
+the job instead of hanging it.
+
+Usage: mpi_test.py GOOGLENET_BINARY   (CTest passes it; needs Open MPI's mpirun and numpy)
+Small runs (32x32 images, a few hundred of them) on one machine with --oversubscribe.
+"""
+import json, os, signal, struct, subprocess, sys, tempfile, time, unittest
+
+import numpy as np
+
+BIN = None
+SMALL = ["--resize", "32", "--test-limit", "96", "--threads", "1", "--log-every", "1", "--seed", "7",
+         "--momentum", "0.9", "--weight-decay", "1e-4", "--lr", "0.05"]
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+
+
+def mpirun(n, *args, timeout=300):
+    return subprocess.run(["mpirun", "-np", str(n), "--oversubscribe", BIN, *args], capture_output=True, text=True,
+                          timeout=timeout, env=ENV)
+
+
+def single(*args):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=300, env=ENV)
+
+
+def weights(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    return {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]], dtype=np.float32)
+            for k, v in header.items() if k != "__metadata__"}
+
+
+def records(d, kind):
+    with open(f"{d}/metrics.jsonl") as f:
+        return [r for r in map(json.loads, f) if r["type"] == kind]
+
+
+def rank_pids(rank):
+    """PIDs of googlenet processes that Open MPI started as `rank`."""
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if f"OMPI_COMM_WORLD_RANK={rank}".encode() in env and b"googlenet" in cmd and b"mpirun" not in cmd:
+            pids.append(int(pid))
+    return pids
+
+
+class Mpi(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+
+    def check_same_as_one_process(self, ranks, train_limit, batch):
+        """`ranks` processes at global batch `batch` against one process at `batch`, same data order."""
+        args = ["--epochs", "2", "--train-limit", str(train_limit), "--batch-size", str(batch), *SMALL]
+        one, many = (os.path.join(self.tmp.name, f"{name}{ranks}") for name in ("one", "many"))
+        p = single("train", "--out", one, *args)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = mpirun(ranks, "train", "--out", many, *args)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        # Rank 0 alone prints and writes.
+        self.assertEqual(p.stdout.count("\nepoch 1: "), 1, p.stdout)
+        self.assertIn(f"data-parallel over {ranks} ranks", p.stdout)
+        # Stated tolerance: every step's loss within 1e-4 (relative), every weight tensor within 1e-3 of
+        # its scale. Only the order of float sums differs (measured: 1e-7 after one step, ~1e-4 on the
+        # smallest biases after 10 steps with momentum).
+        a, b = records(one, "step"), records(many, "step")
+        self.assertEqual([r["step"] for r in a], [r["step"] for r in b])
+        for ra, rb in zip(a, b):
+            self.assertAlmostEqual(ra["loss"], rb["loss"], delta=1e-4 * abs(ra["loss"]), msg=f"step {ra['step']}")
+        for ea, eb in zip(records(one, "epoch"), records(many, "epoch")):
+            self.assertAlmostEqual(ea["test_loss"], eb["test_loss"], delta=1e-3 * ea["test_loss"])
+            self.assertEqual(eb["ranks"], ranks)
+        wa, wb = weights(f"{one}/model.safetensors"), weights(f"{many}/model.safetensors")
+        self.assertEqual(wa.keys(), wb.keys())
+        for k in wa:
+            err = np.abs(wa[k] - wb[k]).max() / np.abs(wa[k]).max()
+            self.assertLess(err, 1e-3, k)
+
+    def test_two_ranks_match_one_process(self):
+        # 200 images at batch 64: the last global batch has 8 images, 4 per rank.
+        self.check_same_as_one_process(2, 200, 64)
+
+    def test_three_ranks_with_an_empty_shard_match_one_process(self):
+        # 194 = 3 x 64 + 2: the last global batch has 2 images, so one rank has none.
+        self.check_same_as_one_process(3, 194, 64)
+
+    def test_a_killed_rank_ends_the_job_and_the_run_resumes_on_one_process(self):
+        d = os.path.join(self.tmp.name, "killed")
+        args = ["train", "--out", d, "--epochs", "3", "--train-limit", "1024", "--batch-size", "32",
+                "--checkpoint-every", "4", *SMALL]
+        p = subprocess.Popen(["mpirun", "-np", "2", "--oversubscribe", BIN, *args], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=ENV)
+        deadline = time.time() + 120
+        while time.time() < deadline and not (os.path.exists(f"{d}/checkpoint.safetensors") and rank_pids(1)):
+            time.sleep(0.05)
+        for pid in rank_pids(1):
+            os.kill(pid, signal.SIGKILL)
+        out, err = p.communicate(timeout=120)  # no hang: mpirun ends the job
+        self.assertNotEqual(p.returncode, 0, out + err)
+        self.assertRegex(out + err, r"(?i)rank 1|signal 9|killed", out + err)
+        # Resume with a different number of processes: one, from the last checkpoint.
+        r = single("train", "--resume", d)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("resuming at epoch", r.stdout)
+        self.assertEqual([e["epoch"] for e in records(d, "epoch")], [1, 2, 3])
+
+    def test_a_stopped_rank_ends_the_job_by_timeout(self):
+        d = os.path.join(self.tmp.name, "stopped")
+        args = ["train", "--out", d, "--epochs", "3", "--train-limit", "1024", "--batch-size", "32",
+                "--comm-timeout", "5", *SMALL]
+        p = subprocess.Popen(["mpirun", "-np", "2", "--oversubscribe", BIN, *args], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=ENV)
+        deadline = time.time() + 120
+        while time.time() < deadline and not (os.path.exists(f"{d}/metrics.jsonl") and rank_pids(1)):
+            time.sleep(0.05)
+        stopped = rank_pids(1)
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)  # alive but silent: MPI alone would wait for ever
+        try:
+            out, err = p.communicate(timeout=120)
+        finally:
+            for pid in stopped:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("rank 0: error: no answer from the other ranks for", err)
+
+    def test_a_rank_that_cannot_start_ends_the_job_with_the_reason(self):
+        p = mpirun(2, "train", "--data-dir", "/nonexistent", "--comm-timeout", "30", *SMALL, timeout=120)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("/nonexistent/train-images-idx3-ubyte.gz: cannot open", p.stderr)
+
+    def test_batch_smaller_than_the_ranks_is_refused(self):
+        p = mpirun(3, "train", "--batch-size", "2", "--train-limit", "64", *SMALL, timeout=120)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("--batch-size 2 is the global batch and must be at least the number of ranks (3)", p.stderr)
+
+
+if __name__ == "__main__":
+    BIN = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=2)
