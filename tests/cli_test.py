@@ -133,6 +133,40 @@ class Cli(unittest.TestCase):
         with open(os.path.join(d, "confusion.svg")) as f:
             self.assertIn('width="720pt"', f.read())
 
+    def test_a_users_model_file_trains_evaluates_and_resumes_without_the_file(self):
+        import json
+        variant = {"name": "tiny", "input": {"channels": 1, "size": 32}, "classes": 10, "body": [
+            {"block": "stem", "layers": [{"conv": {"out": 16, "kernel": 3, "stride": 2, "pad": 1}}, "relu"]},
+            {"block": "inception", "layers": [{"inception": [8, [8, 16], [4, 8], 8]}]},
+            "global_avg_pool", "flatten", {"linear": {"out": "classes"}}]}
+        path, d = os.path.join(self.tmp.name, "tiny.json"), os.path.join(self.tmp.name, "tiny-run")
+        with open(path, "w") as f:
+            json.dump(variant, f)
+        out = run("summary", "--model", path).stdout
+        self.assertIn("inception output shape: [1, 40, 16, 16]", out)
+        self.assertIn("total: 3,022 parameters, 651,664 multiply-adds per 1x32x32 image", out)
+        small = ["--train-limit", "256", "--test-limit", "64", "--batch-size", "64", "--threads", "2"]
+        p = run("train", "--model", path, "--epochs", "1", "--out", d, *small)
+        self.assertIn(f"training {path} on Fashion-MNIST", p.stdout)
+        with open(f"{d}/config.json") as f:
+            config = json.load(f)
+        self.assertEqual((config["model"], config["resize"]), (path, 32))  # the model's own input size
+        ev = run("eval", "--model", path, "--weights", f"{d}/model.safetensors", "--test-limit", "64", "--out", d)
+        self.assertRegex(ev.stdout, r"test acc [\d.]+ \(64 images\)")
+        wrong = run("eval", "--weights", f"{d}/model.safetensors", "--test-limit", "64", ok=False)  # default d2l
+        self.assertEqual(wrong.returncode, 1)
+        self.assertIn("tensor '0.0.weight' has shape [16, 1, 3, 3], the model needs [64, 1, 7, 7]", wrong.stderr)
+        os.remove(path)  # the checkpoint keeps the model it was trained with
+        p = run("train", "--resume", d, "--epochs", "2")
+        self.assertIn("epoch 2: ", p.stdout)
+        bad = os.path.join(self.tmp.name, "bad.json")
+        with open(bad, "w") as f:
+            f.write('{"name": "bad", "input": {"channels": 3, "size": 32}, "classes": 10, "body": '
+                    '["global_avg_pool", {"linear": {"out": "classes"}}]}')
+        p = run("train", "--model", bad, "--epochs", "1", "--out", d + "2", *small, ok=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("takes 3-channel images into 10 classes; Fashion-MNIST has 1-channel images", p.stderr)
+
     def test_same_seed_same_weights(self):
         a, b = os.path.join(self.tmp.name, "a"), os.path.join(self.tmp.name, "b")
         for d in (a, b):

@@ -7,8 +7,9 @@ namespace googlenet {
 
 struct BenchConfig {
     std::string mode = "train";  // "train": forward, loss, backward, SGD update; "infer": forward
+    std::string model = "d2l";   // a built-in model's name or a model file's path
     int batch_size = 128;
-    int size = 96;
+    int size = 0;  // 0: the model's input size
     int threads = 0;  // 0: every core
     int warmup = 2;
     int iters = 5;

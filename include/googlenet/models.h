@@ -1,6 +1,7 @@
 // The Inception block and the networks built from it.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "googlenet/net.h"
 
@@ -20,6 +21,28 @@ struct InceptionSpec {
 ValueId inception(Net& net, ValueId x, const InceptionSpec& spec, const std::string& prefix);
 
 // D2L's GoogLeNet (chapter "Multi-Branch Networks"): 5,977,530 parameters for 1 channel, 10 classes.
+// The same network as models/d2l.json, written out in C++ (the tests hold the two equal).
 Net d2l_googlenet(int in_channels = 1, int classes = 10, int size = 96);
+
+// A network described by a model file (docs/models.md): JSON giving the input, the classes and a
+// body laid out as PyTorch's nn.Sequential holds it, so each parameter's name follows from its
+// position ("2.0.p1_1.weight": body item 2, layer 0, path 1's first conv).
+struct ModelSpec {
+    std::string name;         // the file's "name"
+    std::string source;       // "built-in model d2l" or the path it was read from
+    std::string text;         // the JSON itself: checkpoints keep it to rebuild the same network
+    std::string description;
+    int in_channels = 1, input_size = 96, classes = 10;
+};
+
+// NAME (a built-in model, see builtin_models()) or PATH (a JSON file). The whole network is built
+// once to check it; errors name the file and the key at fault (body[3].layers[0].inception), or the
+// line and column of a JSON syntax error.
+ModelSpec load_model(const std::string& name_or_path);
+ModelSpec parse_model(const std::string& text, const std::string& source);
+std::vector<std::string> builtin_models();  // models/*.json, compiled in
+
+// The network for size x size inputs (0: the model's own input size).
+Net build_net(const ModelSpec& spec, int size = 0);
 
 }  // namespace googlenet

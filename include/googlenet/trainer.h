@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "googlenet/data.h"
+#include "googlenet/models.h"
 #include "googlenet/net.h"
 #include "googlenet/schedule.h"
 
@@ -20,7 +21,8 @@ struct TrainConfig {
     bool nesterov = false;
     std::string lr_schedule = "constant";  // constant | step | cosine
     double lr_step_epochs = 8, lr_gamma = 0.96, warmup_epochs = 0;
-    int resize = 96;
+    std::string model = "d2l";  // a built-in model's name or a model file's path
+    int resize = 0;  // 0: the model's input size
     int threads = 0;  // 0: every core
     uint64_t seed = 0;
     std::string data_dir = kFashionMnistDir;
@@ -99,5 +101,8 @@ std::vector<EpochStats> train(const TrainConfig& config, TrainObserver* observer
 std::vector<EpochStats> resume(const std::string& dir, int epochs, int threads, TrainObserver* observer = nullptr);
 
 int resolve_threads(int threads);
+
+// `spec` if it fits Fashion-MNIST (1-channel images, 10 classes); otherwise an error saying why.
+ModelSpec model_for_fashion_mnist(const ModelSpec& spec);
 
 }  // namespace googlenet

@@ -26,12 +26,21 @@ using namespace googlenet;
 
 namespace {
 
+std::string join(const std::vector<std::string>& names) {
+    std::string s;
+    for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+    return s;
+}
+
 void add_data_options(CLI::App* cmd, TrainConfig& c) {
     cmd->add_option("--data-dir", c.data_dir, "Folder with Fashion-MNIST's IDX files (*-idx?-ubyte.gz)")
         ->capture_default_str();
-    cmd->add_option("--resize", c.resize, "Resize the 28x28 images to this size (PIL bilinear)")
+    cmd->add_option("--model", c.model, "A built-in model (" + join(builtin_models()) +
+                                            ") or a model file (docs/models.md)")
+        ->capture_default_str();
+    cmd->add_option("--resize", c.resize, "Resize the 28x28 images to this size (PIL bilinear; 0: the model's input size)")
         ->capture_default_str()
-        ->check(CLI::Range(1, 4096));
+        ->check(CLI::Range(0, 4096));
     cmd->add_option("--batch-size", c.batch_size, "Images per batch")->capture_default_str()->check(CLI::Range(1, 1 << 20));
     cmd->add_option("--test-limit", c.test_limit, "Use only the first N test images (0: all)")
         ->capture_default_str()
@@ -51,9 +60,9 @@ public:
     void on_start(const TrainConfig& c, int batches, int epoch, int batch) override {
         epochs_ = c.epochs;
         log_every_ = c.log_every;
-        std::printf("training D2L GoogLeNet on Fashion-MNIST: %d epochs of %d batches, batch %d, lr %g (%s), momentum %g, "
+        std::printf("training %s on Fashion-MNIST: %d epochs of %d batches, batch %d, lr %g (%s), momentum %g, "
                     "weight decay %g%s, %dx%d, %d threads, seed %llu\n",
-                    c.epochs, batches, c.batch_size, double(c.lr), c.lr_schedule.c_str(), double(c.momentum),
+                    c.model.c_str(), c.epochs, batches, c.batch_size, double(c.lr), c.lr_schedule.c_str(), double(c.momentum),
                     double(c.weight_decay), c.nesterov ? " (nesterov)" : "", c.resize, c.resize,
                     resolve_threads(c.threads), static_cast<unsigned long long>(c.seed));
         if (epoch > 1 || batch > 0) std::printf("resuming at epoch %d, batch %d\n", epoch, batch + 1);
@@ -152,10 +161,12 @@ int run_train(const TrainConfig& c, const std::string& resume_dir, int resume_ep
 // to out_dir as confusion.png, confusion.svg and confusion.csv.
 int run_eval(const TrainConfig& c, const std::string& weights, std::string out_dir) {
     const ImageSet test_set = load_fashion_mnist(c.data_dir, "test", c.test_limit);
-    Net net = d2l_googlenet(1, 10, c.resize);
+    const ModelSpec spec = model_for_fashion_mnist(load_model(c.model));
+    const int size = c.resize > 0 ? c.resize : spec.input_size;
+    Net net = build_net(spec, size);
     net.set_threads(resolve_threads(c.threads));
     load_weights(weights, net.params());
-    const EvalResult r = evaluate(net, test_set, c.batch_size, c.resize);
+    const EvalResult r = evaluate(net, test_set, c.batch_size, size);
     std::printf("test loss %.4f, test acc %.4f (%d images)\n", r.loss, r.accuracy, r.count);
 
     const int k = net.classes();
@@ -202,13 +213,16 @@ int run_eval(const TrainConfig& c, const std::string& weights, std::string out_d
 struct PredictOptions {
     std::string weights;
     std::vector<std::string> images;
-    int top = 3, resize = 96, threads = 0, batch_size = 64;
+    std::string model = "d2l";
+    int top = 3, resize = 0, threads = 0, batch_size = 64;
     bool json = false;
 };
 
 // Top-k classes of each image; unreadable images are reported and the others still answered.
 int run_predict(const PredictOptions& o) {
-    Net net = d2l_googlenet(1, 10, o.resize);
+    const ModelSpec spec = model_for_fashion_mnist(load_model(o.model));
+    const int size = o.resize > 0 ? o.resize : spec.input_size;
+    Net net = build_net(spec, size);
     net.set_threads(resolve_threads(o.threads));
     load_weights(o.weights, net.params());
     std::vector<std::string> errors(o.images.size());
@@ -231,7 +245,7 @@ int run_predict(const PredictOptions& o) {
     };
     for (size_t i = 0; i < o.images.size(); ++i) {
         try {
-            const std::vector<float> x = prepare_fashion_mnist_input(read_image(o.images[i]), o.resize);
+            const std::vector<float> x = prepare_fashion_mnist_input(read_image(o.images[i]), size);
             inputs.insert(inputs.end(), x.begin(), x.end());
             batch.push_back(i);
         } catch (const Error& e) {
@@ -267,18 +281,20 @@ int run_predict(const PredictOptions& o) {
     return failed ? 1 : 0;
 }
 
-int run_bench(const BenchConfig& c, bool json) {
-    const BenchResult r = benchmark(c);
-    std::printf("bench %s: d2l googlenet, batch %d, %dx%d, %d threads, %d warm-up + %d timed iterations\n",
-                c.mode.c_str(), c.batch_size, c.size, c.size, r.threads, c.warmup, c.iters);
+int run_bench(const BenchConfig& config, bool json) {
+    const BenchResult r = benchmark(config);
+    const BenchConfig& c = r.config;  // with the model's input size filled in
+    std::printf("bench %s: %s, batch %d, %dx%d, %d threads, %d warm-up + %d timed iterations\n", c.mode.c_str(),
+                c.model.c_str(), c.batch_size, c.size, c.size, r.threads, c.warmup, c.iters);
     std::printf("%.1f img/s, %.1f ms/iter (median; best %.1f), %.1f GFLOP/s, peak RSS %.0f MiB\n", r.images_per_sec,
                 r.ms_per_iter, r.ms_best, r.gflops, r.peak_rss_mib);
     if (json)
-        std::printf("%s\n", fmt::format(R"({{"mode": "{}", "model": "d2l", "batch_size": {}, "size": {}, "threads": {}, )"
+        std::printf("%s\n", fmt::format(R"({{"mode": "{}", "model": {}, "batch_size": {}, "size": {}, "threads": {}, )"
                                          R"("warmup": {}, "iters": {}, "images_per_sec": {:.3f}, "ms_per_iter": {:.3f}, )"
                                          R"("ms_best": {:.3f}, "gflops": {:.3f}, "peak_rss_mib": {:.1f}, "macs_per_image": {}}})",
-                                         c.mode, c.batch_size, c.size, r.threads, c.warmup, c.iters, r.images_per_sec,
-                                         r.ms_per_iter, r.ms_best, r.gflops, r.peak_rss_mib, r.macs_per_image)
+                                         c.mode, nlohmann::json(c.model).dump(), c.batch_size, c.size, r.threads,
+                                         c.warmup, c.iters, r.images_per_sec, r.ms_per_iter, r.ms_best, r.gflops,
+                                         r.peak_rss_mib, r.macs_per_image)
                                  .c_str());
     return 0;
 }
@@ -361,7 +377,11 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::IsMember({"train", "infer"}));
     bench_cmd->add_option("--batch-size", bc.batch_size, "Images per batch")->capture_default_str()->check(CLI::Range(1, 1 << 20));
-    bench_cmd->add_option("--size", bc.size, "Input height and width")->capture_default_str()->check(CLI::Range(1, 4096));
+    bench_cmd->add_option("--model", bc.model, "A built-in model (" + join(builtin_models()) + ") or a model file")
+        ->capture_default_str();
+    bench_cmd->add_option("--size", bc.size, "Input height and width (0: the model's)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 4096));
     bench_cmd->add_option("--threads", bc.threads, "Compute threads (0: every core)")->capture_default_str()->check(CLI::NonNegativeNumber);
     bench_cmd->add_option("--warmup", bc.warmup, "Untimed iterations first")->capture_default_str()->check(CLI::NonNegativeNumber);
     bench_cmd->add_option("--iters", bc.iters, "Timed iterations")->capture_default_str()->check(CLI::Range(1, 1000000));
@@ -373,14 +393,23 @@ int main(int argc, char** argv) {
     predict_cmd->add_option("images", po.images, "PNG or JPEG files; colour becomes grey, the size 28x28 then --resize")
         ->required();
     predict_cmd->add_option("--top", po.top, "How many classes to list per image")->capture_default_str()->check(CLI::Range(1, 10));
-    predict_cmd->add_option("--resize", po.resize, "The model's input size, as in training")->capture_default_str()->check(CLI::Range(1, 4096));
+    predict_cmd->add_option("--model", po.model, "A built-in model (" + join(builtin_models()) + ") or a model file")
+        ->capture_default_str();
+    predict_cmd->add_option("--resize", po.resize, "The input size, as in training (0: the model's)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 4096));
     predict_cmd->add_option("--batch-size", po.batch_size, "Images per forward pass")->capture_default_str()->check(CLI::Range(1, 4096));
     predict_cmd->add_option("--threads", po.threads, "Compute threads (0: every core)")->capture_default_str()->check(CLI::NonNegativeNumber);
     predict_cmd->add_flag("--json", po.json, "One JSON object per image: path and top classes, or path and error");
 
-    int summary_size = 96;
+    int summary_size = 0;
+    std::string summary_model = "d2l";
     CLI::App* summary_cmd = app.add_subcommand("summary", "Each layer's output shape, parameters and multiply-adds");
-    summary_cmd->add_option("--size", summary_size, "Input height and width")->capture_default_str()->check(CLI::Range(1, 4096));
+    summary_cmd->add_option("--model", summary_model, "A built-in model (" + join(builtin_models()) + ") or a model file")
+        ->capture_default_str();
+    summary_cmd->add_option("--size", summary_size, "Input height and width (0: the model's)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 4096));
 
     try {
         app.parse(argc, argv);
@@ -413,7 +442,10 @@ int main(int argc, char** argv) {
         if (bench_cmd->parsed()) return run_bench(bc, bench_json);
         if (predict_cmd->parsed()) return run_predict(po);
         if (summary_cmd->parsed()) {
-            std::fputs(d2l_googlenet(1, 10, summary_size).summary().c_str(), stdout);
+            const ModelSpec spec = load_model(summary_model);
+            std::printf("%s (%s)%s%s\n", spec.name.c_str(), spec.source.c_str(), spec.description.empty() ? "" : ": ",
+                        spec.description.c_str());
+            std::fputs(build_net(spec, summary_size).summary().c_str(), stdout);
             return 0;
         }
     } catch (const Error& e) {

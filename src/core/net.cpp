@@ -45,6 +45,7 @@ ValueId Net::add_op(std::unique_ptr<Op> op, const std::vector<ValueId>& inputs, 
 }
 
 static int pooled(int size, int kernel, int stride, int pad) {
+    if (size + 2 * pad < kernel) return 0;  // the window does not fit once: too small (C++ division would say 1)
     return (size + 2 * pad - kernel) / stride + 1;
 }
 

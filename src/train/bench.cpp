@@ -13,24 +13,27 @@
 
 namespace googlenet {
 
-BenchResult benchmark(const BenchConfig& c) {
+BenchResult benchmark(const BenchConfig& config) {
+    const ModelSpec spec = load_model(config.model);
+    BenchConfig c = config;
+    if (c.size == 0) c.size = spec.input_size;
     if (c.mode != "train" && c.mode != "infer") throw Error("--mode must be train or infer, not '" + c.mode + "'");
     if (c.batch_size < 1 || c.size < 1 || c.iters < 1 || c.warmup < 0)
         throw Error("--batch-size, --size and --iters must be at least 1, --warmup at least 0");
     BenchResult r;
     r.config = c;
     r.threads = resolve_threads(c.threads);
-    Net net = d2l_googlenet(1, 10, c.size);
+    Net net = build_net(spec, c.size);
     net.set_threads(r.threads);
     init_params(net.params(), 0);
     net.set_batch(c.batch_size);
     Sgd sgd(net.params(), SgdOptions{});
     std::mt19937 rng(0);
     std::uniform_real_distribution<float> u(0.f, 1.f);
-    std::vector<float> images(size_t(c.batch_size) * c.size * c.size);
+    std::vector<float> images(size_t(c.batch_size) * size_t(spec.in_channels) * c.size * c.size);
     for (auto& v : images) v = u(rng);
     std::vector<int> labels(size_t(c.batch_size));
-    for (auto& y : labels) y = int(rng() % 10);
+    for (auto& y : labels) y = int(rng() % uint32_t(spec.classes));
 
     const bool train = c.mode == "train";
     auto step = [&] {

@@ -18,6 +18,7 @@ namespace {
 // One list of the settings serves writing and reading, so none can be saved and not restored.
 template <class Config, class Visit>
 void config_fields(Config& c, Visit&& f) {
+    f("model", c.model);
     f("epochs", c.epochs);
     f("batch_size", c.batch_size);
     f("lr", c.lr);
@@ -110,7 +111,7 @@ struct Reader {
 };
 
 json to_json(const TrainConfig& c) {
-    json j = {{"model", "d2l"}};
+    json j = json::object();
     config_fields(c, Writer{j});
     return j;
 }
@@ -138,7 +139,8 @@ void save_checkpoint(const std::string& path, const ParamStore& params, Sgd& sgd
     state_fields(saved, Writer{state});
     state["history"] = history;
     write_safetensors(path, tensors,
-                      {{"format", "pt"}, {"googlenet.config", to_json(config).dump()}, {"googlenet.state", state.dump()}});
+                      {{"format", "pt"}, {"googlenet.config", to_json(config).dump()}, {"googlenet.state", state.dump()},
+                       {"googlenet.model", st.model_text}});
 }
 
 void read_checkpoint(const std::string& path, TrainConfig& config, RunState& st, TensorMap& tensors) {
@@ -153,6 +155,7 @@ void read_checkpoint(const std::string& path, TrainConfig& config, RunState& st,
         config_fields(config, Reader{c});
         state_fields(st, Reader{s});
         if (!s.contains("history") || !s["history"].is_array()) throw Error("'history' is missing or not a list");
+        st.model_text = meta.count("googlenet.model") ? meta["googlenet.model"] : "";
         st.history.clear();
         for (const json& e : s["history"]) {
             st.history.emplace_back();

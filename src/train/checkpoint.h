@@ -21,6 +21,7 @@ struct RunState {
     double run_seconds = 0;    // wall time of the run before this process
     long metrics_bytes = 0;    // length of metrics.jsonl when the checkpoint was written
     bool sgd_started = false;  // has the optimizer taken a step (its momentum buffer is live)
+    std::string model_text;    // the model file's JSON, so a resumed run rebuilds the same network
     std::vector<EpochStats> history;
 };
 

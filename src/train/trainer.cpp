@@ -328,10 +328,21 @@ EvalResult evaluate(Net& net, const ImageSet& set, int batch_size, int resize) {
     return r;
 }
 
-std::vector<EpochStats> train(const TrainConfig& c, TrainObserver* observer) {
+ModelSpec model_for_fashion_mnist(const ModelSpec& spec) {
+    if (spec.in_channels != 1 || spec.classes != 10)
+        throw Error(fmt::format("{}: model '{}' takes {}-channel images into {} classes; Fashion-MNIST has 1-channel "
+                                "images of 10 classes",
+                                spec.source, spec.name, spec.in_channels, spec.classes));
+    return spec;
+}
+
+std::vector<EpochStats> train(const TrainConfig& config, TrainObserver* observer) {
+    const ModelSpec spec = model_for_fashion_mnist(load_model(config.model));
+    TrainConfig c = config;
+    if (c.resize == 0) c.resize = spec.input_size;
     validate(c);
     schedule_of(c, 1);
-    Net net = d2l_googlenet(1, 10, c.resize);
+    Net net = build_net(spec, c.resize);
     net.set_threads(resolve_threads(c.threads));
     if (c.init_weights.empty())
         init_params(net.params(), c.seed);
@@ -339,7 +350,9 @@ std::vector<EpochStats> train(const TrainConfig& c, TrainObserver* observer) {
         load_weights(c.init_weights, net.params());
     make_dir(c.out_dir);
     Sgd sgd(net.params(), SgdOptions{c.lr, c.momentum, c.weight_decay, c.nesterov});
-    return run(c, net, sgd, RunState{}, observer);
+    RunState st;
+    st.model_text = spec.text;
+    return run(c, net, sgd, st, observer);
 }
 
 std::vector<EpochStats> resume(const std::string& dir, int epochs, int threads, TrainObserver* observer) {
@@ -355,7 +368,10 @@ std::vector<EpochStats> resume(const std::string& dir, int epochs, int threads, 
     if (st.epoch > c.epochs)
         throw Error(fmt::format("{}: the run already finished its {} epochs; pass --epochs N (N > {}) to train on",
                                 path, st.epoch - 1, st.epoch - 1));
-    Net net = d2l_googlenet(1, 10, c.resize);
+    // The network as it was when the run started, even if its model file has changed since.
+    const ModelSpec spec = model_for_fashion_mnist(
+        st.model_text.empty() ? load_model(c.model) : parse_model(st.model_text, path + " (model " + c.model + ")"));
+    Net net = build_net(spec, c.resize);
     net.set_threads(resolve_threads(c.threads));
     Sgd sgd(net.params(), SgdOptions{c.lr, c.momentum, c.weight_decay, c.nesterov});
     load_checkpoint_tensors(path, tensors, net.params(), sgd, st.sgd_started);

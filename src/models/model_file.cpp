@@ -1,0 +1,221 @@
+// Model files (docs/models.md): a network as JSON, laid out as PyTorch's nn.Sequential would hold
+// it, so that every parameter's state_dict name follows from its position.
+#include <fmt/format.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "googlenet/models.h"
+
+namespace googlenet {
+
+extern const std::vector<std::pair<std::string, std::string>> kBuiltinModels;  // generated from models/*.json
+
+namespace {
+
+using json = nlohmann::json;
+
+// Where in the file a problem is, as a path of keys and indices: body[3].layers[0].inception.
+struct Where {
+    std::string source, path;
+    Where at(const std::string& key) const { return {source, path.empty() ? key : path + "." + key}; }
+    Where at(size_t i) const { return {source, path + "[" + std::to_string(i) + "]"}; }
+    Error error(const std::string& what) const { return Error(source + ": " + (path.empty() ? "" : path + ": ") + what); }
+};
+
+int positive_int(const json& j, const Where& w) {
+    if (!j.is_number_integer() || j.get<int64_t>() < 1 || j.get<int64_t>() > (1 << 24))
+        throw w.error("expected a positive whole number, not " + j.dump());
+    return j.get<int>();
+}
+
+int int_field(const json& op, const char* key, int fallback, int minimum, const Where& w) {
+    if (!op.contains(key)) {
+        if (fallback < 0) throw w.error(std::string("'") + key + "' is missing");
+        return fallback;
+    }
+    const json& v = op[key];
+    if (!v.is_number_integer() || v.get<int64_t>() < minimum || v.get<int64_t>() > (1 << 24))
+        throw w.at(key).error(fmt::format("expected a whole number of at least {}, not {}", minimum, v.dump()));
+    return v.get<int>();
+}
+
+void only_keys(const json& op, std::initializer_list<const char*> keys, const Where& w) {
+    for (const auto& [key, value] : op.items()) {
+        bool known = false;
+        std::string list;
+        for (const char* k : keys) {
+            known = known || key == k;
+            list += (list.empty() ? "" : ", ") + std::string(k);
+        }
+        if (!known) throw w.error("unknown key '" + key + "' (it takes " + list + ")");
+    }
+}
+
+InceptionSpec inception_spec(const json& j, const Where& w) {
+    const char* shape = "expected [c1, [c2_reduce, c2], [c3_reduce, c3], c4]";
+    if (!j.is_array() || j.size() != 4 || !j[1].is_array() || j[1].size() != 2 || !j[2].is_array() ||
+        j[2].size() != 2)
+        throw w.error(std::string(shape) + ", not " + j.dump());
+    return {positive_int(j[0], w.at(0)),      positive_int(j[1][0], w.at(1).at(0)), positive_int(j[1][1], w.at(1).at(1)),
+            positive_int(j[2][0], w.at(2).at(0)), positive_int(j[2][1], w.at(2).at(1)), positive_int(j[3], w.at(3))};
+}
+
+// One layer: a bare name ("relu") or an object with one op key, and optionally "name" to give its
+// parameters another prefix than its position.
+ValueId add_layer(Net& net, ValueId x, const json& layer, std::string name, int classes, const Where& w) {
+    if (layer.is_string()) {
+        const std::string op = layer;
+        if (op == "relu") return net.relu(x);
+        if (op == "global_avg_pool") return net.global_avg_pool(x);
+        if (op == "flatten") return x;  // linear flattens its input; see ops/linear.cpp
+        throw w.error("unknown layer \"" + op + "\" (bare layers: relu, global_avg_pool, flatten)");
+    }
+    if (!layer.is_object()) throw w.error("a layer is a name or an object, not " + layer.dump());
+    if (layer.contains("name")) {
+        if (!layer["name"].is_string() || layer["name"].get<std::string>().empty())
+            throw w.at("name").error("expected the parameters' name prefix as a string");
+        name = layer["name"];
+    }
+    std::string op;
+    for (const auto& [key, value] : layer.items())
+        if (key != "name") {
+            if (!op.empty()) throw w.error("one op per layer, not '" + op + "' and '" + key + "'");
+            op = key;
+        }
+    if (op.empty()) throw w.error("the layer names no op");
+    const json& a = layer[op];
+    const Where wa = w.at(op);
+    try {
+        if (op == "conv") {
+            if (!a.is_object()) throw wa.error("expected {\"out\": N, \"kernel\": K, \"stride\": S, \"pad\": P}");
+            only_keys(a, {"out", "kernel", "stride", "pad"}, wa);
+            return net.conv(x,
+                            ConvSpec{int_field(a, "out", -1, 1, wa), int_field(a, "kernel", -1, 1, wa),
+                                     int_field(a, "stride", 1, 1, wa), int_field(a, "pad", 0, 0, wa)},
+                            name);
+        }
+        if (op == "max_pool" || op == "avg_pool") {
+            if (!a.is_object()) throw wa.error("expected {\"kernel\": K, \"stride\": S, \"pad\": P}");
+            only_keys(a, {"kernel", "stride", "pad"}, wa);
+            const int k = int_field(a, "kernel", -1, 1, wa);
+            const int stride = int_field(a, "stride", k, 1, wa), pad = int_field(a, "pad", 0, 0, wa);
+            if (2 * pad > k) throw wa.error(fmt::format("pad {} is more than half the kernel {}", pad, k));
+            return op == "max_pool" ? net.max_pool(x, k, stride, pad) : net.avg_pool(x, k, stride, pad);
+        }
+        if (op == "linear") {
+            if (!a.is_object()) throw wa.error("expected {\"out\": N or \"classes\"}");
+            only_keys(a, {"out"}, wa);
+            const bool to_classes = a.contains("out") && a["out"] == "classes";
+            return net.linear(x, to_classes ? classes : int_field(a, "out", -1, 1, wa), name);
+        }
+        if (op == "inception") return inception(net, x, inception_spec(a, wa), name);
+    } catch (const Error& e) {
+        const std::string what = e.what();
+        if (what.rfind(w.source, 0) == 0) throw;
+        throw wa.error(what);  // from the builder: an input too small for this layer, say
+    }
+    throw w.error("unknown op '" + op + "' (conv, max_pool, avg_pool, linear, inception, relu, global_avg_pool, flatten)");
+}
+
+Net build(const json& j, const ModelSpec& spec, int size) {
+    const Where root{spec.source, ""};
+    Net net(spec.in_channels, size, size);
+    ValueId x = net.input();
+    const json& body = j["body"];
+    for (size_t i = 0; i < body.size(); ++i) {
+        const Where w = root.at("body").at(i);
+        const json& item = body[i];
+        if (item.is_object() && item.contains("layers")) {
+            only_keys(item, {"block", "layers"}, w);
+            if (!item["layers"].is_array() || item["layers"].empty())
+                throw w.at("layers").error("expected a list of layers");
+            for (size_t l = 0; l < item["layers"].size(); ++l)
+                x = add_layer(net, x, item["layers"][l], fmt::format("{}.{}", i, l), spec.classes, w.at("layers").at(l));
+            if (item.contains("block")) {
+                if (!item["block"].is_string()) throw w.at("block").error("expected the block's label as a string");
+                net.name_block(x, item["block"]);
+            }
+        } else {
+            x = add_layer(net, x, item, std::to_string(i), spec.classes, w);
+        }
+    }
+    const Shape& out = net.value(x).shape;
+    if (out.c != spec.classes || out.h != 1 || out.w != 1)
+        throw root.at("body").error(fmt::format("the network ends with [{}, {}, {}] values per image; it must end with "
+                                                "'classes' = {} (a linear layer with \"out\": \"classes\")",
+                                                out.c, out.h, out.w, spec.classes));
+    net.set_output(x);
+    return net;
+}
+
+json parse_json(const std::string& text, const std::string& source) {
+    try {
+        return json::parse(text);
+    } catch (const json::parse_error& e) {
+        size_t line = 1, column = 1;
+        for (size_t i = 0; i + 1 < e.byte && i < text.size(); ++i, ++column)
+            if (text[i] == '\n') ++line, column = 0;
+        // nlohmann's message repeats the position; keep only what it says is wrong.
+        std::string what = e.what();
+        const size_t at = what.find(", column ");
+        const size_t colon = at == std::string::npos ? at : what.find(": ", at);
+        throw Error(fmt::format("{}:{}:{}: not valid JSON ({})", source, line, column,
+                                colon == std::string::npos ? what : what.substr(colon + 2)));
+    }
+}
+
+}  // namespace
+
+std::vector<std::string> builtin_models() {
+    std::vector<std::string> names;
+    for (const auto& [name, text] : kBuiltinModels) names.push_back(name);
+    return names;
+}
+
+ModelSpec parse_model(const std::string& text, const std::string& source) {
+    const json j = parse_json(text, source);
+    const Where root{source, ""};
+    if (!j.is_object()) throw root.error("a model file is a JSON object");
+    only_keys(j, {"name", "description", "input", "classes", "body"}, root);
+    ModelSpec spec;
+    spec.source = source;
+    spec.text = text;
+    if (!j.contains("name") || !j["name"].is_string()) throw root.at("name").error("missing, or not a string");
+    spec.name = j["name"];
+    if (j.contains("description")) {
+        if (!j["description"].is_string()) throw root.at("description").error("not a string");
+        spec.description = j["description"];
+    }
+    if (!j.contains("input") || !j["input"].is_object()) throw root.at("input").error("expected {\"channels\": C, \"size\": S}");
+    only_keys(j["input"], {"channels", "size"}, root.at("input"));
+    spec.in_channels = int_field(j["input"], "channels", -1, 1, root.at("input"));
+    spec.input_size = int_field(j["input"], "size", -1, 1, root.at("input"));
+    if (!j.contains("classes")) throw root.at("classes").error("missing");
+    spec.classes = positive_int(j["classes"], root.at("classes"));
+    if (!j.contains("body") || !j["body"].is_array() || j["body"].empty())
+        throw root.at("body").error("expected a list of blocks and layers");
+    build(j, spec, spec.input_size);  // every mistake shows now, not when training starts
+    return spec;
+}
+
+ModelSpec load_model(const std::string& name_or_path) {
+    for (const auto& [name, text] : kBuiltinModels)
+        if (name == name_or_path) return parse_model(text, "built-in model " + name);
+    std::ifstream in(name_or_path);
+    if (!in) {
+        std::string names;
+        for (const auto& n : builtin_models()) names += (names.empty() ? "" : ", ") + n;
+        throw Error("--model " + name_or_path + ": neither a built-in model (" + names + ") nor a readable file");
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    return parse_model(text.str(), name_or_path);
+}
+
+Net build_net(const ModelSpec& spec, int size) {
+    return build(parse_json(spec.text, spec.source), spec, size > 0 ? size : spec.input_size);
+}
+
+}  // namespace googlenet

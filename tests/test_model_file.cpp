@@ -1,0 +1,80 @@
+// Model files (docs/models.md): models/d2l.json builds exactly D2L's network, a user's variant
+// builds what it says, and every kind of mistake is reported with the file and the key or line.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "googlenet/models.h"
+#include "googlenet/train.h"
+#include "testing.h"
+
+using namespace googlenet;
+using googlenet::testing::expect_error;
+
+namespace {
+
+const char* kHead = R"({"name": "t", "input": {"channels": 1, "size": 32}, "classes": 10, "body": )";
+
+std::string model(const std::string& body) { return std::string(kHead) + body + "}"; }
+
+TEST(ModelFile, BuiltInD2lIsExactlyTheHandWrittenNetwork) {
+    const ModelSpec spec = load_model("d2l");
+    EXPECT_EQ(spec.name, "d2l");
+    EXPECT_EQ((std::vector<int>{spec.in_channels, spec.input_size, spec.classes}), (std::vector<int>{1, 96, 10}));
+    Net from_file = build_net(spec), by_hand = d2l_googlenet();
+    ASSERT_EQ(from_file.params().list().size(), by_hand.params().list().size());
+    for (size_t i = 0; i < by_hand.params().list().size(); ++i) {
+        EXPECT_EQ(from_file.params().list()[i].name, by_hand.params().list()[i].name);
+        EXPECT_EQ(from_file.params().list()[i].dims, by_hand.params().list()[i].dims);
+    }
+    EXPECT_EQ(from_file.macs_per_image(), 276066304);
+    EXPECT_EQ(from_file.summary(), by_hand.summary());  // every layer, shape and block label
+    EXPECT_EQ(build_net(spec, 224).summary(), d2l_googlenet(1, 10, 224).summary());
+}
+
+TEST(ModelFile, AUsersVariantBuildsWhatItSays) {
+    const ModelSpec spec = parse_model(model(R"([
+        {"block": "stem", "layers": [{"conv": {"out": 8, "kernel": 3, "pad": 1}}, "relu", {"max_pool": {"kernel": 2}}]},
+        {"block": "inc", "layers": [{"inception": [4, [4, 8], [2, 4], 4]}, {"avg_pool": {"kernel": 2, "stride": 2}}]},
+        "global_avg_pool", "flatten",
+        {"linear": {"out": "classes"}, "name": "fc"}])"),
+                                       "variant.json");
+    Net net = build_net(spec);
+    EXPECT_EQ(net.params().list().front().name, "0.0.weight");
+    EXPECT_GE(net.params().find("1.0.p3_2.weight"), 0);
+    EXPECT_EQ(net.params().list().back().name, "fc.bias");
+    EXPECT_EQ(net.value(net.output()).shape, (Shape{1, 10, 1, 1}));
+    const std::string summary = net.summary();
+    EXPECT_NE(summary.find("inc output shape: [1, 20, 8, 8]"), std::string::npos) << summary;
+    init_params(net.params(), 1);
+    net.set_batch(2);
+    std::vector<float> x(2 * 32 * 32, 0.25f);
+    net.forward(x.data());
+}
+
+TEST(ModelFile, MistakesNameTheFileAndTheKey) {
+    expect_error([] { parse_model(model(R"([{"conv": {"out": 8, "kernel": 3, "strde": 2}}])"), "m.json"); },
+                 "m.json: body[0].conv: unknown key 'strde' (it takes out, kernel, stride, pad)");
+    expect_error([] { parse_model(model(R"([{"conv": {"out": 8}}])"), "m.json"); }, "m.json: body[0].conv: 'kernel' is missing");
+    expect_error([] { parse_model(model(R"([{"conv": {"out": -8, "kernel": 3}}])"), "m.json"); },
+                 "m.json: body[0].conv.out: expected a whole number of at least 1, not -8");
+    expect_error([] { parse_model(model(R"([{"block": "b", "layers": [{"inception": [64, [96], [16, 32], 32]}]}])"), "m.json"); },
+                 "m.json: body[0].layers[0].inception: expected [c1, [c2_reduce, c2], [c3_reduce, c3], c4]");
+    expect_error([] { parse_model(model(R"(["relu", "sigmoid"])"), "m.json"); }, "m.json: body[1]: unknown layer \"sigmoid\"");
+    expect_error([] { parse_model(model(R"([{"dense": {"out": 10}}])"), "m.json"); }, "m.json: body[0]: unknown op 'dense'");
+    expect_error([] { parse_model(model(R"([{"conv": {"out": 8, "kernel": 3}, "relu": {}}])"), "m.json"); },
+                 "one op per layer");
+    expect_error([] { parse_model(model(R"([{"conv": {"out": 4, "kernel": 3}}, "global_avg_pool"])"), "m.json"); },
+                 "m.json: body: the network ends with [4, 1, 1] values per image; it must end with 'classes' = 10");
+    expect_error([] { parse_model(model(R"([{"conv": {"out": 4, "kernel": 40}}])"), "m.json"); },
+                 "m.json: body[0].conv: input too small: conv 40x40/1 1->4");
+    expect_error([] { parse_model(R"({"name": "t", "input": {"channels": 1}, "classes": 10, "body": ["relu"]})", "m.json"); },
+                 "m.json: input: 'size' is missing");
+    expect_error([] { parse_model(R"({"name": "t", "input": {"channels": 1, "size": 8}, "classes": 10, "body": ["relu"], "extra": 1})", "m.json"); },
+                 "m.json: unknown key 'extra'");
+    expect_error([] { parse_model("{\"name\": \"t\",\n  \"input\": {\"channels\": 1 \"size\": 8}}", "m.json"); },
+                 "m.json:2:32: not valid JSON (syntax error while parsing object");
+    expect_error([] { load_model("no-such-model"); }, "--model no-such-model: neither a built-in model (d2l) nor a readable file");
+}
+
+}  // namespace
