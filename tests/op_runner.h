@@ -57,6 +57,7 @@ public:
     Value& input(size_t i) { return *op_->inputs.at(i); }
     const float* param_grad(int i) { return params_.grad(i); }
     ParamStore& params() { return params_; }
+    Runtime& runtime() { return *rt_; }
 
 private:
     Value* add(Shape s) {

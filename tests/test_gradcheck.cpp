@@ -127,3 +127,34 @@ TEST(GradCheck, SoftmaxCrossEntropy) {
     const Vec nz = numeric_grad(z, loss);
     EXPECT_TENSOR_NEAR(dz.data(), nz.data(), dz.size(), kTol, "cross-entropy dlogits");
 }
+
+TEST(GradCheck, CeilModeMaxPool) {
+    const ref::Dims d{2, 2, 5, 5};
+    const int o = ref::pool_out_size(5, 2, 2, 1, true);
+    ASSERT_EQ(o, 3);  // not 4: the fourth window would start in the right padding
+    Vec x = random_vector<double>(d.numel(), 11), r = random_vector<double>(size_t(2 * 2 * o * o), 12), y(r.size());
+    auto loss = [&] {
+        ref::max_pool_forward(y.data(), x.data(), d, 2, 2, 1, true);
+        return dot(y, r);
+    };
+    Vec dx(x.size());
+    ref::max_pool_backward(dx.data(), r.data(), x.data(), d, 2, 2, 1, true);
+    const Vec nx = numeric_grad(x, loss);
+    EXPECT_TENSOR_NEAR(dx.data(), nx.data(), dx.size(), kTol, "ceil max-pool dx");
+}
+
+TEST(GradCheck, Lrn) {
+    struct C { int size; double alpha, beta, k; };
+    for (const C c : {C{5, 1e-4, 0.75, 1.0}, C{3, 0.5, 0.75, 2.0}, C{5, 0.8, 0.6, 1.5}}) {
+        const ref::Dims d{2, 7, 3, 2};
+        Vec x = random_vector<double>(d.numel(), 13), r = random_vector<double>(d.numel(), 14), y(r.size());
+        auto loss = [&] {
+            ref::lrn_forward(y.data(), x.data(), d, c.size, c.alpha, c.beta, c.k);
+            return dot(y, r);
+        };
+        Vec dx(x.size());
+        ref::lrn_backward(dx.data(), r.data(), x.data(), d, c.size, c.alpha, c.beta, c.k);
+        const Vec nx = numeric_grad(x, loss);
+        EXPECT_TENSOR_NEAR(dx.data(), nx.data(), dx.size(), kTol, "lrn dx, size " + std::to_string(c.size));
+    }
+}

@@ -52,6 +52,25 @@ TEST(ModelFile, AUsersVariantBuildsWhatItSays) {
     net.forward(x.data());
 }
 
+TEST(ModelFile, LrnDropoutAndCeilPoolsAreRead) {
+    const ModelSpec spec = parse_model(model(R"([
+        {"block": "b", "layers": [{"conv": {"out": 8, "kernel": 3}}, "relu", {"max_pool": {"kernel": 3, "stride": 2, "ceil": true}},
+                                  {"lrn": {"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 1}}]},
+        "global_avg_pool", {"dropout": {"p": 0.4}}, {"linear": {"out": "classes"}}])"),
+                                       "m.json");
+    const std::string summary = build_net(spec).summary();
+    EXPECT_NE(summary.find("max-pool 3x3/2 ceil"), std::string::npos) << summary;
+    EXPECT_NE(summary.find("b output shape: [1, 8, 15, 15]"), std::string::npos) << summary;  // 30 -> 15 (ceil)
+    EXPECT_NE(summary.find("lrn size 5, alpha 0.0001, beta 0.75, k 1"), std::string::npos) << summary;
+    EXPECT_NE(summary.find("dropout p=0.4"), std::string::npos) << summary;
+    expect_error([] { parse_model(model(R"([{"lrn": {"size": 4}}])"), "m.json"); }, "m.json: body[0].lrn.size: must be odd, not 4");
+    expect_error([] { parse_model(model(R"([{"dropout": {"p": 1.5}}])"), "m.json"); }, "m.json: body[0].dropout.p: must be in [0, 1), not 1.5");
+    expect_error([] { parse_model(model(R"([{"max_pool": {"kernel": 2, "ceil": "yes"}}])"), "m.json"); },
+                 "m.json: body[0].max_pool.ceil: expected true or false");
+    expect_error([] { parse_model(model(R"([{"avg_pool": {"kernel": 2, "ceil": true}}])"), "m.json"); },
+                 "m.json: body[0].avg_pool: unknown key 'ceil'");
+}
+
 TEST(ModelFile, MistakesNameTheFileAndTheKey) {
     expect_error([] { parse_model(model(R"([{"conv": {"out": 8, "kernel": 3, "strde": 2}}])"), "m.json"); },
                  "m.json: body[0].conv: unknown key 'strde' (it takes out, kernel, stride, pad)");
@@ -74,7 +93,7 @@ TEST(ModelFile, MistakesNameTheFileAndTheKey) {
                  "m.json: unknown key 'extra'");
     expect_error([] { parse_model("{\"name\": \"t\",\n  \"input\": {\"channels\": 1 \"size\": 8}}", "m.json"); },
                  "m.json:2:32: not valid JSON (syntax error while parsing object");
-    expect_error([] { load_model("no-such-model"); }, "--model no-such-model: neither a built-in model (d2l) nor a readable file");
+    expect_error([] { load_model("no-such-model"); }, "--model no-such-model: neither a built-in model (d2l, paper) nor a readable file");
 }
 
 }  // namespace

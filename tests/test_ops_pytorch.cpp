@@ -1,5 +1,7 @@
 // Each oneDNN-backed op, and each reference op, against PyTorch (fixtures/ops.safetensors).
 // Tolerance: 1e-5 of each tensor's largest magnitude (see testing.h), forward and backward.
+#include <tuple>
+
 #include "googlenet/reference.h"
 #include "op_runner.h"
 #include "testing.h"
@@ -75,6 +77,20 @@ TEST(OpsVsPyTorch, AvgPool) {
     check_case("avgpool_global", 1, 0, [](ParamStore&) { return make_avg_pool(5, 5, 1, 0); });
 }
 
+TEST(OpsVsPyTorch, CeilModeMaxPool) {
+    check_case("maxpool_3s2_ceil", 1, 0, [](ParamStore&) { return make_max_pool(3, 2, 0, true); });
+    check_case("maxpool_2s2p1_ceil", 1, 0, [](ParamStore&) { return make_max_pool(2, 2, 1, true); });
+}
+
+TEST(OpsVsPyTorch, StridedAvgPool) {
+    check_case("avgpool_5s3", 1, 0, [](ParamStore&) { return make_avg_pool(5, 5, 3, 0); });
+}
+
+TEST(OpsVsPyTorch, Lrn) {
+    check_case("lrn_paper", 1, 0, [](ParamStore&) { return make_lrn(5, 1e-4f, 0.75f, 1.f); });
+    check_case("lrn_strong", 1, 0, [](ParamStore&) { return make_lrn(3, 0.5f, 0.75f, 2.f); });
+}
+
 TEST(OpsVsPyTorch, LinearFlattensItsInput) {
     check_case("linear", 1, 2, [](ParamStore& ps) { return make_linear(ps, 16, 5, "fc"); });
 }
@@ -121,6 +137,38 @@ TEST(ReferenceVsPyTorch, ConvAndPools) {
     EXPECT_TENSOR_NEAR(y.data(), f["avgpool_3s2p1.out"].data(), y.size(), kTol, "avg-pool forward");
     ref::avg_pool_backward(dx.data(), f["avgpool_3s2p1.dout"].data(), d, 3, 3, 2, 1);
     EXPECT_TENSOR_NEAR(dx.data(), f["avgpool_3s2p1.grad0"].data(), dx.size(), kTol, "avg-pool dx");
+}
+
+TEST(ReferenceVsPyTorch, CeilPoolStridedAvgPoolLrn) {
+    const Fixture& f = ops();
+    auto dims = [&](const std::string& n) {
+        const Shape s = shape_of(f.at(n + ".in0"));
+        return ref::Dims{s.n, s.c, s.h, s.w};
+    };
+    for (auto [name, k, st, p] : {std::tuple{"maxpool_3s2_ceil", 3, 2, 0}, std::tuple{"maxpool_2s2p1_ceil", 2, 2, 1}}) {
+        const std::string n = name;
+        std::vector<float> y(f[n + ".out"].size()), dx(f[n + ".in0"].size());
+        ref::max_pool_forward(y.data(), f[n + ".in0"].data(), dims(n), k, st, p, true);
+        EXPECT_TENSOR_NEAR(y.data(), f[n + ".out"].data(), y.size(), kTol, n + " forward");
+        ref::max_pool_backward(dx.data(), f[n + ".dout"].data(), f[n + ".in0"].data(), dims(n), k, st, p, true);
+        EXPECT_TENSOR_NEAR(dx.data(), f[n + ".grad0"].data(), dx.size(), kTol, n + " dx");
+    }
+    {
+        std::vector<float> y(f["avgpool_5s3.out"].size()), dx(f["avgpool_5s3.in0"].size());
+        ref::avg_pool_forward(y.data(), f["avgpool_5s3.in0"].data(), dims("avgpool_5s3"), 5, 5, 3, 0);
+        EXPECT_TENSOR_NEAR(y.data(), f["avgpool_5s3.out"].data(), y.size(), kTol, "avgpool_5s3 forward");
+        ref::avg_pool_backward(dx.data(), f["avgpool_5s3.dout"].data(), dims("avgpool_5s3"), 5, 5, 3, 0);
+        EXPECT_TENSOR_NEAR(dx.data(), f["avgpool_5s3.grad0"].data(), dx.size(), kTol, "avgpool_5s3 dx");
+    }
+    for (auto [name, size, alpha, beta, k] :
+         {std::tuple{"lrn_paper", 5, 1e-4f, 0.75f, 1.f}, std::tuple{"lrn_strong", 3, 0.5f, 0.75f, 2.f}}) {
+        const std::string n = name;
+        std::vector<float> y(f[n + ".out"].size()), dx(y.size());
+        ref::lrn_forward(y.data(), f[n + ".in0"].data(), dims(n), size, alpha, beta, k);
+        EXPECT_TENSOR_NEAR(y.data(), f[n + ".out"].data(), y.size(), kTol, n + " forward");
+        ref::lrn_backward(dx.data(), f[n + ".dout"].data(), f[n + ".in0"].data(), dims(n), size, alpha, beta, k);
+        EXPECT_TENSOR_NEAR(dx.data(), f[n + ".grad0"].data(), dx.size(), kTol, n + " dx");
+    }
 }
 
 TEST(ReferenceVsPyTorch, LinearAndLoss) {

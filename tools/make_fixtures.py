@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reference_googlenet import d2l_googlenet  # noqa: E402
+from reference_googlenet import d2l_googlenet, paper_googlenet  # noqa: E402
 
 
 def write_safetensors(path, tensors):
@@ -73,6 +73,16 @@ def make_ops(path):
     op_case(out, "maxpool_3s1p1", lambda x: F.max_pool2d(x, 3, 1, 1), [r(2, 3, 6, 6)])
     op_case(out, "avgpool_3s2p1", lambda x: F.avg_pool2d(x, 3, 2, 1), [r(2, 3, 9, 9)])
     op_case(out, "avgpool_global", lambda x: F.adaptive_avg_pool2d(x, 1), [r(2, 4, 5, 5)])
+    # torchvision's pools (ceil mode, 10 -> 5), and the rule that drops a last window starting in
+    # the right padding (5 -> 3, not 4)
+    op_case(out, "maxpool_3s2_ceil", lambda x: F.max_pool2d(x, 3, 2, 0, ceil_mode=True), [r(2, 3, 10, 10)])
+    op_case(out, "maxpool_2s2p1_ceil", lambda x: F.max_pool2d(x, 2, 2, 1, ceil_mode=True), [r(2, 3, 5, 5)])
+    # the paper's auxiliary classifiers: 5x5 average pool, stride 3 (14 -> 4)
+    op_case(out, "avgpool_5s3", lambda x: F.avg_pool2d(x, 5, 3), [r(2, 3, 14, 14)])
+    # LRN as in the paper (size 5, alpha 1e-4, beta 0.75, k 1), and a strong one whose cross-channel
+    # terms are large enough to test
+    op_case(out, "lrn_paper", lambda x: F.local_response_norm(x, 5, 1e-4, 0.75, 1.0), [r(2, 7, 4, 4) * 3])
+    op_case(out, "lrn_strong", lambda x: F.local_response_norm(x, 3, 0.5, 0.75, 2.0), [r(2, 6, 3, 3)])
     op_case(out, "linear", lambda x, wt, b: F.linear(torch.flatten(x, 1), wt, b), [r(3, 4, 2, 2)], [r(5, 16), r(5)])
     op_case(out, "concat", lambda a, b, c: torch.cat((a, b, c), 1), [r(2, 1, 3, 3), r(2, 4, 3, 3), r(2, 2, 3, 3)])
     logits, labels = r(6, 10) * 3, torch.randint(0, 10, (6,), generator=g)
@@ -113,6 +123,26 @@ def make_googlenet(path):
     write_safetensors(path, out)
 
 
+def make_paper(path):
+    """The paper's network at 64x64 (its pools, LRN and dropout all in play), batch 2, in evaluation
+    mode (dropout passes through, so both sides compute the same function): logits, loss, gradients."""
+    torch.manual_seed(2)
+    net = paper_googlenet()
+    net.eval()
+    x = torch.rand(2, 3, 64, 64)
+    y = torch.tensor([7, 993])
+    out = {name: t.detach().clone() for name, t in net.state_dict().items()}
+    net.double()
+    x = x.double()
+    logits = net(x)
+    loss = F.cross_entropy(logits, y)
+    loss.backward()
+    out.update({"input": x, "labels": y.float(), "logits": logits.detach(), "loss": loss.detach().reshape(1)})
+    for name, p in net.named_parameters():
+        out["grad." + name] = p.grad.detach().clone()
+    write_safetensors(path, out)
+
+
 def idx(path):
     with gzip.open(path) as f:
         d = f.read()
@@ -139,5 +169,6 @@ if __name__ == "__main__":
     torch.set_num_threads(1)
     make_ops(os.path.join(a.outdir, "ops.safetensors"))
     make_googlenet(os.path.join(a.outdir, "googlenet.safetensors"))
+    make_paper(os.path.join(a.outdir, "paper.safetensors"))
     make_resize(os.path.join(a.outdir, "resize.safetensors"), a.data_dir)
     print(f"fixtures written to {a.outdir} by torch {torch.__version__}")

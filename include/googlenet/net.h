@@ -78,7 +78,13 @@ public:
     ValueId input() const { return 0; }
     ValueId conv(ValueId x, ConvSpec spec, const std::string& param_name);
     ValueId relu(ValueId x);
-    ValueId max_pool(ValueId x, int kernel, int stride, int pad);
+    // ceil_mode as PyTorch's: the output size rounds up, and a last window that starts inside
+    // the input or its left padding counts.
+    ValueId max_pool(ValueId x, int kernel, int stride, int pad, bool ceil_mode = false);
+    // Local response normalisation across `size` channels (odd), as PyTorch's LocalResponseNorm.
+    ValueId lrn(ValueId x, int size, float alpha, float beta, float k);
+    // Inverted dropout in training (see set_training), the identity in evaluation.
+    ValueId dropout(ValueId x, float p);
     ValueId avg_pool(ValueId x, int kernel, int stride, int pad);  // padding counts, as PyTorch's default
     ValueId global_avg_pool(ValueId x);
     ValueId concat(const std::vector<ValueId>& xs);
@@ -103,6 +109,10 @@ public:
 
     // Running.
     void set_threads(int threads);
+    // Training (the default) or evaluation: only dropout behaves differently. Dropout's masks are
+    // drawn from (seed, step): the trainer passes its step so a resumed run draws the same ones.
+    void set_training(bool training);
+    void set_random(uint64_t seed, uint64_t step);
     void set_batch(int n);
     int batch() const { return batch_; }
     const float* forward(const float* images);  // images: batch x C x H x W; returns logits
@@ -131,6 +141,8 @@ private:
     Buffer grad_arena_;
     std::vector<Value*> unconsumed_;  // values no op reads: their gradient is zero
     int batch_ = 0;
+    bool training_ = true;
+    uint64_t seed_ = 0, step_ = 0;
     std::unique_ptr<Runtime> rt_;
 };
 

@@ -18,6 +18,15 @@ struct Dims {
 
 inline int out_size(int in, int k, int s, int p) { return (in + 2 * p - k) / s + 1; }
 
+// PyTorch's pooled size: with ceil_mode, a last partial window counts if it starts inside the
+// input or its left padding.
+inline int pool_out_size(int in, int k, int s, int p, bool ceil_mode) {
+    if (!ceil_mode) return out_size(in, k, s, p);
+    int out = (in + 2 * p - k + s - 1) / s + 1;
+    if ((out - 1) * s >= in + p) --out;
+    return out;
+}
+
 // y = conv(x, w) + b; w is O x C x K x K; stride s, zero padding p.
 template <class T>
 void conv2d_forward(T* y, const T* x, const T* w, const T* b, Dims in, int out_c, int k, int s, int p) {
@@ -76,8 +85,8 @@ void relu_backward(T* dx, const T* dy, const T* y, size_t count) {
 
 // Max pooling; padded cells never win (as -inf padding in PyTorch). Ties go to the first cell.
 template <class T>
-void max_pool_forward(T* y, const T* x, Dims in, int k, int s, int p) {
-    const Dims out{in.n, in.c, out_size(in.h, k, s, p), out_size(in.w, k, s, p)};
+void max_pool_forward(T* y, const T* x, Dims in, int k, int s, int p, bool ceil_mode = false) {
+    const Dims out{in.n, in.c, pool_out_size(in.h, k, s, p, ceil_mode), pool_out_size(in.w, k, s, p, ceil_mode)};
     for (int n = 0; n < in.n; ++n)
         for (int c = 0; c < in.c; ++c)
             for (int oy = 0; oy < out.h; ++oy)
@@ -94,8 +103,8 @@ void max_pool_forward(T* y, const T* x, Dims in, int k, int s, int p) {
 }
 
 template <class T>
-void max_pool_backward(T* dx, const T* dy, const T* x, Dims in, int k, int s, int p) {
-    const Dims out{in.n, in.c, out_size(in.h, k, s, p), out_size(in.w, k, s, p)};
+void max_pool_backward(T* dx, const T* dy, const T* x, Dims in, int k, int s, int p, bool ceil_mode = false) {
+    const Dims out{in.n, in.c, pool_out_size(in.h, k, s, p, ceil_mode), pool_out_size(in.w, k, s, p, ceil_mode)};
     std::fill(dx, dx + in.numel(), T(0));
     for (int n = 0; n < in.n; ++n)
         for (int c = 0; c < in.c; ++c)
@@ -146,6 +155,44 @@ void avg_pool_backward(T* dx, const T* dy, Dims in, int kh, int kw, int s, int p
                             if (iy >= 0 && iy < in.h && ix >= 0 && ix < in.w)
                                 dx[in.at(n, c, iy, ix)] += dy[out.at(n, c, oy, ox)] / T(kh * kw);
                         }
+}
+
+// Local response normalisation across channels, as PyTorch's LocalResponseNorm (and the paper):
+// y_c = x_c / (k + alpha/size * sum of x_j^2 over channels j in [c - size/2, c + (size-1)/2])^beta.
+template <class T>
+T lrn_scale(const T* x, Dims in, int n, int c, int y, int xx, int size, T alpha, T k) {
+    T sum = 0;
+    for (int j = c - size / 2; j <= c + (size - 1) / 2; ++j)
+        if (j >= 0 && j < in.c) sum += x[in.at(n, j, y, xx)] * x[in.at(n, j, y, xx)];
+    return k + alpha / T(size) * sum;
+}
+
+template <class T>
+void lrn_forward(T* y, const T* x, Dims in, int size, T alpha, T beta, T k) {
+    for (int n = 0; n < in.n; ++n)
+        for (int c = 0; c < in.c; ++c)
+            for (int h = 0; h < in.h; ++h)
+                for (int w = 0; w < in.w; ++w)
+                    y[in.at(n, c, h, w)] = x[in.at(n, c, h, w)] * std::pow(lrn_scale(x, in, n, c, h, w, size, alpha, k), -beta);
+}
+
+// dx_j = dy_j s_j^-beta - 2 alpha beta / size * x_j * sum over the i whose window holds j of dy_i x_i s_i^(-beta-1).
+template <class T>
+void lrn_backward(T* dx, const T* dy, const T* x, Dims in, int size, T alpha, T beta, T k) {
+    for (int n = 0; n < in.n; ++n)
+        for (int h = 0; h < in.h; ++h)
+            for (int w = 0; w < in.w; ++w)
+                for (int j = 0; j < in.c; ++j) {
+                    const size_t at = in.at(n, j, h, w);
+                    T acc = dy[at] * std::pow(lrn_scale(x, in, n, j, h, w, size, alpha, k), -beta);
+                    for (int i = j - (size - 1) / 2; i <= j + size / 2; ++i) {
+                        if (i < 0 || i >= in.c) continue;
+                        const size_t ai = in.at(n, i, h, w);
+                        acc -= T(2) * alpha * beta / T(size) * x[at] * dy[ai] * x[ai] *
+                               std::pow(lrn_scale(x, in, n, i, h, w, size, alpha, k), -beta - T(1));
+                    }
+                    dx[at] = acc;
+                }
 }
 
 // y = x w^T + b, x is n x in (a flattened NCHW tensor), w is out x in.

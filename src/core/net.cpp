@@ -58,10 +58,41 @@ ValueId Net::conv(ValueId x, ConvSpec s, const std::string& param_name) {
 
 ValueId Net::relu(ValueId x) { return add_op(make_relu(), {x}, value(x).shape); }
 
-ValueId Net::max_pool(ValueId x, int kernel, int stride, int pad) {
+// PyTorch's ceil-mode size: round up, but the last window must start inside the input or its
+// left padding.
+static int pooled_ceil(int size, int kernel, int stride, int pad) {
+    if (size + 2 * pad < kernel) return 0;
+    int out = (size + 2 * pad - kernel + stride - 1) / stride + 1;
+    if ((out - 1) * stride >= size + pad) --out;
+    return out;
+}
+
+ValueId Net::max_pool(ValueId x, int kernel, int stride, int pad, bool ceil_mode) {
     const Shape in = value(x).shape;
-    Shape out{1, in.c, pooled(in.h, kernel, stride, pad), pooled(in.w, kernel, stride, pad)};
-    return add_op(make_max_pool(kernel, stride, pad), {x}, out);
+    auto size = [&](int s) { return ceil_mode ? pooled_ceil(s, kernel, stride, pad) : pooled(s, kernel, stride, pad); };
+    Shape out{1, in.c, size(in.h), size(in.w)};
+    return add_op(make_max_pool(kernel, stride, pad, ceil_mode), {x}, out);
+}
+
+ValueId Net::lrn(ValueId x, int size, float alpha, float beta, float k) {
+    if (size < 1 || size % 2 == 0) throw Error("lrn: the window size must be odd, not " + std::to_string(size));
+    return add_op(make_lrn(size, alpha, beta, k), {x}, value(x).shape);
+}
+
+ValueId Net::dropout(ValueId x, float p) {
+    if (!(p >= 0.f && p < 1.f)) throw Error("dropout: p must be in [0, 1), not " + std::to_string(p));
+    return add_op(make_dropout(p, uint64_t(ops_.size())), {x}, value(x).shape);
+}
+
+void Net::set_training(bool training) {
+    training_ = training;
+    if (rt_) rt_->training = training;
+}
+
+void Net::set_random(uint64_t seed, uint64_t step) {
+    seed_ = seed;
+    step_ = step;
+    if (rt_) rt_->seed = seed, rt_->step = step;
 }
 
 ValueId Net::avg_pool(ValueId x, int kernel, int stride, int pad) {
@@ -234,6 +265,9 @@ void Net::set_batch(int n) {
     if (!rt_) {
         fuse_conv_relu();
         rt_ = std::make_unique<Runtime>(params_);
+        rt_->training = training_;
+        rt_->seed = seed_;
+        rt_->step = step_;
     }
     // The input image stays as the user gives it; everything else takes the canonical layout,
     // except 1x1 maps whose channels do not fill whole blocks (the linear layer reads a 1x1 map

@@ -25,6 +25,9 @@ public:
     dnnl::engine engine;
     dnnl::stream stream;
     ParamStore& params;
+    // Training or evaluation (dropout), and what its random masks are drawn from.
+    bool training = true;
+    uint64_t seed = 0, step = 0;
 
 private:
     Buffer scratch_;

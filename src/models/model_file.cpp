@@ -2,6 +2,7 @@
 // it, so that every parameter's state_dict name follows from its position.
 #include <fmt/format.h>
 
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -39,6 +40,17 @@ int int_field(const json& op, const char* key, int fallback, int minimum, const 
     if (!v.is_number_integer() || v.get<int64_t>() < minimum || v.get<int64_t>() > (1 << 24))
         throw w.at(key).error(fmt::format("expected a whole number of at least {}, not {}", minimum, v.dump()));
     return v.get<int>();
+}
+
+float number_field(const json& op, const char* key, double fallback, const Where& w) {
+    if (!op.contains(key)) {
+        if (fallback < 0) throw w.error(std::string("'") + key + "' is missing");
+        return float(fallback);
+    }
+    const json& v = op[key];
+    if (!v.is_number() || !(std::abs(v.get<double>()) <= 1e30))
+        throw w.at(key).error("expected a number, not " + v.dump());
+    return v.get<float>();
 }
 
 void only_keys(const json& op, std::initializer_list<const char*> keys, const Where& w) {
@@ -98,11 +110,31 @@ ValueId add_layer(Net& net, ValueId x, const json& layer, std::string name, int 
         }
         if (op == "max_pool" || op == "avg_pool") {
             if (!a.is_object()) throw wa.error("expected {\"kernel\": K, \"stride\": S, \"pad\": P}");
-            only_keys(a, {"kernel", "stride", "pad"}, wa);
+            if (op == "max_pool")
+                only_keys(a, {"kernel", "stride", "pad", "ceil"}, wa);
+            else
+                only_keys(a, {"kernel", "stride", "pad"}, wa);
             const int k = int_field(a, "kernel", -1, 1, wa);
             const int stride = int_field(a, "stride", k, 1, wa), pad = int_field(a, "pad", 0, 0, wa);
             if (2 * pad > k) throw wa.error(fmt::format("pad {} is more than half the kernel {}", pad, k));
-            return op == "max_pool" ? net.max_pool(x, k, stride, pad) : net.avg_pool(x, k, stride, pad);
+            const bool ceil_mode = a.contains("ceil") && a["ceil"] == true;
+            if (a.contains("ceil") && !a["ceil"].is_boolean()) throw wa.at("ceil").error("expected true or false");
+            return op == "max_pool" ? net.max_pool(x, k, stride, pad, ceil_mode) : net.avg_pool(x, k, stride, pad);
+        }
+        if (op == "lrn") {
+            if (!a.is_object()) throw wa.error("expected {\"size\": 5, \"alpha\": 1e-4, \"beta\": 0.75, \"k\": 1}");
+            only_keys(a, {"size", "alpha", "beta", "k"}, wa);
+            const int size = int_field(a, "size", -1, 1, wa);
+            if (size % 2 == 0) throw wa.at("size").error(fmt::format("must be odd, not {}", size));
+            return net.lrn(x, size, number_field(a, "alpha", 1e-4, wa), number_field(a, "beta", 0.75, wa),
+                           number_field(a, "k", 1.0, wa));
+        }
+        if (op == "dropout") {
+            if (!a.is_object()) throw wa.error("expected {\"p\": P}");
+            only_keys(a, {"p"}, wa);
+            const double p = number_field(a, "p", -1, wa);
+            if (!(p >= 0 && p < 1)) throw wa.at("p").error(fmt::format("must be in [0, 1), not {}", p));
+            return net.dropout(x, float(p));
         }
         if (op == "linear") {
             if (!a.is_object()) throw wa.error("expected {\"out\": N or \"classes\"}");
@@ -116,7 +148,8 @@ ValueId add_layer(Net& net, ValueId x, const json& layer, std::string name, int 
         if (what.rfind(w.source, 0) == 0) throw;
         throw wa.error(what);  // from the builder: an input too small for this layer, say
     }
-    throw w.error("unknown op '" + op + "' (conv, max_pool, avg_pool, linear, inception, relu, global_avg_pool, flatten)");
+    throw w.error("unknown op '" + op +
+                  "' (conv, max_pool, avg_pool, lrn, dropout, linear, inception, relu, global_avg_pool, flatten)");
 }
 
 Net build(const json& j, const ModelSpec& spec, int size) {

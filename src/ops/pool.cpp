@@ -1,5 +1,7 @@
 // Max and average pooling (oneDNN). Max pooling keeps oneDNN's workspace of argmax positions
 // for its backward; average pooling counts padded cells, as PyTorch's AvgPool2d does by default.
+#include <algorithm>
+
 #include "core/runtime.h"
 #include "ops/ops.h"
 
@@ -8,25 +10,33 @@ namespace {
 
 class Pool final : public Op {
 public:
-    Pool(dnnl::algorithm alg, int kh, int kw, int stride, int pad)
-        : alg_(alg), kh_(kh), kw_(kw), stride_(stride), pad_(pad) {}
+    Pool(dnnl::algorithm alg, int kh, int kw, int stride, int pad, bool ceil_mode = false)
+        : alg_(alg), kh_(kh), kw_(kw), stride_(stride), pad_(pad), ceil_mode_(ceil_mode) {}
 
     std::string describe() const override {
         return std::string(alg_ == dnnl::algorithm::pooling_max ? "max-pool " : "avg-pool ") +
-               std::to_string(kh_) + "x" + std::to_string(kw_) + "/" + std::to_string(stride_);
+               std::to_string(kh_) + "x" + std::to_string(kw_) + "/" + std::to_string(stride_) +
+               (ceil_mode_ ? " ceil" : "");
     }
 
     void prepare(Runtime& rt) override {
         src_ = desc_of(*inputs[0]);
         dst_ = desc_of(*output);
-        const dnnl::memory::dims strides{stride_, stride_}, kernel{kh_, kw_}, dilation{0, 0},
-            pad{pad_, pad_};
+        // The right and bottom padding make up whatever the output size (ceil mode) needs beyond
+        // the left and top padding; for max pooling padded cells never win.
+        const Shape& in = inputs[0]->shape;
+        const Shape& out = output->shape;
+        auto right = [&](int in_size, int out_size, int k) {
+            return ceil_mode_ ? std::max((out_size - 1) * stride_ + k - in_size - pad_, 0) : pad_;
+        };
+        const dnnl::memory::dims strides{stride_, stride_}, kernel{kh_, kw_}, dilation{0, 0}, pad_l{pad_, pad_},
+            pad_r{right(in.h, out.h, kh_), right(in.w, out.w, kw_)};
         auto fwd_pd = dnnl::pooling_forward::primitive_desc(
             rt.engine, dnnl::prop_kind::forward_training, alg_, src_, dst_, strides, kernel,
-            dilation, pad, pad);
+            dilation, pad_l, pad_r);
         fwd_ = dnnl::pooling_forward(fwd_pd);
         bwd_ = dnnl::pooling_backward(dnnl::pooling_backward::primitive_desc(
-            rt.engine, alg_, src_, dst_, strides, kernel, dilation, pad, pad, fwd_pd));
+            rt.engine, alg_, src_, dst_, strides, kernel, dilation, pad_l, pad_r, fwd_pd));
         if (alg_ == dnnl::algorithm::pooling_max)
             workspace_ = dnnl::memory(fwd_pd.workspace_desc(), rt.engine);
     }
@@ -55,6 +65,7 @@ public:
 private:
     dnnl::algorithm alg_;
     int kh_, kw_, stride_, pad_;
+    bool ceil_mode_;
     dnnl::memory::desc src_, dst_;
     dnnl::memory workspace_;
     dnnl::pooling_forward fwd_;
@@ -63,8 +74,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Op> make_max_pool(int kernel, int stride, int pad) {
-    return std::make_unique<Pool>(dnnl::algorithm::pooling_max, kernel, kernel, stride, pad);
+std::unique_ptr<Op> make_max_pool(int kernel, int stride, int pad, bool ceil_mode) {
+    return std::make_unique<Pool>(dnnl::algorithm::pooling_max, kernel, kernel, stride, pad, ceil_mode);
 }
 
 std::unique_ptr<Op> make_avg_pool(int kernel_h, int kernel_w, int stride, int pad) {

@@ -181,6 +181,7 @@ std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState s
             long hits = 0;
             if (b.size > 0) {  // a rank's shard of the last, short batch may be empty
                 net.set_batch(b.size);
+                net.set_random(c.seed, uint64_t(st.step) * uint64_t(comm.size()) + uint64_t(comm.rank()));
                 const float* logits = net.forward(b.images.data());
                 loss = net.loss(b.labels.data());
                 hits = correct(logits, b.labels.data(), b.size, net.classes());
@@ -296,6 +297,11 @@ EvalResult evaluate(Net& net, const ImageSet& set, int batch_size, int resize) {
     Communicator& comm = Communicator::world();
     BatchLoader loader(set, batch_size, resize, false, 0, 3, comm.rank(), comm.size());
     loader.start_epoch(0);
+    net.set_training(false);
+    struct BackToTraining {
+        Net& net;
+        ~BackToTraining() { net.set_training(true); }
+    } back_to_training{net};
     Batch b;
     EvalResult r;
     double loss_sum = 0;

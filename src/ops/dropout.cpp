@@ -1,0 +1,84 @@
+// Dropout: in training, each element is kept with probability 1 - p and scaled by 1 / (1 - p)
+// (PyTorch's inverted dropout); in evaluation it passes its input through. Written by hand because
+// oneDNN has no dropout primitive in 3.2. The mask comes from a counter-based hash of (seed, step,
+// element), so a run, and a resumed run, draws the same masks.
+#include <cstring>
+
+#include "core/runtime.h"
+#include "ops/ops.h"
+
+namespace googlenet {
+namespace {
+
+uint64_t splitmix64(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+class Dropout final : public Op {
+public:
+    // `salt`: the op's position in its network, so two dropout layers draw different masks.
+    Dropout(float p, uint64_t salt) : p_(p), salt_(salt) {}
+
+    std::string describe() const override {
+        char s[32];
+        std::snprintf(s, sizeof s, "dropout p=%g", double(p_));
+        return s;
+    }
+
+    void prepare(Runtime&) override {
+        if (inputs[0]->layout != output->layout) throw Error("dropout: input and output layouts differ");
+        mask_ = Buffer(output->data.size());
+    }
+
+    void forward(Runtime& rt) override {
+        const float* x = inputs[0]->data.data();
+        float* y = output->data.data();
+        const size_t n = output->data.size();
+        training_ = rt.training;
+        if (!training_) {
+            std::memcpy(y, x, n * sizeof(float));
+            return;
+        }
+        const uint64_t key = splitmix64(splitmix64(rt.seed) ^ splitmix64(rt.step) ^ splitmix64(~salt_));
+        const uint32_t keep_below = uint32_t(double(1.0 - p_) * 4294967296.0 > 4294967295.0 ? 4294967295.0
+                                                                                                : double(1.0 - p_) * 4294967296.0);
+        const float scale = p_ < 1.f ? 1.f / (1.f - p_) : 0.f;
+        float* m = mask_.data();
+#pragma omp parallel for
+        for (size_t i = 0; i < n; ++i) {
+            m[i] = uint32_t(splitmix64(key + i) >> 32) < keep_below ? scale : 0.f;
+            y[i] = x[i] * m[i];
+        }
+    }
+
+    void backward(Runtime& rt) override {
+        Value& in = *inputs[0];
+        if (!in.needs_grad) return;
+        float* target = rt.grad_target(in);
+        const float* dy = output->grad.data();
+        const size_t n = output->grad.size();
+        if (!training_) {
+            std::memcpy(target, dy, n * sizeof(float));
+        } else {
+            const float* m = mask_.data();
+#pragma omp parallel for
+            for (size_t i = 0; i < n; ++i) target[i] = dy[i] * m[i];
+        }
+        rt.grad_commit(in, target);
+    }
+
+private:
+    float p_;
+    uint64_t salt_;
+    bool training_ = true;
+    Buffer mask_;
+};
+
+}  // namespace
+
+std::unique_ptr<Op> make_dropout(float p, uint64_t salt) { return std::make_unique<Dropout>(p, salt); }
+
+}  // namespace googlenet
