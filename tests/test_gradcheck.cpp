@@ -158,3 +158,19 @@ TEST(GradCheck, Lrn) {
         EXPECT_TENSOR_NEAR(dx.data(), nx.data(), dx.size(), kTol, "lrn dx, size " + std::to_string(c.size));
     }
 }
+
+TEST(GradCheck, BatchNorm) {
+    const ref::Dims d{3, 2, 3, 2};
+    Vec x = random_vector<double>(d.numel(), 15), w = random_vector<double>(2, 16), b = random_vector<double>(2, 17),
+        r = random_vector<double>(d.numel(), 18), y(r.size());
+    auto loss = [&] {
+        ref::batch_norm_forward(y.data(), x.data(), w.data(), b.data(), d, 1e-3);
+        return dot(y, r);
+    };
+    Vec dx(x.size()), dw(2), db(2);
+    ref::batch_norm_backward(dx.data(), dw.data(), db.data(), r.data(), x.data(), w.data(), d, 1e-3);
+    const Vec nx = numeric_grad(x, loss), nw = numeric_grad(w, loss), nb = numeric_grad(b, loss);
+    EXPECT_TENSOR_NEAR(dx.data(), nx.data(), dx.size(), kTol, "batch-norm dx");
+    EXPECT_TENSOR_NEAR(dw.data(), nw.data(), dw.size(), kTol, "batch-norm dw");
+    EXPECT_TENSOR_NEAR(db.data(), nb.data(), db.size(), kTol, "batch-norm db");
+}

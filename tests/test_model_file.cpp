@@ -93,7 +93,7 @@ TEST(ModelFile, MistakesNameTheFileAndTheKey) {
                  "m.json: unknown key 'extra'");
     expect_error([] { parse_model("{\"name\": \"t\",\n  \"input\": {\"channels\": 1 \"size\": 8}}", "m.json"); },
                  "m.json:2:32: not valid JSON (syntax error while parsing object");
-    expect_error([] { load_model("no-such-model"); }, "--model no-such-model: neither a built-in model (d2l, paper) nor a readable file");
+    expect_error([] { load_model("no-such-model"); }, "--model no-such-model: neither a built-in model (d2l, paper, torchvision) nor a readable file");
 }
 
 }  // namespace

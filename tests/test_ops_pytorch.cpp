@@ -91,6 +91,10 @@ TEST(OpsVsPyTorch, Lrn) {
     check_case("lrn_strong", 1, 0, [](ParamStore&) { return make_lrn(3, 0.5f, 0.75f, 2.f); });
 }
 
+TEST(OpsVsPyTorch, BatchNormInTraining) {
+    check_case("batchnorm", 1, 2, [](ParamStore& ps) { return make_batch_norm(ps, 4, 1e-3f, 0.1f, "bn"); });
+}
+
 TEST(OpsVsPyTorch, LinearFlattensItsInput) {
     check_case("linear", 1, 2, [](ParamStore& ps) { return make_linear(ps, 16, 5, "fc"); });
 }
@@ -169,6 +173,20 @@ TEST(ReferenceVsPyTorch, CeilPoolStridedAvgPoolLrn) {
         ref::lrn_backward(dx.data(), f[n + ".dout"].data(), f[n + ".in0"].data(), dims(n), size, alpha, beta, k);
         EXPECT_TENSOR_NEAR(dx.data(), f[n + ".grad0"].data(), dx.size(), kTol, n + " dx");
     }
+}
+
+TEST(ReferenceVsPyTorch, BatchNorm) {
+    const Fixture& f = ops();
+    const Shape s = shape_of(f.at("batchnorm.in0"));
+    const ref::Dims d{s.n, s.c, s.h, s.w};
+    std::vector<float> y(s.numel()), dx(s.numel()), dw(4), db(4);
+    ref::batch_norm_forward(y.data(), f["batchnorm.in0"].data(), f["batchnorm.in1"].data(), f["batchnorm.in2"].data(), d, 1e-3f);
+    EXPECT_TENSOR_NEAR(y.data(), f["batchnorm.out"].data(), y.size(), kTol, "batch-norm forward");
+    ref::batch_norm_backward(dx.data(), dw.data(), db.data(), f["batchnorm.dout"].data(), f["batchnorm.in0"].data(),
+                             f["batchnorm.in1"].data(), d, 1e-3f);
+    EXPECT_TENSOR_NEAR(dx.data(), f["batchnorm.grad0"].data(), dx.size(), kTol, "batch-norm dx");
+    EXPECT_TENSOR_NEAR(dw.data(), f["batchnorm.grad1"].data(), dw.size(), kTol, "batch-norm dw");
+    EXPECT_TENSOR_NEAR(db.data(), f["batchnorm.grad2"].data(), db.size(), kTol, "batch-norm db");
 }
 
 TEST(ReferenceVsPyTorch, LinearAndLoss) {

@@ -66,6 +66,11 @@ good = {"w": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]}, "__meta
 put("safetensors", "good.safetensors", safetensors(good, floats))
 put("safetensors", "empty-shape.safetensors",
     safetensors({"s": {"dtype": "F32", "shape": [], "data_offsets": [0, 4]}}, floats[:4]))
+put("safetensors", "int64-counter.safetensors",  # as PyTorch stores batch norm's num_batches_tracked
+    safetensors({"n": {"dtype": "I64", "shape": [], "data_offsets": [0, 8]}}, struct.pack("<q", 12)))
+put("safetensors", "int64-short.safetensors",
+    safetensors({"n": {"dtype": "I64", "shape": [2], "data_offsets": [0, 8]}}, struct.pack("<q", 12)), "safetensors",
+    "holds 8 bytes but shape [2] needs 16")
 put("safetensors", "short.safetensors", b"\x10\0\0", "safetensors", "shorter than 8 bytes")
 put("safetensors", "header-past-end.safetensors", struct.pack("<Q", 1 << 40) + b"{}", "safetensors",
     "exceeds the file")
@@ -74,7 +79,7 @@ put("safetensors", "header-not-json.safetensors", safetensors(None, raw_header=b
 put("safetensors", "header-a-list.safetensors", safetensors([1, 2]), "safetensors", "header is not a JSON object")
 put("safetensors", "float16.safetensors",
     safetensors({"w": {"dtype": "F16", "shape": [2], "data_offsets": [0, 4]}}, floats[:4]), "safetensors",
-    "is not supported (only F32)")
+    "is not supported (only F32, and I64 counters)")
 put("safetensors", "no-offsets.safetensors", safetensors({"w": {"dtype": "F32", "shape": [2]}}, floats[:8]),
     "safetensors", "entry needs dtype, shape and data_offsets")
 put("safetensors", "offsets-outside.safetensors",

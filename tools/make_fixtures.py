@@ -31,8 +31,10 @@ from reference_googlenet import d2l_googlenet, paper_googlenet  # noqa: E402
 def write_safetensors(path, tensors):
     header, offset, blobs = {}, 0, []
     for name, t in tensors.items():
-        a = np.ascontiguousarray(t.detach().cpu().numpy() if torch.is_tensor(t) else t, dtype=np.float32)
-        header[name] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        a = np.asarray(t.detach().cpu().numpy() if torch.is_tensor(t) else t, dtype=np.float32)
+        shape = list(a.shape)  # ascontiguousarray would make a 0-d tensor (a counter) 1-d
+        a = np.ascontiguousarray(a)
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + a.nbytes]}
         offset += a.nbytes
         blobs.append(a.tobytes())
     h = json.dumps(header).encode()
@@ -82,6 +84,9 @@ def make_ops(path):
     # LRN as in the paper (size 5, alpha 1e-4, beta 0.75, k 1), and a strong one whose cross-channel
     # terms are large enough to test
     op_case(out, "lrn_paper", lambda x: F.local_response_norm(x, 5, 1e-4, 0.75, 1.0), [r(2, 7, 4, 4) * 3])
+    # batch norm in training mode, as torchvision's BasicConv2d uses it (eps 1e-3)
+    op_case(out, "batchnorm", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True, eps=1e-3),
+            [r(3, 4, 5, 5) * 2 + 0.5], [r(4) * 0.5 + 1, r(4) * 0.2])
     op_case(out, "lrn_strong", lambda x: F.local_response_norm(x, 3, 0.5, 0.75, 2.0), [r(2, 6, 3, 3)])
     op_case(out, "linear", lambda x, wt, b: F.linear(torch.flatten(x, 1), wt, b), [r(3, 4, 2, 2)], [r(5, 16), r(5)])
     op_case(out, "concat", lambda a, b, c: torch.cat((a, b, c), 1), [r(2, 1, 3, 3), r(2, 4, 3, 3), r(2, 2, 3, 3)])
@@ -143,6 +148,42 @@ def make_paper(path):
     write_safetensors(path, out)
 
 
+def make_torchvision(path):
+    """torchvision's GoogLeNet (batch norm) at 64x64, batch 3, with random batch-norm statistics and
+    affine parameters so that both modes are real tests: evaluation-mode logits, and training-mode
+    logits, loss, gradients and the running statistics after that step (dropout off, p = 0, as the
+    test sets it on its side too)."""
+    import torchvision
+    torch.manual_seed(3)
+    net = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    out = {name: t.detach().clone().float() for name, t in net.state_dict().items()}
+    x = torch.rand(3, 3, 64, 64)
+    y = torch.tensor([5, 500, 999])
+    net.double()
+    x = x.double()
+    net.eval()
+    with torch.no_grad():
+        out["eval.logits"] = net(x)
+    net.dropout = nn.Identity()
+    net.train()
+    logits = net(x)
+    loss = F.cross_entropy(logits, y)
+    loss.backward()
+    out.update({"input": x, "labels": y.float(), "train.logits": logits.detach(), "train.loss": loss.detach().reshape(1)})
+    for name, p in net.named_parameters():
+        out["grad." + name] = p.grad.detach().clone()
+    for name, b in net.named_buffers():
+        out["after." + name] = b.detach().clone().double()
+    write_safetensors(path, out)
+
+
 def idx(path):
     with gzip.open(path) as f:
         d = f.read()
@@ -170,5 +211,6 @@ if __name__ == "__main__":
     make_ops(os.path.join(a.outdir, "ops.safetensors"))
     make_googlenet(os.path.join(a.outdir, "googlenet.safetensors"))
     make_paper(os.path.join(a.outdir, "paper.safetensors"))
+    make_torchvision(os.path.join(a.outdir, "torchvision.safetensors"))
     make_resize(os.path.join(a.outdir, "resize.safetensors"), a.data_dir)
     print(f"fixtures written to {a.outdir} by torch {torch.__version__}")

@@ -30,6 +30,8 @@ TensorMap read_safetensors(const std::string& path, std::map<std::string, std::s
 void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 
+// Parameters and buffers (batch norm's running statistics), as PyTorch's state_dict holds them.
+std::vector<NamedTensor> named_tensors(const ParamStore& params);
 void save_weights(const std::string& path, const ParamStore& params);
 // Every parameter must be in the file with its exact shape, and the file must hold nothing else.
 void load_weights(const std::string& path, ParamStore& params);

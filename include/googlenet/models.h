@@ -20,6 +20,14 @@ struct InceptionSpec {
 // as D2L's PyTorch Inception module names them.
 ValueId inception(Net& net, ValueId x, const InceptionSpec& spec, const std::string& prefix);
 
+// torchvision's BasicConv2d: a convolution without bias, batch norm (eps), ReLU; parameters
+// "<prefix>.conv.weight" and "<prefix>.bn.*".
+ValueId conv_bn_relu(Net& net, ValueId x, ConvSpec spec, float eps, const std::string& prefix);
+
+// torchvision's Inception block: every conv a BasicConv2d, a 3x3 (not 5x5) conv in path 3, a
+// ceil-mode pool in path 4; parameters "<prefix>.branch1.conv.weight", "<prefix>.branch2.0.bn.weight", ...
+ValueId inception_bn(Net& net, ValueId x, const InceptionSpec& spec, float eps, const std::string& prefix);
+
 // D2L's GoogLeNet (chapter "Multi-Branch Networks"): 5,977,530 parameters for 1 channel, 10 classes.
 // The same network as models/d2l.json, written out in C++ (the tests hold the two equal).
 Net d2l_googlenet(int in_channels = 1, int classes = 10, int size = 96);

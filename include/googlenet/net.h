@@ -64,6 +64,7 @@ using ValueId = int;
 
 struct ConvSpec {
     int out_channels, kernel, stride = 1, pad = 0;
+    bool bias = true;  // false before a batch norm, as torchvision's BasicConv2d
 };
 
 class Net {
@@ -81,6 +82,11 @@ public:
     // ceil_mode as PyTorch's: the output size rounds up, and a last window that starts inside
     // the input or its left padding counts.
     ValueId max_pool(ValueId x, int kernel, int stride, int pad, bool ceil_mode = false);
+    // Batch normalisation, as PyTorch's BatchNorm2d: batch statistics in training (and running
+    // averages updated with `momentum`), the running averages in evaluation. Parameters
+    // "<name>.weight", "<name>.bias"; buffers "<name>.running_mean", "<name>.running_var",
+    // "<name>.num_batches_tracked".
+    ValueId batch_norm(ValueId x, float eps, float momentum, const std::string& param_name);
     // Local response normalisation across `size` channels (odd), as PyTorch's LocalResponseNorm.
     ValueId lrn(ValueId x, int size, float alpha, float beta, float k);
     // Inverted dropout in training (see set_training), the identity in evaluation.

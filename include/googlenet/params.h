@@ -13,12 +13,20 @@ struct Param {
     size_t offset = 0, size = 0;
     int fan_in = 0, fan_out = 0;  // as torch.nn.init computes them, for initialisation
     bool is_bias = false;
+    float init_value = 0;   // with constant_init: the value it starts from (batch norm's 1 and 0)
+    bool constant_init = false;
 };
 
 class ParamStore {
 public:
     // Registers a parameter; the arena is laid out by allocate() once all are known.
     int add(std::string name, std::vector<int64_t> dims, int fan_in, int fan_out, bool is_bias);
+    // A parameter that starts at a constant (batch norm's scale 1 and shift 0).
+    int add_constant(std::string name, std::vector<int64_t> dims, float value);
+    // A buffer: state that is saved with the weights but not trained (batch norm's running
+    // statistics). Buffers live in their own arena, so the optimizer never touches them; they
+    // hold `value` from allocate() on.
+    int add_buffer(std::string name, std::vector<int64_t> dims, float value);
     void allocate();
     bool allocated() const { return values_.size() == total_; }
 
@@ -30,15 +38,21 @@ public:
     float* grad(int i) { return grads_.data() + params_[size_t(i)].offset; }
     const float* value(int i) const { return values_.data() + params_[size_t(i)].offset; }
     const float* grad(int i) const { return grads_.data() + params_[size_t(i)].offset; }
+    const std::vector<Param>& buffer_list() const { return buffers_list_; }
+    float* buffer(int i) { return buffers_.data() + buffers_list_[size_t(i)].offset; }
+    const float* buffer(int i) const { return buffers_.data() + buffers_list_[size_t(i)].offset; }
+    int find_buffer(const std::string& name) const;  // -1 if absent
+    Buffer& buffers() { return buffers_; }
+    const Buffer& buffers() const { return buffers_; }
     Buffer& values() { return values_; }
     Buffer& grads() { return grads_; }
     const Buffer& values() const { return values_; }
     const Buffer& grads() const { return grads_; }
 
 private:
-    std::vector<Param> params_;
-    size_t total_ = 0;
-    Buffer values_, grads_;
+    std::vector<Param> params_, buffers_list_;
+    size_t total_ = 0, buffers_total_ = 0;
+    Buffer values_, grads_, buffers_;
 };
 
 }  // namespace googlenet

@@ -195,6 +195,57 @@ void lrn_backward(T* dx, const T* dy, const T* x, Dims in, int size, T alpha, T 
                 }
 }
 
+// Batch normalisation in training mode: each channel normalised by its batch mean and biased
+// variance over (n, h, w), then scaled by w and shifted by b (PyTorch's BatchNorm2d in train()).
+template <class T>
+void batch_norm_forward(T* y, const T* x, const T* w, const T* b, Dims in, T eps) {
+    const T m = T(in.n) * in.h * in.w;
+    for (int c = 0; c < in.c; ++c) {
+        T mean = 0, var = 0;
+        for (int n = 0; n < in.n; ++n)
+            for (int i = 0; i < in.h * in.w; ++i) mean += x[in.at(n, c, 0, 0) + size_t(i)];
+        mean /= m;
+        for (int n = 0; n < in.n; ++n)
+            for (int i = 0; i < in.h * in.w; ++i) var += (x[in.at(n, c, 0, 0) + size_t(i)] - mean) * (x[in.at(n, c, 0, 0) + size_t(i)] - mean);
+        const T inv = T(1) / std::sqrt(var / m + eps);
+        for (int n = 0; n < in.n; ++n)
+            for (int i = 0; i < in.h * in.w; ++i) {
+                const size_t at = in.at(n, c, 0, 0) + size_t(i);
+                y[at] = (x[at] - mean) * inv * w[c] + b[c];
+            }
+    }
+}
+
+// dx = w inv / M (M dy - sum dy - xhat sum(dy xhat)), dw = sum(dy xhat), db = sum(dy), per channel.
+template <class T>
+void batch_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, Dims in, T eps) {
+    const T m = T(in.n) * in.h * in.w;
+    for (int c = 0; c < in.c; ++c) {
+        T mean = 0, var = 0;
+        for (int n = 0; n < in.n; ++n)
+            for (int i = 0; i < in.h * in.w; ++i) mean += x[in.at(n, c, 0, 0) + size_t(i)];
+        mean /= m;
+        for (int n = 0; n < in.n; ++n)
+            for (int i = 0; i < in.h * in.w; ++i) var += (x[in.at(n, c, 0, 0) + size_t(i)] - mean) * (x[in.at(n, c, 0, 0) + size_t(i)] - mean);
+        const T inv = T(1) / std::sqrt(var / m + eps);
+        T sum_dy = 0, sum_dy_xhat = 0;
+        for (int n = 0; n < in.n; ++n)
+            for (int i = 0; i < in.h * in.w; ++i) {
+                const size_t at = in.at(n, c, 0, 0) + size_t(i);
+                sum_dy += dy[at];
+                sum_dy_xhat += dy[at] * (x[at] - mean) * inv;
+            }
+        if (dw) dw[c] = sum_dy_xhat;
+        if (db) db[c] = sum_dy;
+        if (dx)
+            for (int n = 0; n < in.n; ++n)
+                for (int i = 0; i < in.h * in.w; ++i) {
+                    const size_t at = in.at(n, c, 0, 0) + size_t(i);
+                    dx[at] = w[c] * inv / m * (m * dy[at] - sum_dy - (x[at] - mean) * inv * sum_dy_xhat);
+                }
+    }
+}
+
 // y = x w^T + b, x is n x in (a flattened NCHW tensor), w is out x in.
 template <class T>
 void linear_forward(T* y, const T* x, const T* w, const T* b, int n, int in, int out) {

@@ -223,6 +223,7 @@ int run_predict(const PredictOptions& o) {
     const ModelSpec spec = model_for_fashion_mnist(load_model(o.model));
     const int size = o.resize > 0 ? o.resize : spec.input_size;
     Net net = build_net(spec, size);
+    net.set_training(false);  // dropout off, batch norm on its running statistics
     net.set_threads(resolve_threads(o.threads));
     load_weights(o.weights, net.params());
     std::vector<std::string> errors(o.images.size());

@@ -74,6 +74,12 @@ ValueId Net::max_pool(ValueId x, int kernel, int stride, int pad, bool ceil_mode
     return add_op(make_max_pool(kernel, stride, pad, ceil_mode), {x}, out);
 }
 
+ValueId Net::batch_norm(ValueId x, float eps, float momentum, const std::string& param_name) {
+    if (!(eps > 0.f) || !(momentum >= 0.f && momentum <= 1.f))
+        throw Error("batch-norm " + param_name + ": eps must be positive and momentum in [0, 1]");
+    return add_op(make_batch_norm(params_, value(x).shape.c, eps, momentum, param_name), {x}, value(x).shape);
+}
+
 ValueId Net::lrn(ValueId x, int size, float alpha, float beta, float k) {
     if (size < 1 || size % 2 == 0) throw Error("lrn: the window size must be odd, not " + std::to_string(size));
     return add_op(make_lrn(size, alpha, beta, k), {x}, value(x).shape);

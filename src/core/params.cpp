@@ -1,5 +1,7 @@
 #include "googlenet/params.h"
 
+#include <algorithm>
+
 namespace googlenet {
 
 int ParamStore::add(std::string name, std::vector<int64_t> dims, int fan_in, int fan_out,
@@ -21,9 +23,40 @@ int ParamStore::add(std::string name, std::vector<int64_t> dims, int fan_in, int
     return int(params_.size()) - 1;
 }
 
+int ParamStore::add_constant(std::string name, std::vector<int64_t> dims, float value) {
+    const int i = add(std::move(name), std::move(dims), 0, 0, false);
+    params_[size_t(i)].constant_init = true;
+    params_[size_t(i)].init_value = value;
+    return i;
+}
+
+int ParamStore::add_buffer(std::string name, std::vector<int64_t> dims, float value) {
+    if (allocated() && total_ > 0) throw Error("buffer '" + name + "' added after allocation");
+    if (find(name) >= 0 || find_buffer(name) >= 0) throw Error("buffer '" + name + "' is defined twice");
+    Param p;
+    p.name = std::move(name);
+    p.dims = std::move(dims);
+    p.size = 1;
+    for (auto d : p.dims) p.size *= size_t(d);
+    p.offset = buffers_total_;
+    p.constant_init = true;
+    p.init_value = value;
+    buffers_total_ += p.size;
+    buffers_list_.push_back(std::move(p));
+    return int(buffers_list_.size()) - 1;
+}
+
 void ParamStore::allocate() {
     values_.resize(total_);
     grads_.resize(total_);
+    buffers_.resize(buffers_total_);
+    for (const Param& b : buffers_list_) std::fill(buffers_.data() + b.offset, buffers_.data() + b.offset + b.size, b.init_value);
+}
+
+int ParamStore::find_buffer(const std::string& name) const {
+    for (size_t i = 0; i < buffers_list_.size(); ++i)
+        if (buffers_list_[i].name == name) return int(i);
+    return -1;
 }
 
 int ParamStore::find(const std::string& name) const {

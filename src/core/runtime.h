@@ -17,6 +17,11 @@ public:
     float* grad_target(Value& v);
     void grad_commit(Value& v, const float* written);
     void resize_scratch(size_t n) { scratch_.resize(n); }
+    // Room for a result that is computed but not wanted (at least n floats).
+    float* scratch(size_t n) {
+        if (scratch_.size() < n) scratch_.resize(n);
+        return scratch_.data();
+    }
 
     dnnl::memory mem(const dnnl::memory::desc& md, const float* p) {
         return dnnl::memory(md, engine, const_cast<float*>(p));

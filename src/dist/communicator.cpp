@@ -105,7 +105,7 @@ void Communicator::allreduce_sum(double* data, int count) {
 }
 
 void Communicator::broadcast(float* data, size_t count) {
-    if (!distributed()) return;
+    if (!distributed() || count == 0) return;
 #ifdef GOOGLENET_WITH_MPI
     collective_started();
     for (size_t done = 0; done < count;) {  // MPI counts are int

@@ -46,8 +46,12 @@ TensorMap read_safetensors(const std::string& path, std::map<std::string, std::s
         if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") ||
             !entry.contains("data_offsets"))
             throw tensor_bad("entry needs dtype, shape and data_offsets");
-        if (!entry["dtype"].is_string() || entry["dtype"] != "F32")
-            throw tensor_bad("dtype " + entry["dtype"].dump() + " is not supported (only F32)");
+        // F32 for everything trained; I64 also, for the step counters PyTorch keeps beside batch
+        // norm's statistics (num_batches_tracked), which are read as floats.
+        if (!entry["dtype"].is_string() || (entry["dtype"] != "F32" && entry["dtype"] != "I64"))
+            throw tensor_bad("dtype " + entry["dtype"].dump() + " is not supported (only F32, and I64 counters)");
+        const bool int64 = entry["dtype"] == "I64";
+        const uint64_t item = int64 ? 8 : 4;
         LoadedTensor t;
         uint64_t count = 1;
         if (!entry["shape"].is_array()) throw tensor_bad("shape is not a list");
@@ -67,13 +71,19 @@ TensorMap read_safetensors(const std::string& path, std::map<std::string, std::s
         if (begin > end || end > data_size)
             throw tensor_bad("data [" + std::to_string(begin) + ", " + std::to_string(end) +
                              ") lies outside the " + std::to_string(data_size) + " data bytes (truncated file?)");
-        if (end - begin != count * 4)
+        if (end - begin != count * item)
             throw tensor_bad("holds " + std::to_string(end - begin) + " bytes but shape " +
-                             entry["shape"].dump() + " needs " + std::to_string(count * 4));
+                             entry["shape"].dump() + " needs " + std::to_string(count * item));
         t.data.resize(count);
         in.seekg(std::streamoff(8 + header_size + begin));
-        if (!in.read(reinterpret_cast<char*>(t.data.data()), std::streamsize(count * 4)))
+        if (int64) {
+            std::vector<int64_t> counters(count);
+            if (!in.read(reinterpret_cast<char*>(counters.data()), std::streamsize(count * 8)))
+                throw tensor_bad("cannot read its data");
+            for (size_t i = 0; i < count; ++i) t.data[i] = float(counters[i]);
+        } else if (!in.read(reinterpret_cast<char*>(t.data.data()), std::streamsize(count * 4))) {
             throw tensor_bad("cannot read its data");
+        }
         out.emplace(name, std::move(t));
     }
     return out;
@@ -105,11 +115,17 @@ void write_safetensors(const std::string& path, const std::vector<NamedTensor>& 
     });
 }
 
-void save_weights(const std::string& path, const ParamStore& params) {
+std::vector<NamedTensor> named_tensors(const ParamStore& params) {
     std::vector<NamedTensor> tensors;
     for (int i = 0; i < int(params.list().size()); ++i)
         tensors.push_back({params.param(i).name, params.param(i).dims, params.value(i)});
-    write_safetensors(path, tensors, {{"format", "pt"}});
+    for (int i = 0; i < int(params.buffer_list().size()); ++i)
+        tensors.push_back({params.buffer_list()[size_t(i)].name, params.buffer_list()[size_t(i)].dims, params.buffer(i)});
+    return tensors;
+}
+
+void save_weights(const std::string& path, const ParamStore& params) {
+    write_safetensors(path, named_tensors(params), {{"format", "pt"}});
 }
 
 static std::string dims_str(const std::vector<int64_t>& dims) {
@@ -122,22 +138,27 @@ void load_weights(const std::string& path, ParamStore& params) { assign_params(p
 
 void assign_params(ParamStore& params, const TensorMap& file, const std::string& path, const std::string& other_prefix) {
     if (!params.allocated()) params.allocate();
-    for (int i = 0; i < int(params.list().size()); ++i) {
-        const Param& p = params.param(i);
+    auto check = [&](const Param& p) {
         auto it = file.find(p.name);
         if (it == file.end()) throw Error(path + ": tensor '" + p.name + "' is missing");
         if (it->second.shape != p.dims)
             throw Error(path + ": tensor '" + p.name + "' has shape " + dims_str(it->second.shape) +
                         ", the model needs " + dims_str(p.dims));
-    }
+    };
+    for (const Param& p : params.list()) check(p);
+    for (const Param& b : params.buffer_list()) check(b);
     for (const auto& [name, t] : file) {
         const bool other = !other_prefix.empty() && name.compare(0, other_prefix.size(), other_prefix) == 0;
-        if (!other && params.find(name) < 0)
+        if (!other && params.find(name) < 0 && params.find_buffer(name) < 0)
             throw Error(path + ": tensor '" + name + "' is not a parameter of this model");
     }
     for (int i = 0; i < int(params.list().size()); ++i) {
         const auto& t = file.at(params.param(i).name);
         std::copy(t.data.begin(), t.data.end(), params.value(i));
+    }
+    for (int i = 0; i < int(params.buffer_list().size()); ++i) {
+        const auto& t = file.at(params.buffer_list()[size_t(i)].name);
+        std::copy(t.data.begin(), t.data.end(), params.buffer(i));
     }
 }
 

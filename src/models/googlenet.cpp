@@ -18,6 +18,25 @@ ValueId inception(Net& net, ValueId x, const InceptionSpec& s, const std::string
     return out;
 }
 
+ValueId conv_bn_relu(Net& net, ValueId x, ConvSpec spec, float eps, const std::string& prefix) {
+    spec.bias = false;
+    // PyTorch's default momentum for the running averages.
+    return net.relu(net.batch_norm(net.conv(x, spec, prefix + ".conv"), eps, 0.1f, prefix + ".bn"));
+}
+
+ValueId inception_bn(Net& net, ValueId x, const InceptionSpec& s, float eps, const std::string& prefix) {
+    const ValueId p1 = conv_bn_relu(net, x, ConvSpec{s.c1, 1}, eps, prefix + ".branch1");
+    const ValueId p2 = conv_bn_relu(net, conv_bn_relu(net, x, ConvSpec{s.c2_reduce, 1}, eps, prefix + ".branch2.0"),
+                                    ConvSpec{s.c2, 3, 1, 1}, eps, prefix + ".branch2.1");
+    const ValueId p3 = conv_bn_relu(net, conv_bn_relu(net, x, ConvSpec{s.c3_reduce, 1}, eps, prefix + ".branch3.0"),
+                                    ConvSpec{s.c3, 3, 1, 1}, eps, prefix + ".branch3.1");
+    const ValueId p4 = conv_bn_relu(net, net.max_pool(x, 3, 1, 1, true), ConvSpec{s.c4, 1}, eps, prefix + ".branch4.1");
+    const ValueId out = net.concat({p1, p2, p3, p4});
+    net.name_block(out, fmt::format("{} inception ({}, ({}, {}), ({}, {}), {})", prefix, s.c1, s.c2_reduce, s.c2,
+                                    s.c3_reduce, s.c3, s.c4));
+    return out;
+}
+
 Net d2l_googlenet(int in_channels, int classes, int size) {
     Net net(in_channels, size, size);
     ValueId x = net.input();

@@ -143,13 +143,29 @@ ValueId add_layer(Net& net, ValueId x, const json& layer, std::string name, int 
             return net.linear(x, to_classes ? classes : int_field(a, "out", -1, 1, wa), name);
         }
         if (op == "inception") return inception(net, x, inception_spec(a, wa), name);
+        if (op == "inception_bn") {
+            if (!a.is_object() || !a.contains("channels"))
+                throw wa.error("expected {\"channels\": [c1, [c2_reduce, c2], [c3_reduce, c3], c4], \"eps\": 1e-3}");
+            only_keys(a, {"channels", "eps"}, wa);
+            return inception_bn(net, x, inception_spec(a["channels"], wa.at("channels")), number_field(a, "eps", 1e-3, wa),
+                                name);
+        }
+        if (op == "conv_bn") {
+            if (!a.is_object()) throw wa.error("expected {\"out\": N, \"kernel\": K, \"stride\": S, \"pad\": P, \"eps\": E}");
+            only_keys(a, {"out", "kernel", "stride", "pad", "eps"}, wa);
+            return conv_bn_relu(net, x,
+                                ConvSpec{int_field(a, "out", -1, 1, wa), int_field(a, "kernel", -1, 1, wa),
+                                         int_field(a, "stride", 1, 1, wa), int_field(a, "pad", 0, 0, wa)},
+                                number_field(a, "eps", 1e-3, wa), name);
+        }
     } catch (const Error& e) {
         const std::string what = e.what();
         if (what.rfind(w.source, 0) == 0) throw;
         throw wa.error(what);  // from the builder: an input too small for this layer, say
     }
     throw w.error("unknown op '" + op +
-                  "' (conv, max_pool, avg_pool, lrn, dropout, linear, inception, relu, global_avg_pool, flatten)");
+                  "' (conv, conv_bn, max_pool, avg_pool, lrn, dropout, linear, inception, inception_bn, relu, "
+                  "global_avg_pool, flatten)");
 }
 
 Net build(const json& j, const ModelSpec& spec, int size) {

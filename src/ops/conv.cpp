@@ -1,4 +1,4 @@
-// 2-D convolution with bias: oneDNN forward, backward-data and backward-weights primitives.
+// 2-D convolution, with or without bias: oneDNN forward, backward-data and backward-weights primitives.
 #include "core/runtime.h"
 #include "ops/ops.h"
 
@@ -64,7 +64,7 @@ public:
         : cin_(in_channels), spec_(spec) {
         const int k = spec.kernel, cout = spec.out_channels;
         weight_ = params.add(name + ".weight", {cout, cin_, k, k}, cin_ * k * k, cout * k * k, false);
-        bias_ = params.add(name + ".bias", {cout}, cin_ * k * k, cout * k * k, true);
+        bias_ = spec.bias ? params.add(name + ".bias", {cout}, cin_ * k * k, cout * k * k, true) : -1;
     }
 
     bool fuse_relu() override {
@@ -78,7 +78,9 @@ public:
                std::to_string(spec_.out_channels);
     }
 
-    std::vector<int> param_indices() const override { return {weight_, bias_}; }
+    std::vector<int> param_indices() const override {
+        return bias_ >= 0 ? std::vector<int>{weight_, bias_} : std::vector<int>{weight_};
+    }
 
     int64_t macs_per_image() const override {
         return int64_t(output->shape.per_image()) * cin_ * spec_.kernel * spec_.kernel;
@@ -92,7 +94,8 @@ public:
         // picks (format_tag::any), through a reorder when that differs.
         wei_ = memory::desc({spec_.out_channels, cin_, k, k}, memory::data_type::f32, tag::oihw);
         const memory::desc wei_any({spec_.out_channels, cin_, k, k}, memory::data_type::f32, tag::any);
-        bias_md_ = memory::desc({spec_.out_channels}, memory::data_type::f32, tag::a);
+        // A zero descriptor tells oneDNN there is no bias.
+        bias_md_ = bias_ >= 0 ? memory::desc({spec_.out_channels}, memory::data_type::f32, tag::a) : memory::desc();
         const memory::dims strides{spec_.stride, spec_.stride}, pad{spec_.pad, spec_.pad};
         dnnl::primitive_attr attr;
         if (relu_) {
@@ -139,10 +142,11 @@ public:
     }
 
     void forward(Runtime& rt) override {
-        fwd_.execute(rt.stream, {{DNNL_ARG_SRC, rt.mem(src_, inputs[0]->data.data())},
-                                 {DNNL_ARG_WEIGHTS, fwd_wei_.from_user(rt, rt.params.value(weight_))},
-                                 {DNNL_ARG_BIAS, rt.mem(bias_md_, rt.params.value(bias_))},
-                                 {DNNL_ARG_DST, rt.mem(dst_, output->data.data())}});
+        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, rt.mem(src_, inputs[0]->data.data())},
+                                             {DNNL_ARG_WEIGHTS, fwd_wei_.from_user(rt, rt.params.value(weight_))},
+                                             {DNNL_ARG_DST, rt.mem(dst_, output->data.data())}};
+        if (bias_ >= 0) args[DNNL_ARG_BIAS] = rt.mem(bias_md_, rt.params.value(bias_));
+        fwd_.execute(rt.stream, args);
     }
 
     void backward(Runtime& rt) override {
@@ -151,11 +155,11 @@ public:
             relu_bwd_.execute(rt.stream, {{DNNL_ARG_DST, rt.mem(dst_, output->data.data())},
                                           {DNNL_ARG_DIFF_DST, diff_dst},
                                           {DNNL_ARG_DIFF_SRC, diff_dst}});
-        bwd_weights_.execute(rt.stream,
-                             {{DNNL_ARG_SRC, plain_src_.of(rt, rt.mem(src_, inputs[0]->data.data()))},
-                              {DNNL_ARG_DIFF_DST, plain_dst_.of(rt, diff_dst)},
-                              {DNNL_ARG_DIFF_WEIGHTS, dw_.target(rt, rt.params.grad(weight_))},
-                              {DNNL_ARG_DIFF_BIAS, rt.mem(bias_md_, rt.params.grad(bias_))}});
+        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, plain_src_.of(rt, rt.mem(src_, inputs[0]->data.data()))},
+                                             {DNNL_ARG_DIFF_DST, plain_dst_.of(rt, diff_dst)},
+                                             {DNNL_ARG_DIFF_WEIGHTS, dw_.target(rt, rt.params.grad(weight_))}};
+        if (bias_ >= 0) args[DNNL_ARG_DIFF_BIAS] = rt.mem(bias_md_, rt.params.grad(bias_));
+        bwd_weights_.execute(rt.stream, args);
         dw_.copy_to_user(rt, rt.params.grad(weight_));
         Value& in = *inputs[0];
         if (!in.needs_grad) return;

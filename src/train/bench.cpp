@@ -25,6 +25,7 @@ BenchResult benchmark(const BenchConfig& config) {
     r.threads = resolve_threads(c.threads);
     Net net = build_net(spec, c.size);
     net.set_threads(r.threads);
+    net.set_training(c.mode == "train");
     init_params(net.params(), 0);
     net.set_batch(c.batch_size);
     Sgd sgd(net.params(), SgdOptions{});

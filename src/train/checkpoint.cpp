@@ -122,9 +122,7 @@ std::string config_json(const TrainConfig& config) { return to_json(config).dump
 
 void save_checkpoint(const std::string& path, const ParamStore& params, Sgd& sgd, const TrainConfig& config,
                      const RunState& st) {
-    std::vector<NamedTensor> tensors;
-    for (int i = 0; i < int(params.list().size()); ++i)
-        tensors.push_back({params.param(i).name, params.param(i).dims, params.value(i)});
+    std::vector<NamedTensor> tensors = named_tensors(params);
     if (sgd.momentum_buffer().size())
         tensors.push_back({"optimizer.momentum_buffer", {int64_t(sgd.momentum_buffer().size())}, sgd.momentum_buffer().data()});
     json history = json::array();

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -10,6 +11,10 @@ void init_params(ParamStore& params, uint64_t seed) {
     std::mt19937_64 rng(seed);
     for (int i = 0; i < int(params.list().size()); ++i) {
         const Param& p = params.param(i);
+        if (p.constant_init) {
+            std::fill(params.value(i), params.value(i) + p.size, p.init_value);
+            continue;
+        }
         const double bound = p.is_bias ? 1.0 / std::sqrt(double(p.fan_in))
                                        : std::sqrt(6.0 / double(p.fan_in + p.fan_out));
         float* v = params.value(i);

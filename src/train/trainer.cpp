@@ -143,6 +143,7 @@ std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState s
     // Every rank starts from rank 0's weights and optimizer state, whatever it read itself.
     comm.broadcast(net.params().values().data(), net.params().total());
     comm.broadcast(sgd.momentum_buffer().data(), sgd.momentum_buffer().size());
+    comm.broadcast(net.params().buffers().data(), net.params().buffers().size());
     GradientSync sync(comm, net.params());
     DistributedInfo info;
     if (comm.distributed()) {
@@ -220,6 +221,9 @@ std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState s
             }
             std::memcpy(last_good.data(), net.params().values().data(), last_good.size() * sizeof(float));
             sgd.step();
+            // Batch norm's running statistics saw only this rank's images: keep rank 0's, as
+            // PyTorch's DistributedDataParallel does (broadcast_buffers).
+            comm.broadcast(net.params().buffers().data(), net.params().buffers().size());
 
             st.loss_sum += loss_sum;
             st.hits += hits;
