@@ -1,8 +1,11 @@
-// The paper's GoogLeNet (models/paper.json: LRN, ceil-mode pools, dropout) against PyTorch
-// (tools/reference_googlenet.py, fixtures/paper.safetensors): batch 2 at 64x64 in evaluation mode,
-// where dropout passes through, so both sides compute the same function. Same tolerances as D2L's
-// network: logits 1e-4, every gradient 1e-3 (max |diff| / max |expected| per tensor).
-// Then 16 SGD steps in training mode (dropout on) must lower the loss on a fixed batch by 15%.
+// The paper's GoogLeNet (models/paper.json: LRN, ceil-mode pools, dropout, two auxiliary
+// classifiers) against PyTorch (tools/reference_googlenet.py, fixtures/paper.safetensors), batch 2
+// at 96x96: evaluation-mode logits (the auxiliary heads do not run); then in training mode with
+// every dropout at p = 0 on both sides, the main and auxiliary logits, the loss (main + 0.3 x each
+// auxiliary) and every gradient, the heads' included. Tolerances as for D2L's network: logits
+// 1e-4, gradients 1e-3 (max |diff| / max |expected| per tensor), except where PyTorch's own float32
+// gradient is further off than that (the stem, here): there 1.5x PyTorch's float32 error. Then 16 SGD steps in training
+// mode (dropout on) must lower the loss on a fixed batch by 10%.
 #include <cstdio>
 
 #include "googlenet/models.h"
@@ -19,9 +22,19 @@ const Fixture& fixture() {
     return f;
 }
 
-// The network at 64x64 with PyTorch's weights.
-Net net_from_fixture() {
-    Net net = build_net(load_model("paper"), 64);
+ModelSpec paper_without_dropout() {
+    std::string text = load_model("paper").text;
+    for (const char* p : {"\"p\": 0.4", "\"p\": 0.7", "\"p\": 0.7"}) {
+        const size_t at = text.find(p);
+        EXPECT_NE(at, std::string::npos) << p;
+        text.replace(at, 8, "\"p\": 0.0");
+    }
+    return parse_model(text, "paper without dropout");
+}
+
+// The network at 96x96 with PyTorch's weights.
+Net net_from_fixture(const ModelSpec& spec) {
+    Net net = build_net(spec, 96);
     ParamStore& ps = net.params();
     ps.allocate();
     for (int i = 0; i < int(ps.list().size()); ++i) {
@@ -33,22 +46,46 @@ Net net_from_fixture() {
     return net;
 }
 
-TEST(PaperVsPyTorch, ParameterCountIsThePapers) {
+std::vector<int> labels() {
+    std::vector<int> y;
+    for (float v : fixture()["labels"]) y.push_back(int(v));
+    return y;
+}
+
+TEST(PaperVsPyTorch, ParameterCountsAreThePapers) {
     Net net = build_net(load_model("paper"));
-    size_t total = 0;
-    for (const Param& p : net.params().list()) total += p.size;
-    EXPECT_EQ(total, 6998552u);  // without the auxiliary classifiers
+    size_t main = 0, all = 0;
+    std::vector<bool> aux_param(net.params().list().size(), false);
+    for (const auto& op : net.ops())
+        if (op->auxiliary)
+            for (int i : op->param_indices()) aux_param[size_t(i)] = true;
+    for (int i = 0; i < int(net.params().list().size()); ++i) {
+        all += net.params().param(i).size;
+        if (!aux_param[size_t(i)]) main += net.params().param(i).size;
+    }
+    EXPECT_EQ(main, 6998552u);
+    EXPECT_EQ(all, 13378280u);  // with the auxiliary classifiers
+    EXPECT_EQ(net.auxiliaries().size(), 2u);
     EXPECT_EQ(net.value(net.output()).shape, (Shape{1, 1000, 1, 1}));
 }
 
-TEST(PaperVsPyTorch, LogitsLossAndEveryGradientInEvaluationMode) {
-    Net net = net_from_fixture();
+TEST(PaperVsPyTorch, EvaluationModeLogits) {
+    Net net = net_from_fixture(load_model("paper"));
     net.set_training(false);
     const float* logits = net.forward(fixture()["input"].data());
+    EXPECT_TENSOR_NEAR(logits, fixture()["eval.logits"].data(), 2000, 1e-4, "evaluation logits");
+}
+
+TEST(PaperVsPyTorch, TrainingModeLogitsAuxiliaryLogitsLossAndEveryGradient) {
+    Net net = net_from_fixture(paper_without_dropout());
+    const float* logits = net.forward(fixture()["input"].data());
     EXPECT_TENSOR_NEAR(logits, fixture()["logits"].data(), 2000, 1e-4, "logits");
-    std::vector<int> y;
-    for (float v : fixture()["labels"]) y.push_back(int(v));
-    const float loss = net.loss(y.data());
+    ASSERT_EQ(net.auxiliaries().size(), 2u);
+    EXPECT_TENSOR_NEAR(net.value(net.auxiliaries()[0].logits).data.data(), fixture()["aux1.logits"].data(), 2000, 1e-4,
+                       "aux1 logits");
+    EXPECT_TENSOR_NEAR(net.value(net.auxiliaries()[1].logits).data.data(), fixture()["aux2.logits"].data(), 2000, 1e-4,
+                       "aux2 logits");
+    const float loss = net.loss(labels().data());
     EXPECT_NEAR(loss, fixture()["loss"][0], 1e-5 * std::fabs(fixture()["loss"][0]));
     net.backward();
     double worst = 0;
@@ -57,28 +94,30 @@ TEST(PaperVsPyTorch, LogitsLossAndEveryGradientInEvaluationMode) {
         const auto& g = fixture()["grad." + p.name];
         ASSERT_EQ(g.size(), p.size) << p.name;
         const double err = max_rel_error(net.params().grad(i), g.data(), p.size);
-        EXPECT_LE(err, 1e-3) << "gradient of " << p.name;
-        worst = std::max(worst, err);
+        // PyTorch's own float32 gradient is off by up to 0.6% in the stem here (a float32
+        // question that is ill-conditioned there); nowhere may ours be off by more than 1e-3 or
+        // 1.5x PyTorch's own float32 error, whichever is larger.
+        const double pytorch_f32 = fixture()["f32err." + p.name][0];
+        EXPECT_LE(err, std::max(1e-3, 1.5 * pytorch_f32)) << "gradient of " << p.name << " (PyTorch float32: " << pytorch_f32 << ")";
+        worst = std::max(worst, err / std::max(1e-3, pytorch_f32));
     }
-    std::printf("largest gradient error: %.3g\n", worst);
+    std::printf("largest gradient error relative to max(1e-3, PyTorch's float32 error): %.3g\n", worst);
 }
 
 TEST(PaperVsPyTorch, TrainingWithDropoutLowersTheLossOnABatch) {
-    Net net = net_from_fixture();
-    std::vector<int> y;
-    for (float v : fixture()["labels"]) y.push_back(int(v));
+    Net net = net_from_fixture(load_model("paper"));
     Sgd sgd(net.params(), SgdOptions{0.01f, 0.9f, 0.f, false});
     std::vector<float> losses;
     for (int step = 0; step < 16; ++step) {
         net.set_random(1, uint64_t(step));
         net.forward(fixture()["input"].data());
-        losses.push_back(net.loss(y.data()));
+        losses.push_back(net.loss(labels().data()));
         net.backward();
         sgd.step();
     }
     for (float l : losses) std::printf("%.4f ", l);
     std::printf("\n");
-    EXPECT_LT(losses.back(), 0.85f * losses.front());  // measured: 6.95 -> 5.29 in 16 steps
+    EXPECT_LT(losses.back(), 0.9f * losses.front());  // measured: 11.03 -> 9.01 (main + 0.3 x each auxiliary)
 }
 
 }  // namespace

@@ -129,22 +129,43 @@ def make_googlenet(path):
 
 
 def make_paper(path):
-    """The paper's network at 64x64 (its pools, LRN and dropout all in play), batch 2, in evaluation
-    mode (dropout passes through, so both sides compute the same function): logits, loss, gradients."""
+    """The paper's network at 96x96 (its pools, LRN, dropout and both auxiliary classifiers in play),
+    batch 2: evaluation-mode logits; then in training mode with every dropout off (p = 0 on both
+    sides, so both compute the same function) the three logits, the loss (main + 0.3 x each
+    auxiliary) and every gradient."""
     torch.manual_seed(2)
-    net = paper_googlenet()
-    net.eval()
-    x = torch.rand(2, 3, 64, 64)
+    net = paper_googlenet(size=96)
+    x = torch.rand(2, 3, 96, 96)
     y = torch.tensor([7, 993])
     out = {name: t.detach().clone() for name, t in net.state_dict().items()}
-    net.double()
+
+    def train_step(net, x):
+        for m in net.modules():
+            if isinstance(m, nn.Dropout):
+                m.p = 0.0
+        net.train()
+        net.zero_grad()
+        logits, aux1, aux2 = net(x)
+        loss = F.cross_entropy(logits, y) + 0.3 * (F.cross_entropy(aux1, y) + F.cross_entropy(aux2, y))
+        loss.backward()
+        return logits, aux1, aux2, loss
+
+    # PyTorch's own float32 gradients, kept only as their error against float64: in the stem the
+    # float32 problem is ill-conditioned here (measured 0.2-0.6%), and the test allows us no more.
+    train_step(net, x)
+    f32 = {name: p.grad.detach().clone().double() for name, p in net.named_parameters()}
+    net.double()  # evaluation mode next: dropout's p no longer matters
     x = x.double()
-    logits = net(x)
-    loss = F.cross_entropy(logits, y)
-    loss.backward()
-    out.update({"input": x, "labels": y.float(), "logits": logits.detach(), "loss": loss.detach().reshape(1)})
+    net.eval()
+    with torch.no_grad():
+        out["eval.logits"] = net(x)
+    logits, aux1, aux2, loss = train_step(net, x)
+    out.update({"input": x, "labels": y.float(), "logits": logits.detach(), "aux1.logits": aux1.detach(),
+                "aux2.logits": aux2.detach(), "loss": loss.detach().reshape(1)})
     for name, p in net.named_parameters():
-        out["grad." + name] = p.grad.detach().clone()
+        g = p.grad.detach().clone()
+        out["grad." + name] = g
+        out["f32err." + name] = ((f32[name] - g).abs().max() / g.abs().max()).reshape(1)
     write_safetensors(path, out)
 
 

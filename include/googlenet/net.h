@@ -58,6 +58,7 @@ public:
 
     std::vector<Value*> inputs;
     Value* output = nullptr;
+    bool auxiliary = false;  // part of an auxiliary classifier: runs in training only
 };
 
 using ValueId = int;
@@ -96,6 +97,16 @@ public:
     ValueId concat(const std::vector<ValueId>& xs);
     ValueId linear(ValueId x, int out_features, const std::string& param_name);  // flattens x
     void set_output(ValueId x) { output_ = x; }
+    // The ops added since op `first_op` form an auxiliary classifier ending in `logits` (the
+    // paper's heads after 4a and 4d): in training its loss, times `weight`, joins the main loss
+    // and its gradient flows back into the network; in evaluation it does not run.
+    size_t op_count() const { return ops_.size(); }
+    void add_auxiliary(size_t first_op, ValueId logits, float weight);
+    struct Auxiliary {
+        ValueId logits;
+        float weight;
+    };
+    const std::vector<Auxiliary>& auxiliaries() const { return auxiliaries_; }
     // Names a value that ends a block ("b1", "2.0 inception"), for summaries.
     void name_block(ValueId x, const std::string& name) { block_names_.emplace_back(x, name); }
     // Each layer's output shape, parameters and multiply-adds, as D2L walks through the network.
@@ -110,7 +121,7 @@ public:
     const ParamStore& params() const { return params_; }
     Shape input_shape() const { return values_[0]->shape; }
     int classes() const { return value(output_).shape.c; }
-    int64_t macs_per_image() const;
+    int64_t macs_per_image() const;  // of inference: auxiliary classifiers left out
     size_t gradient_arena_floats() const { return grad_arena_.size(); }
 
     // Running.
@@ -123,6 +134,7 @@ public:
     int batch() const { return batch_; }
     const float* forward(const float* images);  // images: batch x C x H x W; returns logits
     // Mean softmax cross-entropy of the last forward's logits; also sets the logits' gradient.
+    // In training, plus each auxiliary classifier's, times its weight.
     float loss(const int* labels);
     void backward();  // fills params().grads() from the logits' gradient
     // The same, calling `after_op` as each op's backward completes (its parameters' gradients are
@@ -144,6 +156,7 @@ private:
     ParamStore params_;
     ValueId output_ = 0;
     std::vector<std::pair<ValueId, std::string>> block_names_;
+    std::vector<Auxiliary> auxiliaries_;
     Buffer grad_arena_;
     std::vector<Value*> unconsumed_;  // values no op reads: their gradient is zero
     int batch_ = 0;

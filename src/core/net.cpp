@@ -132,7 +132,8 @@ ValueId Net::linear(ValueId x, int out_features, const std::string& param_name) 
 
 int64_t Net::macs_per_image() const {
     int64_t total = 0;
-    for (const auto& op : ops_) total += op->macs_per_image();
+    for (const auto& op : ops_)
+        if (!op->auxiliary) total += op->macs_per_image();
     return total;
 }
 
@@ -148,7 +149,7 @@ std::string Net::summary() const {
     };
     std::string out = fmt::format("{:<34} {:<20} {:>11} {:>13}\n", "layer", "output shape", "parameters", "multiply-adds");
     out += fmt::format("{:<34} {}\n", "input", shape1(values_[0]->shape));
-    int64_t total_params = 0, total_macs = 0;
+    int64_t total_params = 0, total_macs = 0, aux_params = 0, aux_macs = 0;
     for (const auto& op : ops_) {
         int64_t params = 0;
         std::string names;
@@ -157,9 +158,9 @@ std::string Net::summary() const {
             if (names.empty()) names = params_.param(i).name.substr(0, params_.param(i).name.rfind('.'));
         }
         const int64_t macs = op->macs_per_image();
-        total_params += params;
-        total_macs += macs;
-        const std::string label = op->describe() + (names.empty() ? "" : " (" + names + ")");
+        (op->auxiliary ? aux_params : total_params) += params;
+        (op->auxiliary ? aux_macs : total_macs) += macs;
+        const std::string label = (op->auxiliary ? "  aux: " : "") + op->describe() + (names.empty() ? "" : " (" + names + ")");
         std::string row = fmt::format("{:<34} {:<20} {:>11} {:>13}", label, shape1(op->output->shape),
                                       params ? thousands(params) : "", macs ? thousands(macs) : "");
         out += row.erase(row.find_last_not_of(' ') + 1) + "\n";
@@ -169,6 +170,9 @@ std::string Net::summary() const {
     const Shape in = values_[0]->shape;
     out += fmt::format("total: {} parameters, {} multiply-adds per {}x{}x{} image\n", thousands(total_params),
                        thousands(total_macs), in.c, in.h, in.w);
+    if (!auxiliaries_.empty())
+        out += fmt::format("with the {} auxiliary classifiers (training only): {} parameters, {} multiply-adds\n",
+                           auxiliaries_.size(), thousands(total_params + aux_params), thousands(total_macs + aux_macs));
     return out;
 }
 
@@ -189,7 +193,8 @@ void Net::fuse_conv_relu() {
             Op* producer = nullptr;
             for (auto& other : kept)
                 if (other->output == v) producer = other.get();
-            if (producer && consumers[v] == 1 && v != values_[size_t(output_)].get() && producer->fuse_relu()) {
+            if (producer && consumers[v] == 1 && v != values_[size_t(output_)].get() &&
+                producer->auxiliary == op->auxiliary && producer->fuse_relu()) {
                 producer->output = op->output;
                 v->live = false;
                 continue;
@@ -223,6 +228,8 @@ void Net::plan_gradients() {
     }
     const Value* out = values_[size_t(output_)].get();
     if (lives.count(out)) lives[out].first = -1;  // the loss writes it before backward starts
+    for (const Auxiliary& a : auxiliaries_)
+        if (lives.count(values_[size_t(a.logits)].get())) lives[values_[size_t(a.logits)].get()].first = -1;
     std::vector<Life*> order;
     unconsumed_.clear();
     for (auto& [v, life] : lives) {
@@ -304,19 +311,33 @@ void Net::set_batch(int n) {
     batch_ = n;
 }
 
+void Net::add_auxiliary(size_t first_op, ValueId logits, float weight) {
+    if (batch_ != 0) throw Error("auxiliary classifiers cannot be added to a net that has already run");
+    if (first_op >= ops_.size()) throw Error("an auxiliary classifier needs at least one op");
+    for (size_t i = first_op; i < ops_.size(); ++i) ops_[i]->auxiliary = true;
+    auxiliaries_.push_back({logits, weight});
+}
+
 const float* Net::forward(const float* images) {
     if (batch_ == 0) throw Error("Net::forward before set_batch");
     Value& in = *values_[0];
     std::memcpy(in.data.data(), images, in.shape.numel() * sizeof(float));
-    for (auto& op : ops_) op->forward(*rt_);
+    for (auto& op : ops_)
+        if (training_ || !op->auxiliary) op->forward(*rt_);
     rt_->stream.wait();
     return value(output_).data.data();
 }
 
 float Net::loss(const int* labels) {
     Value& out = value(output_);
-    return softmax_cross_entropy(out.data.data(), labels, out.shape.n, out.shape.c,
-                                 out.grad.data());
+    float total = softmax_cross_entropy(out.data.data(), labels, out.shape.n, out.shape.c, out.grad.data());
+    if (!training_) return total;
+    for (const Auxiliary& a : auxiliaries_) {
+        Value& v = value(a.logits);
+        total += a.weight * softmax_cross_entropy(v.data.data(), labels, v.shape.n, v.shape.c, v.grad.data());
+        for (size_t i = 0; i < v.grad.size(); ++i) v.grad.data()[i] *= a.weight;
+    }
+    return total;
 }
 
 void Net::backward(const float* dlogits) {
@@ -331,7 +352,10 @@ void Net::backward(const std::function<void(const Op&)>& after_op) {
     for (auto& v : values_) v->grad_written = false;
     for (Value* v : unconsumed_) std::fill(v->grad.data(), v->grad.data() + v->grad.size(), 0.f);
     value(output_).grad_written = true;
+    if (training_)
+        for (const Auxiliary& a : auxiliaries_) value(a.logits).grad_written = true;
     for (auto it = ops_.rbegin(); it != ops_.rend(); ++it) {
+        if ((*it)->auxiliary && !training_) continue;
         (*it)->backward(*rt_);
         if (after_op) {
             rt_->stream.wait();  // a no-op on the CPU engine, whose primitives run synchronously

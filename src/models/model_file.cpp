@@ -143,6 +143,29 @@ ValueId add_layer(Net& net, ValueId x, const json& layer, std::string name, int 
             return net.linear(x, to_classes ? classes : int_field(a, "out", -1, 1, wa), name);
         }
         if (op == "inception") return inception(net, x, inception_spec(a, wa), name);
+        if (op == "aux") {
+            // A side branch from here to its own logits; the main path goes on from x unchanged.
+            if (!a.is_object() || !a.contains("layers") || !a["layers"].is_array() || a["layers"].empty())
+                throw wa.error("expected {\"weight\": W, \"layers\": [...]}");
+            only_keys(a, {"weight", "layers"}, wa);
+            const size_t first = net.op_count();
+            ValueId y = x;
+            for (size_t l = 0; l < a["layers"].size(); ++l) {
+                const json& layer = a["layers"][l];
+                const std::string own = layer.is_object() && layer.contains("name") && layer["name"].is_string()
+                                            ? name + "." + layer["name"].get<std::string>()
+                                            : fmt::format("{}.{}", name, l);
+                json renamed = layer;
+                if (renamed.is_object()) renamed.erase("name");
+                y = add_layer(net, y, renamed, own, classes, wa.at("layers").at(l));
+            }
+            const Shape& out = net.value(y).shape;
+            if (out.c != classes || out.h != 1 || out.w != 1)
+                throw wa.error(fmt::format("an auxiliary classifier must end with 'classes' = {} outputs, not [{}, {}, {}]",
+                                           classes, out.c, out.h, out.w));
+            net.add_auxiliary(first, y, number_field(a, "weight", 0.3, wa));
+            return x;
+        }
         if (op == "inception_bn") {
             if (!a.is_object() || !a.contains("channels"))
                 throw wa.error("expected {\"channels\": [c1, [c2_reduce, c2], [c3_reduce, c3], c4], \"eps\": 1e-3}");
@@ -164,7 +187,7 @@ ValueId add_layer(Net& net, ValueId x, const json& layer, std::string name, int 
         throw wa.error(what);  // from the builder: an input too small for this layer, say
     }
     throw w.error("unknown op '" + op +
-                  "' (conv, conv_bn, max_pool, avg_pool, lrn, dropout, linear, inception, inception_bn, relu, "
+                  "' (conv, conv_bn, max_pool, avg_pool, lrn, dropout, linear, inception, inception_bn, aux, relu, "
                   "global_avg_pool, flatten)");
 }
 
