@@ -167,6 +167,44 @@ class Cli(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("takes 3-channel images into 10 classes; Fashion-MNIST has 1-channel images", p.stderr)
 
+    def test_the_paper_network_trains_on_an_image_folder(self):
+        import json, random
+        from PIL import Image
+        rng = random.Random(0)
+        root = os.path.join(self.tmp.name, "folder")
+        for split, n in (("train", 12), ("val", 4)):
+            for cls, colour in (("blue", (30, 30, 200)), ("red", (200, 30, 30))):
+                d = os.path.join(root, split, cls)
+                os.makedirs(d)
+                for i in range(n):
+                    size = (rng.randint(40, 70), rng.randint(40, 70))
+                    pixel = tuple(max(0, min(255, c + rng.randint(-40, 40))) for c in colour)
+                    Image.new("RGB", size, pixel).save(os.path.join(d, f"{i}.{'png' if i % 2 else 'jpg'}"))
+        broken = os.path.join(root, "train", "red", "broken.jpg")
+        with open(broken, "wb") as f:
+            f.write(b"\xff\xd8\xff not a picture")
+        # The paper's network as a user adapts it: a copy of the model file with 2 classes.
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models", "paper.json")) as f:
+            model = json.load(f)
+        model["classes"] = 2
+        path = os.path.join(self.tmp.name, "paper2.json")
+        with open(path, "w") as f:
+            json.dump(model, f)
+        args = ["--train-folder", os.path.join(root, "train"), "--val-folder", os.path.join(root, "val"),
+                "--resize", "96", "--batch-size", "8", "--lr", "0.03", "--momentum", "0.9", "--threads", "2"]
+        p = run("train", "--model", path, "--epochs", "6", "--out", os.path.join(self.tmp.name, "folder-run"), *args)
+        self.assertIn(f"skipping an unreadable image: {broken}: corrupt JPEG", p.stderr)
+        losses = [float(l) for l in re.findall(r"^epoch \d+: loss ([\d.]+)", p.stdout, re.M)]
+        self.assertEqual(len(losses), 6, p.stdout)
+        self.assertLess(losses[-1], 0.6 * losses[0], p.stdout)  # measured: 1.05 -> 0.17
+        p = run("train", "--model", path, "--epochs", "1", "--bad-images", "fail", "--out",
+                os.path.join(self.tmp.name, "folder-fail"), *args, ok=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(f"{broken}: corrupt JPEG", p.stderr)
+        p = run("train", "--model", "paper", "--epochs", "1", "--out", os.path.join(self.tmp.name, "folder-1000"), *args,
+                ok=False)
+        self.assertIn("has 2 classes but model 'paper' has 1000", p.stderr)
+
     def test_same_seed_same_weights(self):
         a, b = os.path.join(self.tmp.name, "a"), os.path.join(self.tmp.name, "b")
         for d in (a, b):

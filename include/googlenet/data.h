@@ -45,11 +45,25 @@ struct Batch {
     std::vector<int> labels;
 };
 
+// Where training and evaluation take their batches from: Fashion-MNIST (BatchLoader) or an image
+// folder (FolderLoader, image_folder.h).
+class BatchSource {
+public:
+    virtual ~BatchSource() = default;
+    virtual int batches_per_epoch() const = 0;
+    // Starts producing epoch `epoch`'s batches, from batch `first_batch` on (to resume mid-epoch).
+    virtual void start_epoch(int epoch, int first_batch = 0) = 0;
+    virtual bool next(Batch& out) = 0;  // false once the epoch's batches are all taken
+};
+
+// The order of an epoch's images: a permutation drawn from (seed, epoch), or 0..count-1.
+std::vector<int> epoch_order(int count, bool shuffle, uint64_t seed, int epoch);
+
 // Produces one epoch of batches at a time on a background thread, `depth` batches ahead.
 // The order is a permutation drawn from (seed, epoch), so a run is repeatable. With `shards` > 1
 // (data-parallel training) each global batch of `batch_size` images is cut into that many
 // contiguous parts and this loader yields only part `shard`, which may be empty.
-class BatchLoader {
+class BatchLoader : public BatchSource {
 public:
     BatchLoader(const ImageSet& set, int batch_size, int resize, bool shuffle, uint64_t seed, int depth = 3,
                 int shard = 0, int shards = 1);
@@ -57,10 +71,9 @@ public:
     BatchLoader(const BatchLoader&) = delete;
     BatchLoader& operator=(const BatchLoader&) = delete;
 
-    // Starts producing epoch `epoch`'s batches, from batch `first_batch` on (to resume mid-epoch).
-    void start_epoch(int epoch, int first_batch = 0);
-    bool next(Batch& out);  // false once the epoch's batches are all taken
-    int batches_per_epoch() const { return (set_.count + batch_size_ - 1) / batch_size_; }
+    void start_epoch(int epoch, int first_batch = 0) override;
+    bool next(Batch& out) override;
+    int batches_per_epoch() const override { return (set_.count + batch_size_ - 1) / batch_size_; }
     int image_size() const { return resize_; }
 
 private:

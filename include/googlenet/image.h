@@ -17,6 +17,14 @@ struct GrayImage {
 // Throws Error naming the file for anything unreadable.
 GrayImage read_image(const std::string& path);
 
+struct RgbImage {
+    int width = 0, height = 0;
+    std::vector<uint8_t> pixels;  // height x width x 3 (R, G, B)
+};
+
+// PNG or JPEG as RGB, as PIL's convert("RGB"): grey is repeated, alpha dropped.
+RgbImage read_image_rgb(const std::string& path);
+
 // The model's input for one image, exactly as in training: a 28x28 picture (other sizes are first
 // resized to 28x28, as Fashion-MNIST's images were made), resized to `size` (PIL bilinear), / 255.
 std::vector<float> prepare_fashion_mnist_input(const GrayImage& image, int size);

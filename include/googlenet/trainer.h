@@ -26,6 +26,10 @@ struct TrainConfig {
     int threads = 0;  // 0: every core
     uint64_t seed = 0;
     std::string data_dir = kFashionMnistDir;
+    // Image folders (one sub-folder per class) instead of Fashion-MNIST; see image_folder.h.
+    std::string train_folder, val_folder;
+    int data_threads = 2;         // decoding threads for image folders
+    bool skip_bad_images = true;  // an unreadable image is reported and left out (else: an error)
     int train_limit = 0;  // 0: the whole split
     int test_limit = 0;
     std::string init_weights;  // start from this weights file instead of a fresh initialisation
@@ -86,6 +90,7 @@ struct Interrupted : Error {
 void request_stop();
 
 EvalResult evaluate(Net& net, const ImageSet& set, int batch_size, int resize);
+EvalResult evaluate(Net& net, BatchSource& source);  // one pass over the source's epoch 0
 
 // Under mpirun, train() and resume() run data-parallel: every rank calls them with the same
 // settings, `batch_size` is the global batch, rank 0 alone writes files and tells the observer, and

@@ -60,9 +60,10 @@ public:
     void on_start(const TrainConfig& c, int batches, int epoch, int batch) override {
         epochs_ = c.epochs;
         log_every_ = c.log_every;
-        std::printf("training %s on Fashion-MNIST: %d epochs of %d batches, batch %d, lr %g (%s), momentum %g, "
+        std::printf("training %s on %s: %d epochs of %d batches, batch %d, lr %g (%s), momentum %g, "
                     "weight decay %g%s, %dx%d, %d threads, seed %llu\n",
-                    c.model.c_str(), c.epochs, batches, c.batch_size, double(c.lr), c.lr_schedule.c_str(), double(c.momentum),
+                    c.model.c_str(), c.train_folder.empty() ? "Fashion-MNIST" : c.train_folder.c_str(), c.epochs,
+                    batches, c.batch_size, double(c.lr), c.lr_schedule.c_str(), double(c.momentum),
                     double(c.weight_decay), c.nesterov ? " (nesterov)" : "", c.resize, c.resize,
                     resolve_threads(c.threads), static_cast<unsigned long long>(c.seed));
         if (epoch > 1 || batch > 0) std::printf("resuming at epoch %d, batch %d\n", epoch, batch + 1);
@@ -325,6 +326,18 @@ int main(int argc, char** argv) {
         ->check(CLI::NonNegativeNumber);
     train_cmd->add_option("--init", c.init_weights, "Start from this weights file (safetensors) instead of a fresh init")
         ->check(CLI::ExistingFile);
+    train_cmd->add_option("--train-folder", c.train_folder,
+                          "Train on this image folder (one sub-folder of PNG/JPEG files per class) instead of Fashion-MNIST")
+        ->check(CLI::ExistingDirectory);
+    train_cmd->add_option("--val-folder", c.val_folder, "With --train-folder: the image folder to measure test accuracy on")
+        ->check(CLI::ExistingDirectory);
+    train_cmd->add_option("--data-threads", c.data_threads, "Threads decoding image-folder images ahead of compute")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 256));
+    std::string bad_images = "skip";
+    train_cmd->add_option("--bad-images", bad_images, "An unreadable image in a folder: skip (reported, left out) or fail")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"skip", "fail"}));
     bool no_shuffle = false;
     train_cmd->add_flag("--no-shuffle", no_shuffle, "Keep the training set's order in every epoch");
     train_cmd->add_option("--out", c.out_dir, "Output folder: model.safetensors, checkpoint.safetensors, config.json, metrics.jsonl")
@@ -418,6 +431,7 @@ int main(int argc, char** argv) {
         return app.exit(e);
     }
     c.shuffle = !no_shuffle;
+    c.skip_bad_images = bad_images == "skip";
     try {
         if (train_cmd->parsed()) {
             int resume_epochs = 0, resume_threads = 0;

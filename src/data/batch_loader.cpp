@@ -30,17 +30,22 @@ void BatchLoader::stop() {
     cancel_ = false;
 }
 
-void BatchLoader::start_epoch(int epoch, int first_batch) {
-    stop();
-    std::vector<int> order(size_t(set_.count));
+std::vector<int> epoch_order(int count, bool shuffle, uint64_t seed, int epoch) {
+    std::vector<int> order(static_cast<size_t>(count));
     std::iota(order.begin(), order.end(), 0);
-    if (shuffle_) {
-        std::mt19937_64 rng(seed_ * 0x9E3779B97F4A7C15ull + uint64_t(epoch) + 1);
+    if (shuffle && count > 1) {
+        std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + uint64_t(epoch) + 1);
         for (size_t i = order.size() - 1; i > 0; --i) {
             const size_t j = size_t(rng() % (i + 1));
             std::swap(order[i], order[j]);
         }
     }
+    return order;
+}
+
+void BatchLoader::start_epoch(int epoch, int first_batch) {
+    stop();
+    std::vector<int> order = epoch_order(set_.count, shuffle_, seed_, epoch);
     if (first_batch < 0 || first_batch > batches_per_epoch())
         throw Error("batch " + std::to_string(first_batch) + " is outside the epoch");
     remaining_ = batches_per_epoch() - first_batch;

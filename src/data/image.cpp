@@ -28,7 +28,13 @@ uint8_t luma(uint8_t r, uint8_t g, uint8_t b) {
     return uint8_t((r * 19595u + g * 38470u + b * 7471u + 0x8000u) >> 16);
 }
 
-GrayImage read_png(const std::string& path) {
+// Decoded pixels: 1 channel (grey, PIL's "L") or 3 (RGB, interleaved).
+struct Decoded {
+    int width = 0, height = 0, channels = 1;
+    std::vector<uint8_t> pixels;
+};
+
+Decoded read_png(const std::string& path, bool rgb) {
     png_image image;
     std::memset(&image, 0, sizeof image);
     image.version = PNG_IMAGE_VERSION;
@@ -37,15 +43,16 @@ GrayImage read_png(const std::string& path) {
     if (uint64_t(image.width) * image.height > kMaxPixels) png_image_free(&image);
     check_size(path, image.width, image.height);
     const bool color = image.format & PNG_FORMAT_FLAG_COLOR;
-    image.format = color ? PNG_FORMAT_RGBA : PNG_FORMAT_GRAY;
+    // libpng drops alpha as PIL's convert() does (by ignoring it), and expands grey to RGB itself.
+    image.format = rgb ? PNG_FORMAT_RGB : color ? PNG_FORMAT_RGBA : PNG_FORMAT_GRAY;
     std::vector<uint8_t> buffer(PNG_IMAGE_SIZE(image));
     if (!png_image_finish_read(&image, nullptr, buffer.data(), 0, nullptr)) {
         const std::string message = image.message;
         png_image_free(&image);
         throw Error(path + ": corrupt PNG (" + message + ")");
     }
-    GrayImage out{int(image.width), int(image.height), {}};
-    if (!color) {
+    Decoded out{int(image.width), int(image.height), rgb ? 3 : 1, {}};
+    if (rgb || !color) {
         out.pixels = std::move(buffer);
     } else {
         out.pixels.resize(size_t(out.width) * out.height);
@@ -61,7 +68,7 @@ struct JpegError {
     char message[JMSG_LENGTH_MAX];
 };
 
-GrayImage read_jpeg(const std::string& path) {
+Decoded read_jpeg(const std::string& path, bool want_rgb) {
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), std::fclose);
     if (!file) throw Error(path + ": cannot open");
     jpeg_decompress_struct cinfo;
@@ -79,7 +86,7 @@ GrayImage read_jpeg(const std::string& path) {
         if (level < 0) c->err->error_exit(c);
     };
     std::vector<uint8_t> rgb;
-    GrayImage out;
+    Decoded out;
     if (setjmp(err.jump)) {
         jpeg_destroy_decompress(&cinfo);
         throw Error(path + ": corrupt JPEG (" + err.message + ")");
@@ -92,8 +99,8 @@ GrayImage read_jpeg(const std::string& path) {
         jpeg_destroy_decompress(&cinfo);
         check_size(path, w, h);
     }
-    const bool gray = cinfo.jpeg_color_space == JCS_GRAYSCALE;
-    cinfo.out_color_space = gray ? JCS_GRAYSCALE : JCS_RGB;
+    const bool gray = cinfo.jpeg_color_space == JCS_GRAYSCALE && !want_rgb;
+    cinfo.out_color_space = gray ? JCS_GRAYSCALE : JCS_RGB;  // libjpeg expands grey to RGB itself
     jpeg_start_decompress(&cinfo);
     out.width = int(cinfo.output_width);
     out.height = int(cinfo.output_height);
@@ -105,7 +112,8 @@ GrayImage read_jpeg(const std::string& path) {
     }
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
-    if (gray) {
+    out.channels = want_rgb ? 3 : 1;
+    if (gray || want_rgb) {
         out.pixels = std::move(rgb);
     } else {
         out.pixels.resize(size_t(out.width) * out.height);
@@ -114,17 +122,27 @@ GrayImage read_jpeg(const std::string& path) {
     return out;
 }
 
-}  // namespace
-
-GrayImage read_image(const std::string& path) {
+Decoded decode(const std::string& path, bool rgb) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
     unsigned char magic[8] = {};
     in.read(reinterpret_cast<char*>(magic), 8);
     static const unsigned char png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-    if (in.gcount() == 8 && std::memcmp(magic, png_magic, 8) == 0) return read_png(path);
-    if (in.gcount() >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF) return read_jpeg(path);
+    if (in.gcount() == 8 && std::memcmp(magic, png_magic, 8) == 0) return read_png(path, rgb);
+    if (in.gcount() >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF) return read_jpeg(path, rgb);
     throw Error(path + ": neither a PNG nor a JPEG file");
+}
+
+}  // namespace
+
+GrayImage read_image(const std::string& path) {
+    Decoded d = decode(path, false);
+    return {d.width, d.height, std::move(d.pixels)};
+}
+
+RgbImage read_image_rgb(const std::string& path) {
+    Decoded d = decode(path, true);
+    return {d.width, d.height, std::move(d.pixels)};
 }
 
 std::vector<float> prepare_fashion_mnist_input(const GrayImage& image, int size) {

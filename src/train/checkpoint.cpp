@@ -40,6 +40,11 @@ void config_fields(Config& c, Visit&& f) {
     f("out_dir", c.out_dir);
     f("log_every", c.log_every);
     f("checkpoint_every", c.checkpoint_every);
+    // Added after the first release: read when present, so older checkpoints still resume.
+    f.optional("train_folder", c.train_folder);
+    f.optional("val_folder", c.val_folder);
+    f.optional("data_threads", c.data_threads);
+    f.optional("skip_bad_images", c.skip_bad_images);
 }
 
 template <class Stats, class Visit>
@@ -75,12 +80,18 @@ struct Writer {
     void operator()(const char* key, float v) const { out[key] = std::stod(fmt::format("{}", v)); }
     template <class T>
     void operator()(const char* key, const T& v) const { out[key] = v; }
+    template <class T>
+    void optional(const char* key, const T& v) const { (*this)(key, v); }
 };
 
 // Reads a field only if its JSON type and range fit the C++ one: a checkpoint is outside bytes,
 // and converting an out-of-range number would be undefined behaviour.
 struct Reader {
     const json& in;
+    template <class T>
+    void optional(const char* key, T& out) const {
+        if (in.is_object() && in.contains(key)) (*this)(key, out);
+    }
     template <class T>
     void operator()(const char* key, T& out) const {
         if (!in.is_object() || !in.contains(key)) throw Error(std::string("'") + key + "' is missing");

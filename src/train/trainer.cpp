@@ -8,10 +8,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <fmt/format.h>
 
 #include "googlenet/distributed.h"
+#include "googlenet/image_folder.h"
 #include "googlenet/io.h"
 #include "googlenet/plot.h"
 #include "googlenet/models.h"
@@ -128,9 +130,37 @@ std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState s
     if (c.batch_size < comm.size())
         throw Error(fmt::format("--batch-size {} is the global batch and must be at least the number of ranks ({})",
                                 c.batch_size, comm.size()));
-    const ImageSet train_set = load_fashion_mnist(c.data_dir, "train", c.train_limit);
-    const ImageSet test_set = load_fashion_mnist(c.data_dir, "test", c.test_limit);
-    BatchLoader loader(train_set, c.batch_size, c.resize, c.shuffle, c.seed, 3, comm.rank(), comm.size());
+    // The data: Fashion-MNIST, or a training and a validation image folder.
+    ImageSet train_set, test_set;
+    ImageFolder train_folder, val_folder;
+    std::unique_ptr<BatchSource> train_source, test_source;
+    if (c.train_folder.empty()) {
+        train_set = load_fashion_mnist(c.data_dir, "train", c.train_limit);
+        test_set = load_fashion_mnist(c.data_dir, "test", c.test_limit);
+        train_source = std::make_unique<BatchLoader>(train_set, c.batch_size, c.resize, c.shuffle, c.seed, 3, comm.rank(),
+                                                     comm.size());
+        test_source = std::make_unique<BatchLoader>(test_set, c.batch_size, c.resize, false, 0, 3, comm.rank(), comm.size());
+    } else {
+        if (c.val_folder.empty()) throw Error("--train-folder needs --val-folder, the images to measure test accuracy on");
+        train_folder = scan_image_folder(c.train_folder);
+        val_folder = scan_image_folder(c.val_folder);
+        if (val_folder.classes != train_folder.classes)
+            throw Error(c.val_folder + ": its class folders differ from " + c.train_folder + "'s");
+        if (int(train_folder.classes.size()) != net.classes())
+            throw Error(fmt::format("{} has {} classes but model '{}' has {}: set \"classes\": {} in a copy of the model "
+                                    "file",
+                                    c.train_folder, train_folder.classes.size(), c.model, net.classes(),
+                                    train_folder.classes.size()));
+        ImageTransform t;
+        t.channels = net.input_shape().c;
+        t.size = c.resize;
+        train_source = std::make_unique<FolderLoader>(train_folder, c.batch_size, t, c.shuffle, c.seed, c.data_threads,
+                                                      c.skip_bad_images, comm.rank(), comm.size());
+        t.train = false;
+        test_source = std::make_unique<FolderLoader>(val_folder, c.batch_size, t, false, 0, c.data_threads,
+                                                     c.skip_bad_images, comm.rank(), comm.size());
+    }
+    BatchSource& loader = *train_source;
     const int batches = loader.batches_per_epoch();
     const LrSchedule schedule = schedule_of(c, batches);
     const std::string weights_path = c.out_dir + "/model.safetensors";
@@ -176,6 +206,10 @@ std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState s
         Batch b;
         const double comm_wait_at_start = sync.wait_seconds();
         while (loader.next(b)) {
+            if (b.global_size == 0) {  // every image of this batch was unreadable and left out
+                ++st.batch;
+                continue;
+            }
             const double lr = lr_at(schedule, (st.epoch - 1) + double(st.batch) / batches);
             sgd.set_lr(float(lr));
             float loss = 0;
@@ -267,7 +301,7 @@ std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState s
         e.comm_wait_seconds = sync.wait_seconds() - comm_wait_at_start;
         if (comm.distributed() && !comm.same_on_all_ranks(checksum(net.params().values())))
             throw Error(fmt::format("the ranks' weights differ after epoch {}: the replicas have diverged", st.epoch));
-        const EvalResult test = evaluate(net, test_set, c.batch_size, c.resize);
+        const EvalResult test = evaluate(net, *test_source);
         e.test_loss = test.loss;
         e.test_acc = test.accuracy;
         e.seconds = run_seconds();
@@ -300,6 +334,11 @@ int resolve_threads(int threads) { return threads > 0 ? threads : omp_get_num_pr
 EvalResult evaluate(Net& net, const ImageSet& set, int batch_size, int resize) {
     Communicator& comm = Communicator::world();
     BatchLoader loader(set, batch_size, resize, false, 0, 3, comm.rank(), comm.size());
+    return evaluate(net, loader);
+}
+
+EvalResult evaluate(Net& net, BatchSource& loader) {
+    Communicator& comm = Communicator::world();
     loader.start_epoch(0);
     net.set_training(false);
     struct BackToTraining {
@@ -347,7 +386,8 @@ ModelSpec model_for_fashion_mnist(const ModelSpec& spec) {
 }
 
 std::vector<EpochStats> train(const TrainConfig& config, TrainObserver* observer) {
-    const ModelSpec spec = model_for_fashion_mnist(load_model(config.model));
+    const ModelSpec spec =
+        config.train_folder.empty() ? model_for_fashion_mnist(load_model(config.model)) : load_model(config.model);
     TrainConfig c = config;
     if (c.resize == 0) c.resize = spec.input_size;
     validate(c);
@@ -379,8 +419,8 @@ std::vector<EpochStats> resume(const std::string& dir, int epochs, int threads, 
         throw Error(fmt::format("{}: the run already finished its {} epochs; pass --epochs N (N > {}) to train on",
                                 path, st.epoch - 1, st.epoch - 1));
     // The network as it was when the run started, even if its model file has changed since.
-    const ModelSpec spec = model_for_fashion_mnist(
-        st.model_text.empty() ? load_model(c.model) : parse_model(st.model_text, path + " (model " + c.model + ")"));
+    ModelSpec spec = st.model_text.empty() ? load_model(c.model) : parse_model(st.model_text, path + " (model " + c.model + ")");
+    if (c.train_folder.empty()) spec = model_for_fashion_mnist(spec);
     Net net = build_net(spec, c.resize);
     net.set_threads(resolve_threads(c.threads));
     Sgd sgd(net.params(), SgdOptions{c.lr, c.momentum, c.weight_decay, c.nesterov});
