@@ -174,3 +174,16 @@ TEST(GradCheck, BatchNorm) {
     EXPECT_TENSOR_NEAR(dw.data(), nw.data(), dw.size(), kTol, "batch-norm dw");
     EXPECT_TENSOR_NEAR(db.data(), nb.data(), db.size(), kTol, "batch-norm db");
 }
+
+TEST(GradCheck, AdaptiveAvgPool) {
+    const ref::Dims d{2, 2, 7, 6};
+    Vec x = random_vector<double>(d.numel(), 19), r = random_vector<double>(2 * 2 * 4 * 4, 20), y(r.size());
+    auto loss = [&] {
+        ref::adaptive_avg_pool_forward(y.data(), x.data(), d, 4, 4);
+        return dot(y, r);
+    };
+    Vec dx(x.size());
+    ref::adaptive_avg_pool_backward(dx.data(), r.data(), d, 4, 4);
+    const Vec nx = numeric_grad(x, loss);
+    EXPECT_TENSOR_NEAR(dx.data(), nx.data(), dx.size(), kTol, "adaptive avg-pool dx");
+}

@@ -95,6 +95,11 @@ TEST(OpsVsPyTorch, BatchNormInTraining) {
     check_case("batchnorm", 1, 2, [](ParamStore& ps) { return make_batch_norm(ps, 4, 1e-3f, 0.1f, "bn"); });
 }
 
+TEST(OpsVsPyTorch, AdaptiveAvgPool) {
+    check_case("adaptive_avgpool_14to4", 1, 0, [](ParamStore&) { return make_adaptive_avg_pool(4, 4); });
+    check_case("adaptive_avgpool_6to4", 1, 0, [](ParamStore&) { return make_adaptive_avg_pool(4, 4); });
+}
+
 TEST(OpsVsPyTorch, LinearFlattensItsInput) {
     check_case("linear", 1, 2, [](ParamStore& ps) { return make_linear(ps, 16, 5, "fc"); });
 }

@@ -149,3 +149,37 @@ TEST(OpsVsReference, ConvReluFusionInNet) {
     EXPECT_TENSOR_NEAR(ps.grad(0), dw.data(), dw.size(), kTol, "dw through fused relu");
     EXPECT_TENSOR_NEAR(ps.grad(1), db.data(), db.size(), kTol, "db through fused relu");
 }
+
+// A linear layer reading a map with spatial extent (as torchvision's auxiliary heads do) takes it
+// in Flatten's C, H, W order even when the map is in a blocked layout; and the adaptive pooling op
+// works between blocked layouts. Checked against the reference loops, forward and backward.
+TEST(OpsVsReference, LinearOnASpatialMapAndAdaptivePoolInBlockedLayout) {
+    Net net(3, 7, 7);
+    ValueId x = net.conv(net.input(), {32, 3, 1, 1}, "a");
+    x = net.adaptive_avg_pool(x, 4, 4);
+    net.set_output(net.linear(x, 5, "b"));
+    net.set_batch(2);
+    ASSERT_NE(net.value(x).layout, Layout::nchw) << "the test needs the pooled map in a blocked layout";
+    ParamStore& ps = net.params();
+    for (int i = 0; i < int(ps.list().size()); ++i) {
+        const auto v = random_vector<float>(ps.param(i).size, 50 + uint64_t(i));
+        std::copy(v.begin(), v.end(), ps.value(i));
+    }
+    const auto in = random_vector<float>(2 * 3 * 49, 51), dlogits = random_vector<float>(10, 52);
+    const float* logits = net.forward(in.data());
+    net.backward(dlogits.data());
+
+    const ref::Dims d{2, 3, 7, 7};
+    std::vector<float> conv(2 * 32 * 49), pooled(2 * 32 * 16), expected(10);
+    ref::conv2d_forward(conv.data(), in.data(), ps.value(0), ps.value(1), d, 32, 3, 1, 1);
+    ref::adaptive_avg_pool_forward(pooled.data(), conv.data(), ref::Dims{2, 32, 7, 7}, 4, 4);
+    ref::linear_forward(expected.data(), pooled.data(), ps.value(2), ps.value(3), 2, 32 * 16, 5);
+    EXPECT_TENSOR_NEAR(logits, expected.data(), 10, kTol, "logits");
+    std::vector<float> dpooled(pooled.size()), dw(5 * 32 * 16), dconv(conv.size()), dwc(32 * 3 * 9), dbc(32);
+    ref::linear_backward<float>(dpooled.data(), dw.data(), nullptr, dlogits.data(), pooled.data(), ps.value(2), 2,
+                                32 * 16, 5);
+    EXPECT_TENSOR_NEAR(ps.grad(2), dw.data(), dw.size(), kTol, "linear dw");
+    ref::adaptive_avg_pool_backward(dconv.data(), dpooled.data(), ref::Dims{2, 32, 7, 7}, 4, 4);
+    ref::conv2d_backward<float>(nullptr, dwc.data(), dbc.data(), dconv.data(), in.data(), ps.value(0), d, 32, 3, 1, 1);
+    EXPECT_TENSOR_NEAR(ps.grad(0), dwc.data(), dwc.size(), kTol, "conv dw through the adaptive pool");
+}

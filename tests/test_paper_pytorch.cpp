@@ -8,12 +8,14 @@
 // mode (dropout on) must lower the loss on a fixed batch by 10%.
 #include <cstdio>
 
+#include "googlenet/io.h"
 #include "googlenet/models.h"
 #include "googlenet/train.h"
 #include "testing.h"
 
 using namespace googlenet;
 using namespace googlenet::testing;
+using googlenet::testing::expect_error;
 
 namespace {
 
@@ -102,6 +104,25 @@ TEST(PaperVsPyTorch, TrainingModeLogitsAuxiliaryLogitsLossAndEveryGradient) {
         worst = std::max(worst, err / std::max(1e-3, pytorch_f32));
     }
     std::printf("largest gradient error relative to max(1e-3, PyTorch's float32 error): %.3g\n", worst);
+}
+
+TEST(PaperVsPyTorch, AWeightsFileWithoutTheAuxiliaryClassifiersLoads) {
+    Net full = net_from_fixture(load_model("paper"));
+    std::vector<NamedTensor> main;
+    for (int i = 0; i < int(full.params().list().size()); ++i)
+        if (full.params().param(i).name.rfind("aux", 0) != 0)
+            main.push_back({full.params().param(i).name, full.params().param(i).dims, full.params().value(i)});
+    const std::string path = temp_path("paper_without_aux.safetensors");
+    write_safetensors(path, main);
+    Net net = build_net(load_model("paper"), 96);
+    load_weights(path, net);  // the heads keep their initial values
+    net.set_training(false);
+    net.set_batch(2);
+    EXPECT_TENSOR_NEAR(net.forward(fixture()["input"].data()), fixture()["eval.logits"].data(), 2000, 1e-4,
+                       "evaluation logits");
+    main.push_back({"aux1.fc2.bias", {1000}, fixture()["aux1.fc2.bias"].data()});  // some of a head: incomplete
+    write_safetensors(path, main);
+    expect_error([&] { load_weights(path, net); }, "tensor 'aux1.conv.weight' is missing");
 }
 
 TEST(PaperVsPyTorch, TrainingWithDropoutLowersTheLossOnABatch) {

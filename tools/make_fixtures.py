@@ -87,6 +87,9 @@ def make_ops(path):
     # batch norm in training mode, as torchvision's BasicConv2d uses it (eps 1e-3)
     op_case(out, "batchnorm", lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True, eps=1e-3),
             [r(3, 4, 5, 5) * 2 + 0.5], [r(4) * 0.5 + 1, r(4) * 0.2])
+    # torchvision's auxiliary heads: adaptive 14 -> 4 (overlapping windows), and 6 -> 4 as at 96x96
+    op_case(out, "adaptive_avgpool_14to4", lambda x: F.adaptive_avg_pool2d(x, 4), [r(2, 3, 14, 14)])
+    op_case(out, "adaptive_avgpool_6to4", lambda x: F.adaptive_avg_pool2d(x, 4), [r(2, 5, 6, 6)])
     op_case(out, "lrn_strong", lambda x: F.local_response_norm(x, 3, 0.5, 0.75, 2.0), [r(2, 6, 3, 3)])
     op_case(out, "linear", lambda x, wt, b: F.linear(torch.flatten(x, 1), wt, b), [r(3, 4, 2, 2)], [r(5, 16), r(5)])
     op_case(out, "concat", lambda a, b, c: torch.cat((a, b, c), 1), [r(2, 1, 3, 3), r(2, 4, 3, 3), r(2, 2, 3, 3)])
@@ -173,7 +176,7 @@ def make_torchvision(path):
     """torchvision's GoogLeNet (batch norm) at 64x64, batch 3, with random batch-norm statistics and
     affine parameters so that both modes are real tests: evaluation-mode logits, and training-mode
     logits, loss, gradients and the running statistics after that step (dropout off, p = 0, as the
-    test sets it on its side too)."""
+    test sets it on its side too). Without the auxiliary heads: see docs/models.md."""
     import torchvision
     torch.manual_seed(3)
     net = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True)

@@ -53,4 +53,9 @@ std::vector<std::string> builtin_models();  // models/*.json, compiled in
 // The network for size x size inputs (0: the model's own input size).
 Net build_net(const ModelSpec& spec, int size = 0);
 
+// Loads a weights file into `net` (every tensor, exact shapes, nothing extra). A file without any
+// of the auxiliary classifiers' tensors loads too, the heads keeping their values: torchvision's
+// ImageNet weights come that way.
+void load_weights(const std::string& path, Net& net);
+
 }  // namespace googlenet

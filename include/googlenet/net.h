@@ -94,6 +94,8 @@ public:
     ValueId dropout(ValueId x, float p);
     ValueId avg_pool(ValueId x, int kernel, int stride, int pad);  // padding counts, as PyTorch's default
     ValueId global_avg_pool(ValueId x);
+    // PyTorch's AdaptiveAvgPool2d((out_h, out_w)): uneven, possibly overlapping windows.
+    ValueId adaptive_avg_pool(ValueId x, int out_h, int out_w);
     ValueId concat(const std::vector<ValueId>& xs);
     ValueId linear(ValueId x, int out_features, const std::string& param_name);  // flattens x
     void set_output(ValueId x) { output_ = x; }

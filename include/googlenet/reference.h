@@ -246,6 +246,39 @@ void batch_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* 
     }
 }
 
+// Adaptive average pooling to out_h x out_w (PyTorch's AdaptiveAvgPool2d): output cell i averages
+// input rows [floor(i H / out_h), ceil((i + 1) H / out_h)), and likewise for columns; the windows
+// may overlap and differ in size.
+template <class T>
+void adaptive_avg_pool_forward(T* y, const T* x, Dims in, int out_h, int out_w) {
+    for (int n = 0; n < in.n; ++n)
+        for (int c = 0; c < in.c; ++c)
+            for (int oy = 0; oy < out_h; ++oy)
+                for (int ox = 0; ox < out_w; ++ox) {
+                    const int y0 = oy * in.h / out_h, y1 = ((oy + 1) * in.h + out_h - 1) / out_h;
+                    const int x0 = ox * in.w / out_w, x1 = ((ox + 1) * in.w + out_w - 1) / out_w;
+                    T acc = 0;
+                    for (int iy = y0; iy < y1; ++iy)
+                        for (int ix = x0; ix < x1; ++ix) acc += x[in.at(n, c, iy, ix)];
+                    y[((size_t(n) * in.c + c) * out_h + oy) * out_w + ox] = acc / T((y1 - y0) * (x1 - x0));
+                }
+}
+
+template <class T>
+void adaptive_avg_pool_backward(T* dx, const T* dy, Dims in, int out_h, int out_w) {
+    std::fill(dx, dx + in.numel(), T(0));
+    for (int n = 0; n < in.n; ++n)
+        for (int c = 0; c < in.c; ++c)
+            for (int oy = 0; oy < out_h; ++oy)
+                for (int ox = 0; ox < out_w; ++ox) {
+                    const int y0 = oy * in.h / out_h, y1 = ((oy + 1) * in.h + out_h - 1) / out_h;
+                    const int x0 = ox * in.w / out_w, x1 = ((ox + 1) * in.w + out_w - 1) / out_w;
+                    const T g = dy[((size_t(n) * in.c + c) * out_h + oy) * out_w + ox] / T((y1 - y0) * (x1 - x0));
+                    for (int iy = y0; iy < y1; ++iy)
+                        for (int ix = x0; ix < x1; ++ix) dx[in.at(n, c, iy, ix)] += g;
+                }
+}
+
 // y = x w^T + b, x is n x in (a flattened NCHW tensor), w is out x in.
 template <class T>
 void linear_forward(T* y, const T* x, const T* w, const T* b, int n, int in, int out) {

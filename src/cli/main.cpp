@@ -166,7 +166,7 @@ int run_eval(const TrainConfig& c, const std::string& weights, std::string out_d
     const int size = c.resize > 0 ? c.resize : spec.input_size;
     Net net = build_net(spec, size);
     net.set_threads(resolve_threads(c.threads));
-    load_weights(weights, net.params());
+    load_weights(weights, net);
     const EvalResult r = evaluate(net, test_set, c.batch_size, size);
     std::printf("test loss %.4f, test acc %.4f (%d images)\n", r.loss, r.accuracy, r.count);
 
@@ -226,7 +226,7 @@ int run_predict(const PredictOptions& o) {
     Net net = build_net(spec, size);
     net.set_training(false);  // dropout off, batch norm on its running statistics
     net.set_threads(resolve_threads(o.threads));
-    load_weights(o.weights, net.params());
+    load_weights(o.weights, net);
     std::vector<std::string> errors(o.images.size());
     std::vector<std::vector<float>> probabilities(o.images.size());
     std::vector<size_t> batch;

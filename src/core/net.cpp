@@ -80,6 +80,14 @@ ValueId Net::batch_norm(ValueId x, float eps, float momentum, const std::string&
     return add_op(make_batch_norm(params_, value(x).shape.c, eps, momentum, param_name), {x}, value(x).shape);
 }
 
+ValueId Net::adaptive_avg_pool(ValueId x, int out_h, int out_w) {
+    const Shape in = value(x).shape;
+    if (out_h < 1 || out_w < 1 || out_h > in.h || out_w > in.w)
+        throw Error("adaptive-avg-pool to " + std::to_string(out_h) + "x" + std::to_string(out_w) + ": input too small (" +
+                    in.str() + ")");
+    return add_op(make_adaptive_avg_pool(out_h, out_w), {x}, Shape{1, in.c, out_h, out_w});
+}
+
 ValueId Net::lrn(ValueId x, int size, float alpha, float beta, float k) {
     if (size < 1 || size % 2 == 0) throw Error("lrn: the window size must be odd, not " + std::to_string(size));
     return add_op(make_lrn(size, alpha, beta, k), {x}, value(x).shape);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "googlenet/io.h"
 #include "googlenet/models.h"
 
 namespace googlenet {
@@ -121,6 +122,12 @@ ValueId add_layer(Net& net, ValueId x, const json& layer, std::string name, int 
             if (a.contains("ceil") && !a["ceil"].is_boolean()) throw wa.at("ceil").error("expected true or false");
             return op == "max_pool" ? net.max_pool(x, k, stride, pad, ceil_mode) : net.avg_pool(x, k, stride, pad);
         }
+        if (op == "adaptive_avg_pool") {
+            if (!a.is_object()) throw wa.error("expected {\"size\": S}");
+            only_keys(a, {"size"}, wa);
+            const int size = int_field(a, "size", -1, 1, wa);
+            return net.adaptive_avg_pool(x, size, size);
+        }
         if (op == "lrn") {
             if (!a.is_object()) throw wa.error("expected {\"size\": 5, \"alpha\": 1e-4, \"beta\": 0.75, \"k\": 1}");
             only_keys(a, {"size", "alpha", "beta", "k"}, wa);
@@ -187,7 +194,7 @@ ValueId add_layer(Net& net, ValueId x, const json& layer, std::string name, int 
         throw wa.error(what);  // from the builder: an input too small for this layer, say
     }
     throw w.error("unknown op '" + op +
-                  "' (conv, conv_bn, max_pool, avg_pool, lrn, dropout, linear, inception, inception_bn, aux, relu, "
+                  "' (conv, conv_bn, max_pool, avg_pool, adaptive_avg_pool, lrn, dropout, linear, inception, inception_bn, aux, relu, "
                   "global_avg_pool, flatten)");
 }
 
@@ -284,6 +291,33 @@ ModelSpec load_model(const std::string& name_or_path) {
     std::stringstream text;
     text << in.rdbuf();
     return parse_model(text.str(), name_or_path);
+}
+
+void load_weights(const std::string& path, Net& net) {
+    ParamStore& ps = net.params();
+    if (!ps.allocated()) ps.allocate();
+    TensorMap tensors = read_safetensors(path);
+    // The auxiliary classifiers' tensors: their ops' parameters, and the buffers beside them.
+    std::vector<std::string> aux_names, aux_prefixes;
+    for (const auto& op : net.ops())
+        if (op->auxiliary)
+            for (int i : op->param_indices()) {
+                aux_names.push_back(ps.param(i).name);
+                aux_prefixes.push_back(ps.param(i).name.substr(0, ps.param(i).name.rfind('.') + 1));
+            }
+    for (const Param& b : ps.buffer_list())
+        for (const auto& prefix : aux_prefixes)
+            if (b.name.rfind(prefix, 0) == 0 && b.name.find('.', prefix.size()) == std::string::npos) aux_names.push_back(b.name);
+    bool any = false;
+    for (const auto& n : aux_names) any = any || tensors.count(n) > 0;
+    if (!any)
+        for (const auto& n : aux_names) {
+            const int i = ps.find(n), bi = ps.find_buffer(n);
+            const Param& p = i >= 0 ? ps.param(i) : ps.buffer_list()[size_t(bi)];
+            const float* v = i >= 0 ? ps.value(i) : ps.buffer(bi);
+            tensors[n] = LoadedTensor{p.dims, std::vector<float>(v, v + p.size)};
+        }
+    assign_params(ps, tensors, path);
 }
 
 Net build_net(const ModelSpec& spec, int size) {

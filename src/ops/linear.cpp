@@ -1,5 +1,6 @@
-// Fully connected layer (oneDNN inner product). It reads its N x C x H x W input as N x (C*H*W):
-// in dense NCHW that is exactly PyTorch's Flatten, so flatten costs nothing and is no separate op.
+// Fully connected layer (oneDNN inner product). It reads its N x C x H x W input as N x (C*H*W),
+// in PyTorch's Flatten order whatever the input's layout, so flatten costs nothing and is no
+// separate op.
 #include "core/runtime.h"
 #include "ops/ops.h"
 
@@ -26,9 +27,18 @@ public:
 
     void prepare(Runtime& rt) override {
         const int n = output->shape.n;
-        src_ = memory::desc({n, in_}, memory::data_type::f32, tag::nc);
+        const Shape& s = inputs[0]->shape;
+        if (s.h * s.w > 1) {
+            // A map with spatial extent (torchvision's heads: 128 x 4 x 4) may be in a blocked
+            // layout, where memory order is not Flatten's: let oneDNN read it as 4-D, with the
+            // weights as O x C x H x W, which is the very memory of PyTorch's out x (C*H*W).
+            src_ = desc_of(*inputs[0]);
+            wei_ = memory::desc({out_, s.c, s.h, s.w}, memory::data_type::f32, tag::oihw);
+        } else {
+            src_ = memory::desc({n, in_}, memory::data_type::f32, tag::nc);
+            wei_ = memory::desc({out_, in_}, memory::data_type::f32, tag::oi);
+        }
         dst_ = memory::desc({n, out_}, memory::data_type::f32, tag::nc);
-        wei_ = memory::desc({out_, in_}, memory::data_type::f32, tag::oi);
         bias_md_ = memory::desc({out_}, memory::data_type::f32, tag::a);
         auto fwd_pd = dnnl::inner_product_forward::primitive_desc(
             rt.engine, dnnl::prop_kind::forward_training, src_, wei_, bias_md_, dst_);

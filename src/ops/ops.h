@@ -15,6 +15,7 @@ std::unique_ptr<Op> make_relu();
 std::unique_ptr<Op> make_max_pool(int kernel, int stride, int pad, bool ceil_mode = false);
 std::unique_ptr<Op> make_batch_norm(ParamStore& params, int channels, float eps, float momentum,
                                     const std::string& name);
+std::unique_ptr<Op> make_adaptive_avg_pool(int out_h, int out_w);
 std::unique_ptr<Op> make_lrn(int size, float alpha, float beta, float k);
 std::unique_ptr<Op> make_dropout(float p, uint64_t salt);
 std::unique_ptr<Op> make_avg_pool(int kernel_h, int kernel_w, int stride, int pad);

@@ -397,7 +397,7 @@ std::vector<EpochStats> train(const TrainConfig& config, TrainObserver* observer
     if (c.init_weights.empty())
         init_params(net.params(), c.seed);
     else
-        load_weights(c.init_weights, net.params());
+        load_weights(c.init_weights, net);
     make_dir(c.out_dir);
     Sgd sgd(net.params(), SgdOptions{c.lr, c.momentum, c.weight_decay, c.nesterov});
     RunState st;
