@@ -10,15 +10,16 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 seconds=${1:-60}
 "$root/scripts/setup.sh" --fuzz --no-build
+onednn_prefix=$(ls -d "${DEPS_DIR:-$root/.deps}"/onednn-* | head -n 1)
 CXX=clang++ cmake -S "$root" -B "$build" -DGOOGLENET_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" >/dev/null
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_PREFIX_PATH="$onednn_prefix" >/dev/null
 cmake --build "$build" -j "${JOBS:-$(nproc)}"
 
 mkdir -p "$build/artifacts"
 export LSAN_OPTIONS="suppressions=$root/fuzz/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 status=0
 # target:seed folders under tests/corpus
-for spec in idx:idx safetensors:safetensors checkpoint:checkpoint,safetensors image:image metrics:metrics; do
+for spec in idx:idx safetensors:safetensors checkpoint:checkpoint,safetensors image:image metrics:metrics model:model; do
   target=${spec%%:*}
   [ -z "${FUZZ_TARGETS:-}" ] || [[ " $FUZZ_TARGETS " == *" $target "* ]] || continue
   work=$(mktemp -d)

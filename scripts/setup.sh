@@ -33,7 +33,7 @@ pkgs=(build-essential cmake zlib1g-dev libpng-dev libjpeg62-turbo-dev libcli11-d
       python3 python3-pip)
 [ "$with_tests" = 1 ] && pkgs+=(python3-torch python3-torchvision python3-pil)
 [ "$with_bench" = 1 ] && pkgs+=(python3-torch python3-opencv python3-numpy libopenblas0-pthread)
-[ "$with_fuzz" = 1 ] && pkgs+=(clang libclang-rt-14-dev)
+[ "$with_fuzz" = 1 ] && pkgs+=(clang libclang-rt-14-dev libomp-14-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -10,6 +10,7 @@
 #include "googlenet/data.h"
 #include "googlenet/image.h"
 #include "googlenet/io.h"
+#include "googlenet/models.h"
 #include "googlenet/plot.h"
 #include "train/checkpoint.h"
 
@@ -34,6 +35,8 @@ void parse(const std::string& parser, const std::string& path) {
         prepare_fashion_mnist_input(read_image(path), 32);
     } else if (parser == "metrics") {
         training_curves(path);
+    } else if (parser == "model") {
+        load_model(path);
     } else {
         FAIL() << "expected.json names an unknown parser '" << parser << "'";
     }

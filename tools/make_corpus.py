@@ -198,6 +198,40 @@ put("metrics", "epoch-zero.jsonl", lines(dict(epoch, epoch=0)), "metrics", "'epo
 put("metrics", "string-loss.jsonl", lines(dict(step, train_loss="low")), "metrics",
     "'train_loss' is missing or not a number")
 
+# --- model files (docs/models.md) ---
+def model(body, **head):
+    m = {"name": "m", "input": {"channels": 1, "size": 16}, "classes": 3, "body": body}
+    m.update(head)
+    return json.dumps(m, indent=1).encode()
+
+
+tiny = [{"block": "b", "layers": [{"conv": {"out": 8, "kernel": 3, "pad": 1}}, "relu",
+                                  {"max_pool": {"kernel": 3, "stride": 2, "ceil": True}},
+                                  {"inception": [4, [4, 8], [2, 4], 4]}]},
+        "global_avg_pool", {"dropout": {"p": 0.5}}, "flatten", {"linear": {"out": "classes"}}]
+put("model", "tiny.json", model(tiny))
+put("model", "aux-and-bn.json", model([{"conv_bn": {"out": 8, "kernel": 3}, "name": "stem"},
+                                       {"aux": {"weight": 0.3, "layers": ["global_avg_pool", {"linear": {"out": "classes"}}]},
+                                        "name": "aux"},
+                                       {"inception_bn": {"channels": [4, [4, 8], [2, 4], 4]}, "name": "inc"},
+                                       {"lrn": {"size": 3}}, {"adaptive_avg_pool": {"size": 2}},
+                                       {"linear": {"out": "classes"}, "name": "fc"}]))
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models", "d2l.json"), "rb") as f:
+    put("model", "d2l.json", f.read())
+put("model", "not-json.json", b'{"name": "m",\n "input": {"channels": 1 "size": 16}}', "model", "not-json.json:2:")
+put("model", "unknown-key.json", model([{"conv": {"out": 8, "kernal": 3}}]), "model", "body[0].conv: unknown key 'kernal'")
+put("model", "no-classes.json", json.dumps({"name": "m", "input": {"channels": 1, "size": 8}, "body": ["relu"]}).encode(),
+    "model", "classes: missing")
+put("model", "bad-inception.json", model([{"inception": [4, [4], [2, 4], 4]}]), "model",
+    "body[0].inception: expected [c1, [c2_reduce, c2], [c3_reduce, c3], c4]")
+put("model", "too-small.json", model([{"conv": {"out": 4, "kernel": 40}}]), "model", "body[0].conv: input too small")
+put("model", "wrong-end.json", model(["global_avg_pool"]), "model", "body: the network ends with [1, 1, 1] values")
+put("model", "huge-number.json", model([{"conv": {"out": 100000, "kernel": 3}}]), "model",
+    "body[0].conv.out: expected a whole number of at least 1, not 100000")
+put("model", "number-overflow.json", b'{"name": "m", "classes": 5555e55555}', "model",
+    "not usable JSON")  # found by fuzzing
+put("model", "even-lrn.json", model([{"lrn": {"size": 4}}]), "model", "body[0].lrn.size: must be odd")
+
 with open(os.path.join(out, "expected.json"), "w") as f:
     json.dump(expected, f, indent=1, sort_keys=True)
     f.write("\n")

@@ -133,6 +133,9 @@ ValueId Net::concat(const std::vector<ValueId>& xs) {
 }
 
 ValueId Net::linear(ValueId x, int out_features, const std::string& param_name) {
+    if (value(x).shape.per_image() > size_t(1) << 30)
+        throw Error("linear " + param_name + ": " + std::to_string(value(x).shape.per_image()) +
+                    " input features are too many (flatten a smaller map)");
     const int in = int(value(x).shape.per_image());
     return add_op(make_linear(params_, in, out_features, param_name), {x},
                   Shape{1, out_features, 1, 1});

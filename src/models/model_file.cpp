@@ -26,8 +26,12 @@ struct Where {
     Error error(const std::string& what) const { return Error(source + ": " + (path.empty() ? "" : path + ": ") + what); }
 };
 
+// Every count and size in a model file: far above any real network, and low enough that no
+// product of them overflows while the network is laid out.
+constexpr int64_t kMaxNumber = 1 << 16;
+
 int positive_int(const json& j, const Where& w) {
-    if (!j.is_number_integer() || j.get<int64_t>() < 1 || j.get<int64_t>() > (1 << 24))
+    if (!j.is_number_integer() || j.get<int64_t>() < 1 || j.get<int64_t>() > kMaxNumber)
         throw w.error("expected a positive whole number, not " + j.dump());
     return j.get<int>();
 }
@@ -38,7 +42,7 @@ int int_field(const json& op, const char* key, int fallback, int minimum, const 
         return fallback;
     }
     const json& v = op[key];
-    if (!v.is_number_integer() || v.get<int64_t>() < minimum || v.get<int64_t>() > (1 << 24))
+    if (!v.is_number_integer() || v.get<int64_t>() < minimum || v.get<int64_t>() > kMaxNumber)
         throw w.at(key).error(fmt::format("expected a whole number of at least {}, not {}", minimum, v.dump()));
     return v.get<int>();
 }
@@ -242,6 +246,8 @@ json parse_json(const std::string& text, const std::string& source) {
         const size_t colon = at == std::string::npos ? at : what.find(": ", at);
         throw Error(fmt::format("{}:{}:{}: not valid JSON ({})", source, line, column,
                                 colon == std::string::npos ? what : what.substr(colon + 2)));
+    } catch (const json::exception& e) {  // a number too large for any type, say
+        throw Error(source + ": not usable JSON (" + e.what() + ")");
     }
 }
 
