@@ -204,6 +204,21 @@ class Cli(unittest.TestCase):
         p = run("train", "--model", "paper", "--epochs", "1", "--out", os.path.join(self.tmp.name, "folder-1000"), *args,
                 ok=False)
         self.assertIn("has 2 classes but model 'paper' has 1000", p.stderr)
+        # predict with the trained RGB model and its class names
+        labels = os.path.join(self.tmp.name, "labels.txt")
+        with open(labels, "w") as f:
+            f.write("blue\nred\n")
+        val = sorted(os.path.join(root, "val", c, n) for c in ("blue", "red") for n in os.listdir(os.path.join(root, "val", c)))
+        weights = os.path.join(self.tmp.name, "folder-run", "model.safetensors")
+        p = run("predict", "--model", path, "--weights", weights, "--labels", labels, "--resize", "96", "--json", *val)
+        records = [json.loads(l) for l in p.stdout.splitlines()]
+        self.assertEqual(len(records), 8)
+        right = sum(r["top"][0]["class"] == os.path.basename(os.path.dirname(r["path"])) for r in records)
+        self.assertGreaterEqual(right, 6, p.stdout)  # measured: 8 of 8
+        with open(labels, "w") as f:
+            f.write("blue\n")
+        p = run("predict", "--model", path, "--weights", weights, "--labels", labels, val[0], ok=False)
+        self.assertIn(f"--labels {labels}: 1 names for model 'paper', which has 2 classes", p.stderr)
 
     def test_same_seed_same_weights(self):
         a, b = os.path.join(self.tmp.name, "a"), os.path.join(self.tmp.name, "b")

@@ -12,11 +12,14 @@
 #include <cstdlib>
 #include <thread>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <fmt/format.h>
 
 #include "googlenet/bench.h"
 #include "googlenet/distributed.h"
 #include "googlenet/image.h"
+#include "googlenet/image_folder.h"
 #include "googlenet/io.h"
 #include "googlenet/models.h"
 #include "googlenet/plot.h"
@@ -214,19 +217,54 @@ int run_eval(const TrainConfig& c, const std::string& weights, std::string out_d
 struct PredictOptions {
     std::string weights;
     std::vector<std::string> images;
-    std::string model = "d2l";
+    std::string model = "d2l", labels;
     int top = 3, resize = 0, threads = 0, batch_size = 64;
     bool json = false;
 };
 
 // Top-k classes of each image; unreadable images are reported and the others still answered.
+// Class names: one per line of `path` (as ImageNet's synset lists come), or Fashion-MNIST's for a
+// 10-class grey model, or "class N".
+std::vector<std::string> class_names(const std::string& path, const ModelSpec& spec) {
+    std::vector<std::string> names;
+    if (path.empty()) {
+        for (int c = 0; c < spec.classes; ++c)
+            names.push_back(spec.in_channels == 1 && spec.classes == 10 ? kFashionMnistClasses[c] : "class " + std::to_string(c));
+        return names;
+    }
+    std::ifstream in(path);
+    if (!in) throw Error("--labels " + path + ": cannot open (" + std::strerror(errno) + ")");
+    for (std::string line; std::getline(in, line);) {
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+        if (!line.empty()) names.push_back(line);
+    }
+    if (int(names.size()) != spec.classes)
+        throw Error(fmt::format("--labels {}: {} names for model '{}', which has {} classes (one name per line)", path,
+                                names.size(), spec.name, spec.classes));
+    return names;
+}
+
+// Top-k classes of each image; unreadable images are reported and the others still answered.
 int run_predict(const PredictOptions& o) {
-    const ModelSpec spec = model_for_fashion_mnist(load_model(o.model));
+    const ModelSpec spec = load_model(o.model);
     const int size = o.resize > 0 ? o.resize : spec.input_size;
+    const int k = spec.classes;
+    const std::vector<std::string> names = class_names(o.labels, spec);
     Net net = build_net(spec, size);
     net.set_training(false);  // dropout off, batch norm on its running statistics
     net.set_threads(resolve_threads(o.threads));
     load_weights(o.weights, net);
+    // Prepared as in training: a grey model as Fashion-MNIST's pictures, an RGB one as image
+    // folders' validation images (resize, centre crop, ImageNet normalisation).
+    ImageTransform rgb;
+    rgb.size = size;
+    rgb.train = false;
+    auto prepare = [&](const std::string& path) {
+        if (spec.in_channels == 1) return prepare_fashion_mnist_input(read_image(path), size);
+        if (spec.in_channels == 3) return transform_image(read_image_rgb(path), rgb, 0);
+        throw Error(fmt::format("model '{}' takes {}-channel images; predict reads grey or RGB ones", spec.name,
+                                spec.in_channels));
+    };
     std::vector<std::string> errors(o.images.size());
     std::vector<std::vector<float>> probabilities(o.images.size());
     std::vector<size_t> batch;
@@ -236,18 +274,18 @@ int run_predict(const PredictOptions& o) {
         net.set_batch(int(batch.size()));
         const float* logits = net.forward(inputs.data());
         for (size_t b = 0; b < batch.size(); ++b) {
-            const float* z = logits + b * 10;
-            const float m = *std::max_element(z, z + 10);
+            const float* z = logits + b * size_t(k);
+            const float m = *std::max_element(z, z + k);
             double sum = 0;
-            for (int k = 0; k < 10; ++k) sum += std::exp(double(z[k] - m));
-            for (int k = 0; k < 10; ++k) probabilities[batch[b]].push_back(float(std::exp(double(z[k] - m)) / sum));
+            for (int c = 0; c < k; ++c) sum += std::exp(double(z[c] - m));
+            for (int c = 0; c < k; ++c) probabilities[batch[b]].push_back(float(std::exp(double(z[c] - m)) / sum));
         }
         batch.clear();
         inputs.clear();
     };
     for (size_t i = 0; i < o.images.size(); ++i) {
         try {
-            const std::vector<float> x = prepare_fashion_mnist_input(read_image(o.images[i]), size);
+            const std::vector<float> x = prepare(o.images[i]);
             inputs.insert(inputs.end(), x.begin(), x.end());
             batch.push_back(i);
         } catch (const Error& e) {
@@ -264,16 +302,16 @@ int run_predict(const PredictOptions& o) {
             if (o.json) std::printf("%s\n", nlohmann::json{{"path", o.images[i]}, {"error", errors[i]}}.dump().c_str());
             continue;
         }
-        std::vector<int> order(10);
+        std::vector<int> order(size_t(k), 0);
         std::iota(order.begin(), order.end(), 0);
         const auto& p = probabilities[i];
         std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return p[size_t(a)] > p[size_t(b)]; });
         nlohmann::json top = nlohmann::json::array();
         std::string line = o.images[i] + ":";
-        for (int k = 0; k < std::min(o.top, 10); ++k) {
-            const int c = order[size_t(k)];
-            top.push_back({{"class", kFashionMnistClasses[c]}, {"index", c}, {"probability", p[size_t(c)]}});
-            line += fmt::format("{} {} {:.4f}", k ? "," : "", kFashionMnistClasses[c], p[size_t(c)]);
+        for (int t = 0; t < std::min(o.top, k); ++t) {
+            const int c = order[size_t(t)];
+            top.push_back({{"class", names[size_t(c)]}, {"index", c}, {"probability", p[size_t(c)]}});
+            line += fmt::format("{} {} {:.4f}", t ? "," : "", names[size_t(c)], p[size_t(c)]);
         }
         if (o.json)
             std::printf("%s\n", nlohmann::json{{"path", o.images[i]}, {"top", top}}.dump().c_str());
@@ -402,11 +440,13 @@ int main(int argc, char** argv) {
     bench_cmd->add_flag("--json", bench_json, "Also print the figures as one JSON object on the last line");
 
     PredictOptions po;
-    CLI::App* predict_cmd = app.add_subcommand("predict", "Top classes of PNG or JPEG images (Fashion-MNIST's classes)");
+    CLI::App* predict_cmd = app.add_subcommand("predict", "Top classes of PNG or JPEG images");
     predict_cmd->add_option("--weights", po.weights, "Weights file (safetensors)")->required()->check(CLI::ExistingFile);
-    predict_cmd->add_option("images", po.images, "PNG or JPEG files; colour becomes grey, the size 28x28 then --resize")
+    predict_cmd->add_option("images", po.images, "PNG or JPEG files, prepared as in training (grey models: as Fashion-MNIST; RGB models: resize, centre crop, ImageNet normalisation)")
         ->required();
-    predict_cmd->add_option("--top", po.top, "How many classes to list per image")->capture_default_str()->check(CLI::Range(1, 10));
+    predict_cmd->add_option("--top", po.top, "How many classes to list per image")->capture_default_str()->check(CLI::Range(1, 1000000));
+    predict_cmd->add_option("--labels", po.labels, "Class names, one per line (default: Fashion-MNIST's for a grey 10-class model)")
+        ->check(CLI::ExistingFile);
     predict_cmd->add_option("--model", po.model, "A built-in model (" + join(builtin_models()) + ") or a model file")
         ->capture_default_str();
     predict_cmd->add_option("--resize", po.resize, "The input size, as in training (0: the model's)")
