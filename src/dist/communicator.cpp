@@ -41,7 +41,15 @@ Communicator& Communicator::world() {
 }
 
 Communicator::Communicator() {
-#ifdef GOOGLENET_WITH_MPI
+#ifndef GOOGLENET_WITH_MPI
+    // Several copies of a one-process build would each train alone and write the same files.
+    const char* ranks = std::getenv("OMPI_COMM_WORLD_SIZE");
+    if (launched_by_mpi() && (!ranks || std::atoi(ranks) > 1)) {
+        std::fprintf(stderr, "googlenet: error: started by mpirun, but this build has no MPI (rebuild with Open MPI "
+                             "installed, or -DGOOGLENET_MPI=ON)\n");
+        std::_Exit(1);
+    }
+#else
     if (!launched_by_mpi()) return;
     int provided = 0;
     // Only the main thread calls MPI; the watchdog never does.
@@ -129,6 +137,7 @@ bool Communicator::same_on_all_ranks(uint64_t value) {
     collective_finished();
     return lo == hi;
 #else
+    (void)value;
     return true;
 #endif
 }
