@@ -344,12 +344,13 @@ int run_bench(const BenchConfig& config, bool json) {
 int main(int argc, char** argv) {
     take_stop_signals_on_their_own_thread();
     Communicator::world();  // joins the MPI job when started by mpirun; before any compute thread exists
-    CLI::App app{"GoogLeNet (Inception v1) on oneDNN: train and evaluate D2L's network on Fashion-MNIST"};
+    CLI::App app{"GoogLeNet (Inception v1) on oneDNN: train, evaluate and run D2L's, the paper's and torchvision's "
+                 "networks, or your own model files, on Fashion-MNIST or image folders"};
     app.set_version_flag("--version", "googlenet 0.1.0");
     app.require_subcommand(1);
 
     TrainConfig c;
-    CLI::App* train_cmd = app.add_subcommand("train", "Train D2L's GoogLeNet (defaults are D2L's settings)");
+    CLI::App* train_cmd = app.add_subcommand("train", "Train a network (defaults: D2L's GoogLeNet and settings on Fashion-MNIST)");
     add_data_options(train_cmd, c);
     train_cmd->add_option("--epochs", c.epochs, "Passes over the training set")->capture_default_str()->check(CLI::Range(1, 1000000));
     train_cmd->add_option("--lr", c.lr, "SGD learning rate")->capture_default_str()->check(CLI::PositiveNumber);
