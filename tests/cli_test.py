@@ -204,6 +204,14 @@ class Cli(unittest.TestCase):
         p = run("train", "--model", "paper", "--epochs", "1", "--out", os.path.join(self.tmp.name, "folder-1000"), *args,
                 ok=False)
         self.assertIn("has 2 classes but model 'paper' has 1000", p.stderr)
+        # evaluate on the validation folder: accuracy, per-class table and confusion matrix by folder name
+        weights = os.path.join(self.tmp.name, "folder-run", "model.safetensors")
+        ev = run("eval", "--model", path, "--weights", weights, "--val-folder", os.path.join(root, "val"), "--resize", "96",
+                 "--out", self.tmp.name)
+        self.assertRegex(ev.stdout, r"test acc [\d.]+ \(8 images\)")
+        self.assertRegex(ev.stdout, r"\nblue +\d+ +4 +[\d.]+\nred +\d+ +4 +[\d.]+\n")
+        with open(os.path.join(self.tmp.name, "confusion.csv")) as f:
+            self.assertEqual(f.readline().strip(), "true\\predicted,blue,red")
         # predict with the trained RGB model and its class names
         labels = os.path.join(self.tmp.name, "labels.txt")
         with open(labels, "w") as f:

@@ -164,17 +164,34 @@ int run_train(const TrainConfig& c, const std::string& resume_dir, int resume_ep
 // Test loss and accuracy, then per-class accuracy and the confusion matrix: printed, and written
 // to out_dir as confusion.png, confusion.svg and confusion.csv.
 int run_eval(const TrainConfig& c, const std::string& weights, std::string out_dir) {
-    const ImageSet test_set = load_fashion_mnist(c.data_dir, "test", c.test_limit);
-    const ModelSpec spec = model_for_fashion_mnist(load_model(c.model));
+    const bool folder = !c.val_folder.empty();  // an image folder instead of Fashion-MNIST's test set
+    const ModelSpec spec = folder ? load_model(c.model) : model_for_fashion_mnist(load_model(c.model));
     const int size = c.resize > 0 ? c.resize : spec.input_size;
     Net net = build_net(spec, size);
     net.set_threads(resolve_threads(c.threads));
     load_weights(weights, net);
-    const EvalResult r = evaluate(net, test_set, c.batch_size, size);
+    EvalResult r;
+    std::vector<std::string> classes;
+    if (folder) {
+        const ImageFolder val = scan_image_folder(c.val_folder);
+        if (int(val.classes.size()) != spec.classes)
+            throw Error(fmt::format("{} has {} classes but model '{}' has {}", c.val_folder, val.classes.size(),
+                                    spec.name, spec.classes));
+        ImageTransform t;
+        t.channels = spec.in_channels;
+        t.size = size;
+        t.train = false;
+        FolderLoader loader(val, c.batch_size, t, false, 0, c.data_threads, c.skip_bad_images);
+        r = evaluate(net, loader);
+        classes = val.classes;
+    } else {
+        const ImageSet test_set = load_fashion_mnist(c.data_dir, "test", c.test_limit);
+        r = evaluate(net, test_set, c.batch_size, size);
+        classes.assign(kFashionMnistClasses, kFashionMnistClasses + 10);
+    }
     std::printf("test loss %.4f, test acc %.4f (%d images)\n", r.loss, r.accuracy, r.count);
 
     const int k = net.classes();
-    const std::vector<std::string> classes(kFashionMnistClasses, kFashionMnistClasses + k);
     auto at = [&](int t, int p) { return r.confusion[size_t(t * k + p)]; };
     std::printf("\n%-12s %8s %8s %9s\n", "class", "correct", "images", "accuracy");
     for (int t = 0; t < k; ++t) {
@@ -416,6 +433,9 @@ int main(int argc, char** argv) {
         "eval", "Test loss, accuracy, per-class accuracy and the confusion matrix of a weights file");
     add_data_options(eval_cmd, c);
     eval_cmd->add_option("--weights", weights, "Weights file (safetensors, PyTorch state_dict names)")->required();
+    eval_cmd->add_option("--val-folder", c.val_folder,
+                         "Evaluate on this image folder (one sub-folder per class) instead of Fashion-MNIST's test set")
+        ->check(CLI::ExistingDirectory);
     eval_cmd->add_option("--out", eval_out, "Folder for confusion.png, .svg and .csv (default: the weights file's folder)")
         ->check(CLI::ExistingDirectory);
 
