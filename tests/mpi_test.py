@@ -38,6 +38,18 @@ def records(d, kind):
         return [r for r in map(json.loads, f) if r["type"] == kind]
 
 
+def start_two_ranks_until(out_dir, ready_file, *extra):
+    """Starts a 3-epoch 2-rank run into out_dir; returns it once ready_file exists there and rank 1
+    is running, with rank 1's PIDs."""
+    args = ["train", "--out", out_dir, "--epochs", "3", "--train-limit", "1024", "--batch-size", "32", *extra, *SMALL]
+    p = subprocess.Popen(["mpirun", "-np", "2", "--oversubscribe", BIN, *args], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=ENV)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (os.path.exists(os.path.join(out_dir, ready_file)) and rank_pids(1)):
+        time.sleep(0.05)
+    return p, rank_pids(1)
+
+
 def rank_pids(rank):
     """PIDs of googlenet processes that Open MPI started as `rank`."""
     pids = []
@@ -96,14 +108,8 @@ class Mpi(unittest.TestCase):
 
     def test_a_killed_rank_ends_the_job_and_the_run_resumes_on_one_process(self):
         d = os.path.join(self.tmp.name, "killed")
-        args = ["train", "--out", d, "--epochs", "3", "--train-limit", "1024", "--batch-size", "32",
-                "--checkpoint-every", "4", *SMALL]
-        p = subprocess.Popen(["mpirun", "-np", "2", "--oversubscribe", BIN, *args], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=ENV)
-        deadline = time.time() + 120
-        while time.time() < deadline and not (os.path.exists(f"{d}/checkpoint.safetensors") and rank_pids(1)):
-            time.sleep(0.05)
-        for pid in rank_pids(1):
+        p, rank1 = start_two_ranks_until(d, "checkpoint.safetensors", "--checkpoint-every", "4")
+        for pid in rank1:
             os.kill(pid, signal.SIGKILL)
         out, err = p.communicate(timeout=120)  # no hang: mpirun ends the job
         self.assertNotEqual(p.returncode, 0, out + err)
@@ -116,14 +122,7 @@ class Mpi(unittest.TestCase):
 
     def test_a_stopped_rank_ends_the_job_by_timeout(self):
         d = os.path.join(self.tmp.name, "stopped")
-        args = ["train", "--out", d, "--epochs", "3", "--train-limit", "1024", "--batch-size", "32",
-                "--comm-timeout", "5", *SMALL]
-        p = subprocess.Popen(["mpirun", "-np", "2", "--oversubscribe", BIN, *args], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env=ENV)
-        deadline = time.time() + 120
-        while time.time() < deadline and not (os.path.exists(f"{d}/metrics.jsonl") and rank_pids(1)):
-            time.sleep(0.05)
-        stopped = rank_pids(1)
+        p, stopped = start_two_ranks_until(d, "metrics.jsonl", "--comm-timeout", "5")
         for pid in stopped:
             os.kill(pid, signal.SIGSTOP)  # alive but silent: MPI alone would wait for ever
         try:

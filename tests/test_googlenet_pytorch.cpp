@@ -23,22 +23,12 @@ const Fixture& fixture() {
 
 Net net_from_fixture() {
     Net net = d2l_googlenet();
-    ParamStore& ps = net.params();
-    ps.allocate();
-    for (int i = 0; i < int(ps.list().size()); ++i) {
-        const LoadedTensor& t = fixture().at(ps.param(i).name);
-        EXPECT_EQ(t.shape, ps.param(i).dims) << ps.param(i).name;
-        std::copy(t.data.begin(), t.data.end(), ps.value(i));
-    }
+    load_params_from(fixture(), net.params());
     net.set_batch(4);
     return net;
 }
 
-std::vector<int> labels() {
-    std::vector<int> y;
-    for (float v : fixture()["labels"]) y.push_back(int(v));
-    return y;
-}
+std::vector<int> labels() { return labels_from(fixture()); }
 
 }  // namespace
 

@@ -41,11 +41,7 @@ Net net_from_fixture() {
     return net;
 }
 
-std::vector<int> labels() {
-    std::vector<int> y;
-    for (float v : fixture()["labels"]) y.push_back(int(v));
-    return y;
-}
+std::vector<int> labels() { return labels_from(fixture()); }
 
 TEST(TorchvisionVsPyTorch, ParametersAndNamesAreTorchvisions) {
     Net net = build_net(load_model("torchvision"));

@@ -34,6 +34,24 @@ private:
     TensorMap tensors_;
 };
 
+// Copies every parameter of `params` from the fixture tensor of the same name (PyTorch's weights),
+// expecting PyTorch's shape; buffers and the fixture's other tensors are left alone.
+inline void load_params_from(const Fixture& f, ParamStore& params) {
+    if (!params.allocated()) params.allocate();
+    for (int i = 0; i < int(params.list().size()); ++i) {
+        const LoadedTensor& t = f.at(params.param(i).name);
+        EXPECT_EQ(t.shape, params.param(i).dims) << params.param(i).name;
+        std::copy(t.data.begin(), t.data.end(), params.value(i));
+    }
+}
+
+// Labels stored as floats in a fixture.
+inline std::vector<int> labels_from(const Fixture& f, const std::string& name = "labels") {
+    std::vector<int> y;
+    for (float v : f[name]) y.push_back(int(v));
+    return y;
+}
+
 // The error measure every comparison states its tolerance in: the largest absolute difference
 // divided by the largest magnitude of the expected tensor (so it is relative to the tensor's scale).
 template <class A, class B>

@@ -195,19 +195,29 @@ void lrn_backward(T* dx, const T* dy, const T* x, Dims in, int size, T alpha, T 
                 }
 }
 
+// Channel c's batch mean over (n, h, w), and 1 / sqrt(biased variance + eps).
+template <class T>
+void batch_norm_stats(const T* x, Dims in, int c, T eps, T& mean, T& inv) {
+    const T m = T(in.n) * in.h * in.w;
+    T sum = 0, var = 0;
+    for (int n = 0; n < in.n; ++n)
+        for (int i = 0; i < in.h * in.w; ++i) sum += x[in.at(n, c, 0, 0) + size_t(i)];
+    mean = sum / m;
+    for (int n = 0; n < in.n; ++n)
+        for (int i = 0; i < in.h * in.w; ++i) {
+            const T d = x[in.at(n, c, 0, 0) + size_t(i)] - mean;
+            var += d * d;
+        }
+    inv = T(1) / std::sqrt(var / m + eps);
+}
+
 // Batch normalisation in training mode: each channel normalised by its batch mean and biased
 // variance over (n, h, w), then scaled by w and shifted by b (PyTorch's BatchNorm2d in train()).
 template <class T>
 void batch_norm_forward(T* y, const T* x, const T* w, const T* b, Dims in, T eps) {
-    const T m = T(in.n) * in.h * in.w;
     for (int c = 0; c < in.c; ++c) {
-        T mean = 0, var = 0;
-        for (int n = 0; n < in.n; ++n)
-            for (int i = 0; i < in.h * in.w; ++i) mean += x[in.at(n, c, 0, 0) + size_t(i)];
-        mean /= m;
-        for (int n = 0; n < in.n; ++n)
-            for (int i = 0; i < in.h * in.w; ++i) var += (x[in.at(n, c, 0, 0) + size_t(i)] - mean) * (x[in.at(n, c, 0, 0) + size_t(i)] - mean);
-        const T inv = T(1) / std::sqrt(var / m + eps);
+        T mean, inv;
+        batch_norm_stats(x, in, c, eps, mean, inv);
         for (int n = 0; n < in.n; ++n)
             for (int i = 0; i < in.h * in.w; ++i) {
                 const size_t at = in.at(n, c, 0, 0) + size_t(i);
@@ -221,13 +231,8 @@ template <class T>
 void batch_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* w, Dims in, T eps) {
     const T m = T(in.n) * in.h * in.w;
     for (int c = 0; c < in.c; ++c) {
-        T mean = 0, var = 0;
-        for (int n = 0; n < in.n; ++n)
-            for (int i = 0; i < in.h * in.w; ++i) mean += x[in.at(n, c, 0, 0) + size_t(i)];
-        mean /= m;
-        for (int n = 0; n < in.n; ++n)
-            for (int i = 0; i < in.h * in.w; ++i) var += (x[in.at(n, c, 0, 0) + size_t(i)] - mean) * (x[in.at(n, c, 0, 0) + size_t(i)] - mean);
-        const T inv = T(1) / std::sqrt(var / m + eps);
+        T mean, inv;
+        batch_norm_stats(x, in, c, eps, mean, inv);
         T sum_dy = 0, sum_dy_xhat = 0;
         for (int n = 0; n < in.n; ++n)
             for (int i = 0; i < in.h * in.w; ++i) {
