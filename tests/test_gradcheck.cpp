@@ -187,3 +187,17 @@ TEST(GradCheck, AdaptiveAvgPool) {
     const Vec nx = numeric_grad(x, loss);
     EXPECT_TENSOR_NEAR(dx.data(), nx.data(), dx.size(), kTol, "adaptive avg-pool dx");
 }
+
+TEST(GradCheck, Normalize) {
+    const ref::Dims d{2, 3, 4, 5};
+    const float mean[] = {104.f, -1.5f, 0.25f}, stddev[] = {58.f, 0.5f, -2.f};
+    Vec x = random_vector<double>(d.numel(), 21), r = random_vector<double>(d.numel(), 22), y(r.size());
+    auto loss = [&] {
+        ref::normalize_forward(y.data(), x.data(), mean, stddev, d);
+        return dot(y, r);
+    };
+    Vec dx(x.size());
+    ref::normalize_backward(dx.data(), r.data(), stddev, d);
+    const Vec nx = numeric_grad(x, loss);
+    EXPECT_TENSOR_NEAR(dx.data(), nx.data(), dx.size(), kTol, "normalize dx");
+}

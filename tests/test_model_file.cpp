@@ -73,7 +73,7 @@ TEST(ModelFile, LrnDropoutAndCeilPoolsAreRead) {
 
 TEST(ModelFile, MistakesNameTheFileAndTheKey) {
     expect_error([] { parse_model(model(R"([{"conv": {"out": 8, "kernel": 3, "strde": 2}}])"), "m.json"); },
-                 "m.json: body[0].conv: unknown key 'strde' (it takes out, kernel, stride, pad)");
+                 "m.json: body[0].conv: unknown key 'strde' (it takes out, kernel, stride, pad, bias)");
     expect_error([] { parse_model(model(R"([{"conv": {"out": 8}}])"), "m.json"); }, "m.json: body[0].conv: 'kernel' is missing");
     expect_error([] { parse_model(model(R"([{"conv": {"out": -8, "kernel": 3}}])"), "m.json"); },
                  "m.json: body[0].conv.out: expected a whole number of at least 1, not -8");

@@ -183,3 +183,43 @@ TEST(OpsVsReference, LinearOnASpatialMapAndAdaptivePoolInBlockedLayout) {
     ref::conv2d_backward<float>(nullptr, dwc.data(), dbc.data(), dconv.data(), in.data(), ps.value(0), d, 32, 3, 1, 1);
     EXPECT_TENSOR_NEAR(ps.grad(0), dwc.data(), dwc.size(), kTol, "conv dw through the adaptive pool");
 }
+
+// Mean subtraction on the image (as imported Caffe graphs have it), in front of a convolution
+// whose output is in a blocked layout: logits, the conv's weight gradient and the image's gradient
+// against the reference loops.
+TEST(OpsVsReference, NormalizeOnTheImage) {
+    Net net(3, 6, 6);
+    const std::vector<float> mean{104.f, 117.f, 123.f}, stddev{2.f, 0.5f, 4.f};
+    ValueId x = net.normalize(net.input(), mean, stddev);
+    x = net.conv(x, {16, 3, 1, 1}, "a");
+    net.set_output(net.linear(net.global_avg_pool(x), 4, "b"));
+    net.require_input_grad();
+    net.set_batch(2);
+    ParamStore& ps = net.params();
+    for (int i = 0; i < int(ps.list().size()); ++i) {
+        const auto v = random_vector<float>(ps.param(i).size, 60 + uint64_t(i));
+        std::copy(v.begin(), v.end(), ps.value(i));
+    }
+    auto in = random_vector<float>(2 * 3 * 36, 61);
+    for (float& v : in) v = 110.f + 20.f * v;  // pixels near the means
+    const auto dlogits = random_vector<float>(8, 62);
+    const float* logits = net.forward(in.data());
+    net.backward(dlogits.data());
+
+    const ref::Dims d{2, 3, 6, 6}, dc{2, 16, 6, 6};
+    std::vector<float> normalized(in.size()), conv(2 * 16 * 36), pooled(2 * 16), expected(8);
+    ref::normalize_forward(normalized.data(), in.data(), mean.data(), stddev.data(), d);
+    ref::conv2d_forward(conv.data(), normalized.data(), ps.value(0), ps.value(1), d, 16, 3, 1, 1);
+    ref::avg_pool_forward(pooled.data(), conv.data(), dc, 6, 6, 1, 0);
+    ref::linear_forward(expected.data(), pooled.data(), ps.value(2), ps.value(3), 2, 16, 4);
+    EXPECT_TENSOR_NEAR(logits, expected.data(), expected.size(), kTol, "logits");
+    std::vector<float> dpooled(pooled.size()), dw(4 * 16), dconv(conv.size()), dnormalized(in.size()), din(in.size());
+    std::vector<float> dwc(16 * 3 * 9), dbc(16);
+    ref::linear_backward<float>(dpooled.data(), dw.data(), nullptr, dlogits.data(), pooled.data(), ps.value(2), 2, 16, 4);
+    ref::avg_pool_backward(dconv.data(), dpooled.data(), dc, 6, 6, 1, 0);
+    ref::conv2d_backward<float>(dnormalized.data(), dwc.data(), dbc.data(), dconv.data(), normalized.data(), ps.value(0), d,
+                                16, 3, 1, 1);
+    ref::normalize_backward(din.data(), dnormalized.data(), stddev.data(), d);
+    EXPECT_TENSOR_NEAR(ps.grad(0), dwc.data(), dwc.size(), kTol, "conv dw after normalize");
+    EXPECT_TENSOR_NEAR(net.value(net.input()).grad.data(), din.data(), din.size(), kTol, "image gradient through normalize");
+}

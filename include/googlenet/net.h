@@ -39,6 +39,22 @@ struct Value {
 
 class Runtime;
 
+// What an op computes, in terms that name it outside this engine: exporters (ONNX) read it.
+struct OpAttributes {
+    enum Kind { conv, relu, max_pool, avg_pool, adaptive_avg_pool, batch_norm, lrn, dropout, concat, linear, normalize };
+    OpAttributes(Kind k) : kind(k) {}  // NOLINT: implicit, so an op can return {OpAttributes::relu}
+    Kind kind;
+    int kernel_h = 0, kernel_w = 0, stride = 1, pad = 0;  // conv and pools
+    bool ceil_mode = false;                                // max pool
+    bool fused_relu = false;                               // conv: ReLU applied to its output
+    int out_h = 0, out_w = 0;                              // adaptive pool
+    int size = 0;                                          // lrn
+    float alpha = 0, beta = 0, k = 0;                      // lrn
+    float eps = 0;                                         // batch norm
+    float p = 0;                                           // dropout
+    std::vector<float> mean, stddev;                       // normalize, per channel
+};
+
 class Op {
 public:
     virtual ~Op() = default;
@@ -53,6 +69,8 @@ public:
     // those must start on block boundaries.
     virtual bool slices_channels() const { return false; }
     virtual std::vector<int> param_indices() const { return {}; }  // into the Net's ParamStore
+    virtual std::vector<int> buffer_indices() const { return {}; }  // its buffers in the ParamStore
+    virtual OpAttributes attributes() const = 0;
     // Asks the op to apply ReLU to its own output (a oneDNN post-op); false if it cannot.
     virtual bool fuse_relu() { return false; }
 
@@ -92,6 +110,8 @@ public:
     ValueId lrn(ValueId x, int size, float alpha, float beta, float k);
     // Inverted dropout in training (see set_training), the identity in evaluation.
     ValueId dropout(ValueId x, float p);
+    // (x - mean[c]) / stddev[c] per channel, with constants: mean subtraction on the input.
+    ValueId normalize(ValueId x, std::vector<float> mean, std::vector<float> stddev);
     ValueId avg_pool(ValueId x, int kernel, int stride, int pad);  // padding counts, as PyTorch's default
     ValueId global_avg_pool(ValueId x);
     // PyTorch's AdaptiveAvgPool2d((out_h, out_w)): uneven, possibly overlapping windows.

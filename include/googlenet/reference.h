@@ -284,6 +284,22 @@ void adaptive_avg_pool_backward(T* dx, const T* dy, Dims in, int out_h, int out_
                 }
 }
 
+// Per-channel normalisation y = (x - mean[c]) / stddev[c]: an input's mean subtraction, as
+// Caffe-trained networks take it.
+template <class T>
+void normalize_forward(T* y, const T* x, const float* mean, const float* stddev, Dims d) {
+    for (int n = 0; n < d.n; ++n)
+        for (int c = 0; c < d.c; ++c)
+            for (int i = 0; i < d.h * d.w; ++i) y[d.at(n, c, 0, 0) + size_t(i)] = (x[d.at(n, c, 0, 0) + size_t(i)] - T(mean[c])) / T(stddev[c]);
+}
+
+template <class T>
+void normalize_backward(T* dx, const T* dy, const float* stddev, Dims d) {
+    for (int n = 0; n < d.n; ++n)
+        for (int c = 0; c < d.c; ++c)
+            for (int i = 0; i < d.h * d.w; ++i) dx[d.at(n, c, 0, 0) + size_t(i)] = dy[d.at(n, c, 0, 0) + size_t(i)] / T(stddev[c]);
+}
+
 // y = x w^T + b, x is n x in (a flattened NCHW tensor), w is out x in.
 template <class T>
 void linear_forward(T* y, const T* x, const T* w, const T* b, int n, int in, int out) {

@@ -1,3 +1,4 @@
+#include <cmath>
 #include "googlenet/net.h"
 
 #include <omp.h>
@@ -113,6 +114,16 @@ ValueId Net::avg_pool(ValueId x, int kernel, int stride, int pad) {
     const Shape in = value(x).shape;
     Shape out{1, in.c, pooled(in.h, kernel, stride, pad), pooled(in.w, kernel, stride, pad)};
     return add_op(make_avg_pool(kernel, kernel, stride, pad), {x}, out);
+}
+
+ValueId Net::normalize(ValueId x, std::vector<float> mean, std::vector<float> stddev) {
+    const int c = value(x).shape.c;
+    if (int(mean.size()) != c || int(stddev.size()) != c)
+        throw Error("normalize: " + std::to_string(mean.size()) + " means and " + std::to_string(stddev.size()) +
+                    " standard deviations for " + std::to_string(c) + " channels");
+    for (float s : stddev)
+        if (!(s != 0.f && std::isfinite(s))) throw Error("normalize: a standard deviation must be finite and non-zero");
+    return add_op(make_normalize(std::move(mean), std::move(stddev)), {x}, value(x).shape);
 }
 
 ValueId Net::global_avg_pool(ValueId x) {

@@ -107,11 +107,54 @@ ValueId add_layer(Net& net, ValueId x, const json& layer, std::string name, int 
     try {
         if (op == "conv") {
             if (!a.is_object()) throw wa.error("expected {\"out\": N, \"kernel\": K, \"stride\": S, \"pad\": P}");
-            only_keys(a, {"out", "kernel", "stride", "pad"}, wa);
+            only_keys(a, {"out", "kernel", "stride", "pad", "bias"}, wa);
+            if (a.contains("bias") && !a["bias"].is_boolean()) throw wa.at("bias").error("expected true or false");
             return net.conv(x,
                             ConvSpec{int_field(a, "out", -1, 1, wa), int_field(a, "kernel", -1, 1, wa),
-                                     int_field(a, "stride", 1, 1, wa), int_field(a, "pad", 0, 0, wa)},
+                                     int_field(a, "stride", 1, 1, wa), int_field(a, "pad", 0, 0, wa),
+                                     !a.contains("bias") || a["bias"] == true},
                             name);
+        }
+        if (op == "batch_norm") {
+            if (!a.is_object()) throw wa.error("expected {\"eps\": E, \"momentum\": M}");
+            only_keys(a, {"eps", "momentum"}, wa);
+            return net.batch_norm(x, number_field(a, "eps", 1e-5, wa), number_field(a, "momentum", 0.1, wa), name);
+        }
+        if (op == "normalize") {
+            if (!a.is_object() || !a.contains("mean") || !a.contains("std"))
+                throw wa.error("expected {\"mean\": [one per channel], \"std\": [one per channel]}");
+            only_keys(a, {"mean", "std"}, wa);
+            std::vector<float> per_channel[2];
+            const char* keys[2] = {"mean", "std"};
+            for (int k = 0; k < 2; ++k) {
+                const json& list = a[keys[k]];
+                if (!list.is_array() || int(list.size()) != net.value(x).shape.c)
+                    throw wa.at(keys[k]).error(fmt::format("expected {} numbers, one per channel", net.value(x).shape.c));
+                for (size_t c = 0; c < list.size(); ++c) {
+                    if (!list[c].is_number() || !(std::abs(list[c].get<double>()) <= 1e30))
+                        throw wa.at(keys[k]).at(c).error("expected a number, not " + list[c].dump());
+                    per_channel[k].push_back(list[c].get<float>());
+                }
+            }
+            return net.normalize(x, per_channel[0], per_channel[1]);
+        }
+        if (op == "branches") {
+            // Parallel paths from x, concatenated on channels: an Inception block written out.
+            if (!a.is_array() || a.size() < 2) throw wa.error("expected a list of two or more paths, each a list of layers");
+            std::vector<ValueId> ends;
+            for (size_t p = 0; p < a.size(); ++p) {
+                if (!a[p].is_array() || a[p].empty()) throw wa.at(p).error("expected a path: a list of layers");
+                ValueId y = x;
+                for (size_t l = 0; l < a[p].size(); ++l)
+                    y = add_layer(net, y, a[p][l], fmt::format("{}.{}.{}", name, p, l), classes, wa.at(p).at(l));
+                ends.push_back(y);
+            }
+            for (size_t p = 1; p < ends.size(); ++p)
+                if (net.value(ends[p]).shape.h != net.value(ends[0]).shape.h || net.value(ends[p]).shape.w != net.value(ends[0]).shape.w)
+                    throw wa.at(p).error(fmt::format("this path ends with {}x{} maps, path 0 with {}x{}: they cannot be concatenated",
+                                                     net.value(ends[p]).shape.h, net.value(ends[p]).shape.w,
+                                                     net.value(ends[0]).shape.h, net.value(ends[0]).shape.w));
+            return net.concat(ends);
         }
         if (op == "max_pool" || op == "avg_pool") {
             if (!a.is_object()) throw wa.error("expected {\"kernel\": K, \"stride\": S, \"pad\": P}");
@@ -198,7 +241,7 @@ ValueId add_layer(Net& net, ValueId x, const json& layer, std::string name, int 
         throw wa.error(what);  // from the builder: an input too small for this layer, say
     }
     throw w.error("unknown op '" + op +
-                  "' (conv, conv_bn, max_pool, avg_pool, adaptive_avg_pool, lrn, dropout, linear, inception, inception_bn, aux, relu, "
+                  "' (conv, conv_bn, batch_norm, normalize, max_pool, avg_pool, adaptive_avg_pool, lrn, dropout, linear, inception, inception_bn, branches, aux, relu, "
                   "global_avg_pool, flatten)");
 }
 
@@ -303,17 +346,13 @@ void load_weights(const std::string& path, Net& net) {
     ParamStore& ps = net.params();
     if (!ps.allocated()) ps.allocate();
     TensorMap tensors = read_safetensors(path);
-    // The auxiliary classifiers' tensors: their ops' parameters, and the buffers beside them.
-    std::vector<std::string> aux_names, aux_prefixes;
+    // The auxiliary classifiers' tensors: their ops' parameters and buffers.
+    std::vector<std::string> aux_names;
     for (const auto& op : net.ops())
-        if (op->auxiliary)
-            for (int i : op->param_indices()) {
-                aux_names.push_back(ps.param(i).name);
-                aux_prefixes.push_back(ps.param(i).name.substr(0, ps.param(i).name.rfind('.') + 1));
-            }
-    for (const Param& b : ps.buffer_list())
-        for (const auto& prefix : aux_prefixes)
-            if (b.name.rfind(prefix, 0) == 0 && b.name.find('.', prefix.size()) == std::string::npos) aux_names.push_back(b.name);
+        if (op->auxiliary) {
+            for (int i : op->param_indices()) aux_names.push_back(ps.param(i).name);
+            for (int i : op->buffer_indices()) aux_names.push_back(ps.buffer_list()[size_t(i)].name);
+        }
     bool any = false;
     for (const auto& n : aux_names) any = any || tensors.count(n) > 0;
     if (!any)

@@ -22,6 +22,12 @@ public:
         batches_ = params.add_buffer(name + ".num_batches_tracked", {}, 0.f);
     }
 
+    OpAttributes attributes() const override {
+        OpAttributes a{OpAttributes::batch_norm};
+        a.eps = eps_;
+        return a;
+    }
+    std::vector<int> buffer_indices() const override { return {running_mean_, running_var_, batches_}; }
     std::string describe() const override {
         char s[64];
         std::snprintf(s, sizeof s, "batch-norm eps %g", double(eps_));

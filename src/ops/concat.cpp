@@ -9,6 +9,7 @@ namespace {
 
 class Concat final : public Op {
 public:
+    OpAttributes attributes() const override { return {OpAttributes::concat}; }
     std::string describe() const override { return "concat x" + std::to_string(inputs.size()); }
     bool slices_channels() const override { return true; }
 

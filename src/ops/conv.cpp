@@ -72,6 +72,11 @@ public:
         return true;
     }
 
+    OpAttributes attributes() const override {
+        OpAttributes a{OpAttributes::conv};
+        a.kernel_h = a.kernel_w = spec_.kernel, a.stride = spec_.stride, a.pad = spec_.pad, a.fused_relu = relu_;
+        return a;
+    }
     std::string describe() const override {
         return std::string(relu_ ? "conv+relu " : "conv ") + std::to_string(spec_.kernel) + "x" + std::to_string(spec_.kernel) + "/" +
                std::to_string(spec_.stride) + " " + std::to_string(cin_) + "->" +

@@ -22,6 +22,11 @@ public:
     // `salt`: the op's position in its network, so two dropout layers draw different masks.
     Dropout(float p, uint64_t salt) : p_(p), salt_(salt) {}
 
+    OpAttributes attributes() const override {
+        OpAttributes a{OpAttributes::dropout};
+        a.p = p_;
+        return a;
+    }
     std::string describe() const override {
         char s[32];
         std::snprintf(s, sizeof s, "dropout p=%g", double(p_));

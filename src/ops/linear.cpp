@@ -18,6 +18,7 @@ public:
         bias_ = params.add(name + ".bias", {out_}, in_, out_, true);
     }
 
+    OpAttributes attributes() const override { return {OpAttributes::linear}; }
     std::string describe() const override {
         return "linear " + std::to_string(in_) + "->" + std::to_string(out_);
     }

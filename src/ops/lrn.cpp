@@ -11,6 +11,11 @@ class Lrn final : public Op {
 public:
     Lrn(int size, float alpha, float beta, float k) : size_(size), alpha_(alpha), beta_(beta), k_(k) {}
 
+    OpAttributes attributes() const override {
+        OpAttributes a{OpAttributes::lrn};
+        a.size = size_, a.alpha = alpha_, a.beta = beta_, a.k = k_;
+        return a;
+    }
     std::string describe() const override {
         return "lrn size " + std::to_string(size_) + ", alpha " + fmt(alpha_) + ", beta " + fmt(beta_) + ", k " + fmt(k_);
     }

@@ -20,6 +20,7 @@ std::unique_ptr<Op> make_lrn(int size, float alpha, float beta, float k);
 std::unique_ptr<Op> make_dropout(float p, uint64_t salt);
 std::unique_ptr<Op> make_avg_pool(int kernel_h, int kernel_w, int stride, int pad);
 std::unique_ptr<Op> make_concat();
+std::unique_ptr<Op> make_normalize(std::vector<float> mean, std::vector<float> stddev);
 std::unique_ptr<Op> make_linear(ParamStore& params, int in_features, int out_features,
                                 const std::string& name);
 

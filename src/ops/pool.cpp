@@ -13,6 +13,11 @@ public:
     Pool(dnnl::algorithm alg, int kh, int kw, int stride, int pad, bool ceil_mode = false)
         : alg_(alg), kh_(kh), kw_(kw), stride_(stride), pad_(pad), ceil_mode_(ceil_mode) {}
 
+    OpAttributes attributes() const override {
+        OpAttributes a{alg_ == dnnl::algorithm::pooling_max ? OpAttributes::max_pool : OpAttributes::avg_pool};
+        a.kernel_h = kh_, a.kernel_w = kw_, a.stride = stride_, a.pad = pad_, a.ceil_mode = ceil_mode_;
+        return a;
+    }
     std::string describe() const override {
         return std::string(alg_ == dnnl::algorithm::pooling_max ? "max-pool " : "avg-pool ") +
                std::to_string(kh_) + "x" + std::to_string(kw_) + "/" + std::to_string(stride_) +

@@ -7,6 +7,7 @@ namespace {
 
 class Relu final : public Op {
 public:
+    OpAttributes attributes() const override { return {OpAttributes::relu}; }
     std::string describe() const override { return "relu"; }
     bool is_relu() const override { return true; }
 

@@ -1,0 +1,44 @@
+#include "ops/plain_op.h"
+
+namespace googlenet {
+namespace {
+
+void move(const dnnl::reorder& r, Runtime& rt, dnnl::memory from, dnnl::memory to) { r.execute(rt.stream, from, to); }
+
+}  // namespace
+
+void PlainNchwOp::prepare(Runtime& rt) {
+    src_ = desc_of(*inputs[0]);
+    dst_ = desc_of(*output);
+    src_plain_ = desc_of(inputs[0]->shape, Layout::nchw);
+    dst_plain_ = desc_of(output->shape, Layout::nchw);
+    x_ = Buffer(inputs[0]->shape.numel());
+    y_ = Buffer(output->shape.numel());
+    to_plain_ = dnnl::reorder(rt.mem(src_, x_.data()), rt.mem(src_plain_, x_.data()));
+    from_plain_ = dnnl::reorder(rt.mem(dst_plain_, y_.data()), rt.mem(dst_, y_.data()));
+    dy_to_plain_ = dnnl::reorder(rt.mem(dst_, y_.data()), rt.mem(dst_plain_, y_.data()));
+    dx_from_plain_ = dnnl::reorder(rt.mem(src_plain_, x_.data()), rt.mem(src_, x_.data()));
+}
+
+void PlainNchwOp::forward(Runtime& rt) {
+    move(to_plain_, rt, rt.mem(src_, inputs[0]->data.data()), rt.mem(src_plain_, x_.data()));
+    rt.stream.wait();
+    const Shape& in = inputs[0]->shape;
+    forward_plain(y_.data(), x_.data(), ref::Dims{in.n, in.c, in.h, in.w});
+    move(from_plain_, rt, rt.mem(dst_plain_, y_.data()), rt.mem(dst_, output->data.data()));
+}
+
+void PlainNchwOp::backward(Runtime& rt) {
+    Value& in = *inputs[0];
+    if (!in.needs_grad) return;
+    move(dy_to_plain_, rt, rt.mem(dst_, output->grad.data()), rt.mem(dst_plain_, y_.data()));
+    rt.stream.wait();
+    const Shape& s = in.shape;
+    backward_plain(x_.data(), y_.data(), ref::Dims{s.n, s.c, s.h, s.w});
+    float* target = rt.grad_target(in);
+    move(dx_from_plain_, rt, rt.mem(src_plain_, x_.data()), rt.mem(src_, target));
+    rt.stream.wait();
+    rt.grad_commit(in, target);
+}
+
+}  // namespace googlenet
