@@ -19,7 +19,7 @@ mkdir -p "$build/artifacts"
 export LSAN_OPTIONS="suppressions=$root/fuzz/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 status=0
 # target:seed folders under tests/corpus
-for spec in idx:idx safetensors:safetensors checkpoint:checkpoint,safetensors image:image metrics:metrics model:model; do
+for spec in idx:idx safetensors:safetensors checkpoint:checkpoint,safetensors image:image metrics:metrics model:model onnx:onnx; do
   target=${spec%%:*}
   [ -z "${FUZZ_TARGETS:-}" ] || [[ " $FUZZ_TARGETS " == *" $target "* ]] || continue
   work=$(mktemp -d)

@@ -11,6 +11,7 @@
 #include "googlenet/image.h"
 #include "googlenet/io.h"
 #include "googlenet/models.h"
+#include "googlenet/onnx.h"
 #include "googlenet/plot.h"
 #include "train/checkpoint.h"
 
@@ -37,6 +38,8 @@ void parse(const std::string& parser, const std::string& path) {
         training_curves(path);
     } else if (parser == "model") {
         load_model(path);
+    } else if (parser == "onnx") {
+        import_onnx(path, "m");
     } else {
         FAIL() << "expected.json names an unknown parser '" << parser << "'";
     }

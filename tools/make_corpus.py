@@ -232,6 +232,93 @@ put("model", "number-overflow.json", b'{"name": "m", "classes": 5555e55555}', "m
     "not usable JSON")  # found by fuzzing
 put("model", "even-lrn.json", model([{"lrn": {"size": 4}}]), "model", "body[0].lrn.size: must be odd")
 
+# --- ONNX graphs (googlenet import); built with Debian's python3-onnx ---
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def onnx_model(mutate=None, opset=13):
+    """conv -> relu -> max-pool rounding up (Caffe's end padding) -> two paths concatenated ->
+    global average pool -> flatten -> gemm: every kind of step the importer takes, at 8x8."""
+    r = np.random.RandomState(0)
+    inits = [numpy_helper.from_array(r.randn(*shape).astype(np.float32), name) for name, shape in
+             [("c.weight", (4, 1, 3, 3)), ("c.bias", (4,)), ("a.weight", (2, 4, 1, 1)), ("b.weight", (3, 4, 3, 3)),
+              ("fc.weight", (3, 5)), ("fc.bias", (3,))]]
+    n = helper.make_node
+    nodes = [n("Conv", ["x", "c.weight", "c.bias"], ["c"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             n("Relu", ["c"], ["r"], name="relu"),
+             n("MaxPool", ["r"], ["p"], name="pool", kernel_shape=[3, 3], strides=[2, 2], pads=[0, 0, 1, 1]),
+             n("Conv", ["p", "a.weight"], ["a"], name="path_a", kernel_shape=[1, 1]),
+             n("Conv", ["p", "b.weight"], ["b"], name="path_b", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             n("Concat", ["a", "b"], ["cat"], name="concat", axis=1),
+             n("GlobalAveragePool", ["cat"], ["g"], name="gap"),
+             n("Flatten", ["g"], ["f"], name="flatten", axis=1),
+             n("Gemm", ["f", "fc.weight", "fc.bias"], ["y"], name="fc", transB=1)]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 8, 8])]
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])]
+    if mutate:
+        mutate(nodes, inits, inputs)
+    graph = helper.make_graph(nodes, "g", inputs, outputs, inits)
+    return helper.make_model(graph, producer_name="make_corpus", opset_imports=[helper.make_opsetid("", opset)]).SerializeToString()
+
+
+def set_op(i, op):
+    def mutate(nodes, inits, inputs):
+        nodes[i].op_type = op
+    return mutate
+
+
+def truncate_weights(nodes, inits, inputs):
+    inits[0].raw_data = inits[0].raw_data[:-4]
+
+
+def external_data(nodes, inits, inputs):
+    inits[0].data_location = TensorProto.EXTERNAL
+
+
+def dilate(nodes, inits, inputs):
+    nodes[4].attribute.append(helper.make_attribute("dilations", [2, 2]))
+
+
+def huge_dims(nodes, inits, inputs):
+    inits[1].dims[:] = [1 << 40]
+
+
+def second_input(nodes, inits, inputs):
+    inputs.append(helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", 1, 8, 8]))
+
+
+def residual(nodes, inits, inputs):
+    nodes[5] = helper.make_node("Add", ["a", "b"], ["cat"], name="add")  # paths that meet in an Add, as in a ResNet
+
+
+def concat_on_rows(nodes, inits, inputs):
+    nodes[5].attribute[0].i = 2
+
+
+def no_output(nodes, inits, inputs):
+    del nodes[4].output[:]
+
+
+def dynamic_size(nodes, inits, inputs):
+    inputs[0].type.tensor_type.shape.dim[2].dim_param = "H"
+
+
+put("onnx", "tiny.onnx", onnx_model())
+# ONNX strings need not be UTF-8; model files and safetensors headers must be (found by fuzzing)
+put("onnx", "not-utf8-names.onnx", onnx_model().replace(b"make_corpus", b"make_corp\xf8s").replace(b"a.weight", b"\xf8.weight"))
+put("onnx", "not-protobuf.onnx", b"\x0a\xff\xff\xff\xff not protobuf", "onnx", "not an ONNX model")
+put("onnx", "sigmoid.onnx", onnx_model(set_op(1, "Sigmoid")), "onnx", "node 'relu' (Sigmoid): this op is not supported")
+put("onnx", "truncated-weights.onnx", onnx_model(truncate_weights), "onnx", "tensor 'c.weight' holds 140 bytes for 36 floats")
+put("onnx", "external-data.onnx", onnx_model(external_data), "onnx", "keeps its data in an external file")
+put("onnx", "dilated.onnx", onnx_model(dilate), "onnx", "node 'path_b' (Conv): dilated windows are not supported")
+put("onnx", "huge-dims.onnx", onnx_model(huge_dims), "onnx", "tensor 'c.bias' has impossible dimensions")
+put("onnx", "two-inputs.onnx", onnx_model(second_input), "onnx", "the graph has 2 inputs and 1 outputs")
+put("onnx", "residual.onnx", onnx_model(residual), "onnx", "node 'add' (Add): arithmetic on two computed tensors")
+put("onnx", "concat-on-rows.onnx", onnx_model(concat_on_rows), "onnx", "node 'concat' (Concat): only concatenation on channels")
+put("onnx", "no-output.onnx", onnx_model(no_output), "onnx", "node 'path_b' (Conv): it has no output")  # found by fuzzing
+put("onnx", "dynamic-size.onnx", onnx_model(dynamic_size), "onnx", "has no fixed square size: give one (--size)")
+
 with open(os.path.join(out, "expected.json"), "w") as f:
     json.dump(expected, f, indent=1, sort_keys=True)
     f.write("\n")

@@ -24,6 +24,7 @@
 #include "googlenet/models.h"
 #include "googlenet/plot.h"
 #include "googlenet/trainer.h"
+#include "cli/commands.h"
 
 using namespace googlenet;
 
@@ -231,113 +232,6 @@ int run_eval(const TrainConfig& c, const std::string& weights, std::string out_d
     return 0;
 }
 
-struct PredictOptions {
-    std::string weights;
-    std::vector<std::string> images;
-    std::string model = "d2l", labels;
-    int top = 3, resize = 0, threads = 0, batch_size = 64;
-    bool json = false;
-};
-
-// Top-k classes of each image; unreadable images are reported and the others still answered.
-// Class names: one per line of `path` (as ImageNet's synset lists come), or Fashion-MNIST's for a
-// 10-class grey model, or "class N".
-std::vector<std::string> class_names(const std::string& path, const ModelSpec& spec) {
-    std::vector<std::string> names;
-    if (path.empty()) {
-        for (int c = 0; c < spec.classes; ++c)
-            names.push_back(spec.in_channels == 1 && spec.classes == 10 ? kFashionMnistClasses[c] : "class " + std::to_string(c));
-        return names;
-    }
-    std::ifstream in(path);
-    if (!in) throw Error("--labels " + path + ": cannot open (" + std::strerror(errno) + ")");
-    for (std::string line; std::getline(in, line);) {
-        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-        if (!line.empty()) names.push_back(line);
-    }
-    if (int(names.size()) != spec.classes)
-        throw Error(fmt::format("--labels {}: {} names for model '{}', which has {} classes (one name per line)", path,
-                                names.size(), spec.name, spec.classes));
-    return names;
-}
-
-// Top-k classes of each image; unreadable images are reported and the others still answered.
-int run_predict(const PredictOptions& o) {
-    const ModelSpec spec = load_model(o.model);
-    const int size = o.resize > 0 ? o.resize : spec.input_size;
-    const int k = spec.classes;
-    const std::vector<std::string> names = class_names(o.labels, spec);
-    Net net = build_net(spec, size);
-    net.set_training(false);  // dropout off, batch norm on its running statistics
-    net.set_threads(resolve_threads(o.threads));
-    load_weights(o.weights, net);
-    // Prepared as in training: a grey model as Fashion-MNIST's pictures, an RGB one as image
-    // folders' validation images (resize, centre crop, ImageNet normalisation).
-    ImageTransform rgb;
-    rgb.size = size;
-    rgb.train = false;
-    auto prepare = [&](const std::string& path) {
-        if (spec.in_channels == 1) return prepare_fashion_mnist_input(read_image(path), size);
-        if (spec.in_channels == 3) return transform_image(read_image_rgb(path), rgb, 0);
-        throw Error(fmt::format("model '{}' takes {}-channel images; predict reads grey or RGB ones", spec.name,
-                                spec.in_channels));
-    };
-    std::vector<std::string> errors(o.images.size());
-    std::vector<std::vector<float>> probabilities(o.images.size());
-    std::vector<size_t> batch;
-    std::vector<float> inputs;
-    auto flush = [&] {
-        if (batch.empty()) return;
-        net.set_batch(int(batch.size()));
-        const float* logits = net.forward(inputs.data());
-        for (size_t b = 0; b < batch.size(); ++b) {
-            const float* z = logits + b * size_t(k);
-            const float m = *std::max_element(z, z + k);
-            double sum = 0;
-            for (int c = 0; c < k; ++c) sum += std::exp(double(z[c] - m));
-            for (int c = 0; c < k; ++c) probabilities[batch[b]].push_back(float(std::exp(double(z[c] - m)) / sum));
-        }
-        batch.clear();
-        inputs.clear();
-    };
-    for (size_t i = 0; i < o.images.size(); ++i) {
-        try {
-            const std::vector<float> x = prepare(o.images[i]);
-            inputs.insert(inputs.end(), x.begin(), x.end());
-            batch.push_back(i);
-        } catch (const Error& e) {
-            errors[i] = e.what();
-        }
-        if (int(batch.size()) == o.batch_size) flush();
-    }
-    flush();
-    int failed = 0;
-    for (size_t i = 0; i < o.images.size(); ++i) {
-        if (!errors[i].empty()) {
-            ++failed;
-            std::fprintf(stderr, "googlenet: error: %s\n", errors[i].c_str());
-            if (o.json) std::printf("%s\n", nlohmann::json{{"path", o.images[i]}, {"error", errors[i]}}.dump().c_str());
-            continue;
-        }
-        std::vector<int> order(size_t(k), 0);
-        std::iota(order.begin(), order.end(), 0);
-        const auto& p = probabilities[i];
-        std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return p[size_t(a)] > p[size_t(b)]; });
-        nlohmann::json top = nlohmann::json::array();
-        std::string line = o.images[i] + ":";
-        for (int t = 0; t < std::min(o.top, k); ++t) {
-            const int c = order[size_t(t)];
-            top.push_back({{"class", names[size_t(c)]}, {"index", c}, {"probability", p[size_t(c)]}});
-            line += fmt::format("{} {} {:.4f}", t ? "," : "", names[size_t(c)], p[size_t(c)]);
-        }
-        if (o.json)
-            std::printf("%s\n", nlohmann::json{{"path", o.images[i]}, {"top", top}}.dump().c_str());
-        else
-            std::printf("%s\n", line.c_str());
-    }
-    return failed ? 1 : 0;
-}
-
 int run_bench(const BenchConfig& config, bool json) {
     const BenchResult r = benchmark(config);
     const BenchConfig& c = r.config;  // with the model's input size filled in
@@ -460,11 +354,12 @@ int main(int argc, char** argv) {
     bench_cmd->add_option("--iters", bc.iters, "Timed iterations")->capture_default_str()->check(CLI::Range(1, 1000000));
     bench_cmd->add_flag("--json", bench_json, "Also print the figures as one JSON object on the last line");
 
-    PredictOptions po;
+    cli::PredictOptions po;
     CLI::App* predict_cmd = app.add_subcommand("predict", "Top classes of PNG or JPEG images");
     predict_cmd->add_option("--weights", po.weights, "Weights file (safetensors)")->required()->check(CLI::ExistingFile);
-    predict_cmd->add_option("images", po.images, "PNG or JPEG files, prepared as in training (grey models: as Fashion-MNIST; RGB models: resize, centre crop, ImageNet normalisation)")
-        ->required();
+    predict_cmd->add_option("images", po.images, "PNG or JPEG files, prepared as in training (grey models: as Fashion-MNIST; RGB models: resize, centre crop, ImageNet normalisation)");
+    predict_cmd->add_option("--tensor", po.tensor, "Instead of images: a safetensors file holding \"input\", N x C x H x W, already prepared")
+        ->check(CLI::ExistingFile);
     predict_cmd->add_option("--top", po.top, "How many classes to list per image")->capture_default_str()->check(CLI::Range(1, 1000000));
     predict_cmd->add_option("--labels", po.labels, "Class names, one per line (default: Fashion-MNIST's for a grey 10-class model)")
         ->check(CLI::ExistingFile);
@@ -476,6 +371,29 @@ int main(int argc, char** argv) {
     predict_cmd->add_option("--batch-size", po.batch_size, "Images per forward pass")->capture_default_str()->check(CLI::Range(1, 4096));
     predict_cmd->add_option("--threads", po.threads, "Compute threads (0: every core)")->capture_default_str()->check(CLI::NonNegativeNumber);
     predict_cmd->add_flag("--json", po.json, "One JSON object per image: path and top classes, or path and error");
+    predict_cmd->add_flag("--logits", po.logits, "With --json: every class's logit too");
+
+    std::string export_weights, export_model = "d2l", export_out;
+    int export_size = 0;
+    CLI::App* export_cmd = app.add_subcommand("export", "Write a trained network as an ONNX model, for other runtimes");
+    export_cmd->add_option("--weights", export_weights, "Weights file (safetensors)")->required()->check(CLI::ExistingFile);
+    export_cmd->add_option("--model", export_model, "A built-in model (" + join(builtin_models()) + ") or a model file")
+        ->capture_default_str();
+    export_cmd->add_option("--size", export_size, "Input height and width the graph takes (0: the model's)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 4096));
+    export_cmd->add_option("--onnx", export_out, "The ONNX file to write (opset 13, any batch size)")->required();
+
+    std::string import_in, import_out, import_model_out, import_name;
+    int import_size = 0;
+    CLI::App* import_cmd = app.add_subcommand("import", "Turn an ONNX GoogLeNet-family graph into a model file and a weights file");
+    import_cmd->add_option("--onnx", import_in, "The ONNX file to read")->required()->check(CLI::ExistingFile);
+    import_cmd->add_option("--out", import_out, "The weights file to write (safetensors)")->required();
+    import_cmd->add_option("--model-out", import_model_out, "The model file to write (default: --out with .json for .safetensors)");
+    import_cmd->add_option("--name", import_name, "The model's name (default: the ONNX file's name without .onnx)");
+    import_cmd->add_option("--size", import_size, "Input height and width, where the graph's is not fixed (0: the graph's)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 4096));
 
     int summary_size = 0;
     std::string summary_model = "d2l";
@@ -516,7 +434,9 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (bench_cmd->parsed()) return run_bench(bc, bench_json);
-        if (predict_cmd->parsed()) return run_predict(po);
+        if (predict_cmd->parsed()) return cli::run_predict(po);
+        if (import_cmd->parsed()) return cli::run_import(import_in, import_out, import_model_out, import_name, import_size);
+        if (export_cmd->parsed()) return cli::run_export(export_weights, export_model, export_size, export_out);
         if (summary_cmd->parsed()) {
             const ModelSpec spec = load_model(summary_model);
             std::printf("%s (%s)%s%s\n", spec.name.c_str(), spec.source.c_str(), spec.description.empty() ? "" : ": ",
