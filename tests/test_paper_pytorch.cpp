@@ -24,15 +24,7 @@ const Fixture& fixture() {
     return f;
 }
 
-ModelSpec paper_without_dropout() {
-    std::string text = load_model("paper").text;
-    for (const char* p : {"\"p\": 0.4", "\"p\": 0.7", "\"p\": 0.7"}) {
-        const size_t at = text.find(p);
-        EXPECT_NE(at, std::string::npos) << p;
-        text.replace(at, 8, "\"p\": 0.0");
-    }
-    return parse_model(text, "paper without dropout");
-}
+ModelSpec paper_without_dropout() { return without_dropout("paper", 3); }
 
 // The network at 96x96 with PyTorch's weights.
 Net net_from_fixture(const ModelSpec& spec) {

@@ -6,10 +6,12 @@
 #include <cmath>
 #include <functional>
 #include <random>
+#include <regex>
 #include <string>
 #include <vector>
 
 #include "googlenet/io.h"
+#include "googlenet/models.h"
 
 namespace googlenet::testing {
 
@@ -43,6 +45,15 @@ inline void load_params_from(const Fixture& f, ParamStore& params) {
         EXPECT_EQ(t.shape, params.param(i).dims) << params.param(i).name;
         std::copy(t.data.begin(), t.data.end(), params.value(i));
     }
+}
+
+// A built-in model with every dropout at p = 0 (`count` of them), so that training mode computes
+// the same function as the fixture's network, whose dropouts were turned off too.
+inline ModelSpec without_dropout(const std::string& model, int count) {
+    const std::string text = load_model(model).text;
+    const std::regex p("\"p\": [0-9.]+");
+    EXPECT_EQ(std::distance(std::sregex_iterator(text.begin(), text.end(), p), std::sregex_iterator()), count) << model;
+    return parse_model(std::regex_replace(text, p, "\"p\": 0.0"), model + " without dropout");
 }
 
 // Labels stored as floats in a fixture.

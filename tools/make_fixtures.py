@@ -172,14 +172,13 @@ def make_paper(path):
     write_safetensors(path, out)
 
 
-def make_torchvision(path):
-    """torchvision's GoogLeNet (batch norm) at 64x64, batch 3, with random batch-norm statistics and
-    affine parameters so that both modes are real tests: evaluation-mode logits, and training-mode
-    logits, loss, gradients and the running statistics after that step (dropout off, p = 0, as the
-    test sets it on its side too). Without the auxiliary heads: see docs/models.md."""
+def torchvision_googlenet(seed):
+    """torchvision's GoogLeNet with its auxiliary heads, random batch-norm statistics and affine
+    parameters (so that both modes are real tests), and every dropout off (p = 0, as the test sets
+    it on its side too)."""
     import torchvision
-    torch.manual_seed(3)
-    net = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True)
+    torch.manual_seed(seed)
+    net = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=True)
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, nn.BatchNorm2d):
@@ -187,23 +186,56 @@ def make_torchvision(path):
                 m.running_var.uniform_(0.5, 2.0)
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.2, 0.2)
-    out = {name: t.detach().clone().float() for name, t in net.state_dict().items()}
-    x = torch.rand(3, 3, 64, 64)
-    y = torch.tensor([5, 500, 999])
-    net.double()
-    x = x.double()
-    net.eval()
-    with torch.no_grad():
-        out["eval.logits"] = net(x)
     net.dropout = nn.Identity()
-    net.train()
-    logits = net(x)
-    loss = F.cross_entropy(logits, y)
+    net.aux1.dropout = nn.Identity()
+    net.aux2.dropout = nn.Identity()
+    return net
+
+
+def torchvision_train_step(net, x, y, dtype=torch.float64):
+    """A training-mode step on a copy of net in `dtype`: the three logits, the loss (main + 0.3 x
+    each auxiliary, as torchvision's reference training does), the gradients and the buffers after
+    the step."""
+    import copy
+    net = copy.deepcopy(net).to(dtype).train()
+    # By position: main, the head after 4a, the head after 4d. (The fields' names say otherwise:
+    # torchvision's aux_logits1 is the head after 4d.)
+    logits, aux1, aux2 = net(x.to(dtype))
+    loss = F.cross_entropy(logits, y) + 0.3 * (F.cross_entropy(aux1, y) + F.cross_entropy(aux2, y))
     loss.backward()
-    out.update({"input": x, "labels": y.float(), "train.logits": logits.detach(), "train.loss": loss.detach().reshape(1)})
-    for name, p in net.named_parameters():
-        out["grad." + name] = p.grad.detach().clone()
-    for name, b in net.named_buffers():
+    grads = {name: p.grad.detach().clone().double() for name, p in net.named_parameters()}
+    return logits, aux1, aux2, loss, grads, dict(net.named_buffers())
+
+
+def make_torchvision(path):
+    """torchvision's GoogLeNet at 64x64, batch 4: evaluation-mode logits; training-mode logits of
+    all three outputs, loss, every gradient and the running statistics after the step.
+
+    Training-mode batch norm over few values per channel makes most draws of random weights
+    ill-conditioned in float32: on them PyTorch's own float32 gradients are 1-16% off its float64
+    ones (measured), and no float32 engine can be held to 1e-3. So the first seed on which
+    PyTorch's float32 gradients are within 2e-4 of float64 is used, and that error is stored."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 3, 64, 64, generator=g).double()
+    y = torch.tensor([5, 500, 999, 0])
+    for seed in range(4, 40):
+        net = torchvision_googlenet(seed)
+        logits, aux1, aux2, loss, grads, buffers = torchvision_train_step(net, x, y)
+        f32 = torchvision_train_step(net, x, y, torch.float32)[4]
+        f32_error = max(((f32[k] - g).abs().max() / g.abs().max()).item() for k, g in grads.items())
+        if f32_error < 2e-4:
+            break
+    else:
+        raise SystemExit("make_torchvision: no draw among seeds 4-39 where float32 is accurate")
+    out = {name: t.detach().clone().float() for name, t in net.state_dict().items()}
+    with torch.no_grad():
+        out["eval.logits"] = net.double().eval()(x)
+    out.update({"input": x, "labels": y.float(), "train.logits": logits.detach(), "train.aux1.logits": aux1.detach(),
+                "train.aux2.logits": aux2.detach(), "train.loss": loss.detach().reshape(1),
+                "pytorch_f32_error": torch.tensor([f32_error]), "seed": torch.tensor([float(seed)])})
+    for name, g in grads.items():
+        out["grad." + name] = g
+    for name, b in buffers.items():
         out["after." + name] = b.detach().clone().double()
     write_safetensors(path, out)
 
