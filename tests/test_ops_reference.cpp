@@ -223,3 +223,33 @@ TEST(OpsVsReference, NormalizeOnTheImage) {
     EXPECT_TENSOR_NEAR(ps.grad(0), dwc.data(), dwc.size(), kTol, "conv dw after normalize");
     EXPECT_TENSOR_NEAR(net.value(net.input()).grad.data(), din.data(), din.size(), kTol, "image gradient through normalize");
 }
+
+// In evaluation the convolutions keep their reordered weights between forward passes; changed
+// weights are picked up after weights_changed() (load_weights and set_training call it).
+TEST(OpsVsReference, EvaluationPicksUpChangedWeights) {
+    Net net(16, 6, 6);
+    const ValueId first = net.conv(net.input(), {16, 1, 1, 0}, "a");  // the image stays NCHW: this one need not reorder
+    const ValueId x = net.conv(first, {32, 3, 1, 1}, "b");
+    net.set_output(net.linear(net.global_avg_pool(x), 4, "c"));
+    net.set_batch(2);
+    net.set_training(false);
+    ASSERT_NE(net.value(first).layout, Layout::nchw) << "the test needs weights reordered for a blocked layout";
+    ParamStore& ps = net.params();
+    const auto in = random_vector<float>(2 * 16 * 36, 70);
+    const ref::Dims d{2, 16, 6, 6};
+    std::vector<float> conv1(2 * 16 * 36), conv(2 * 32 * 36), pooled(2 * 32), expected(8);
+    for (uint64_t round = 0; round < 3; ++round) {
+        for (int i = 0; i < int(ps.list().size()); ++i) {
+            const auto v = random_vector<float>(ps.param(i).size, 71 + round * 4 + uint64_t(i));
+            std::copy(v.begin(), v.end(), ps.value(i));
+        }
+        net.weights_changed();
+        ref::conv2d_forward(conv1.data(), in.data(), ps.value(0), ps.value(1), d, 16, 1, 1, 0);
+        ref::conv2d_forward(conv.data(), conv1.data(), ps.value(2), ps.value(3), d, 32, 3, 1, 1);
+        ref::avg_pool_forward(pooled.data(), conv.data(), ref::Dims{2, 32, 6, 6}, 6, 6, 1, 0);
+        ref::linear_forward(expected.data(), pooled.data(), ps.value(4), ps.value(5), 2, 32, 4);
+        for (int pass = 0; pass < 2; ++pass)  // the second pass reuses the reordered weights
+            EXPECT_TENSOR_NEAR(net.forward(in.data()), expected.data(), expected.size(), kTol,
+                               "round " + std::to_string(round) + ", pass " + std::to_string(pass));
+    }
+}

@@ -151,6 +151,10 @@ public:
     // Training (the default) or evaluation: only dropout behaves differently. Dropout's masks are
     // drawn from (seed, step): the trainer passes its step so a resumed run draws the same ones.
     void set_training(bool training);
+    // In evaluation, convolutions keep their weights in their own layout between forward passes.
+    // Code that changes the weights while in evaluation, other than through load_weights (which
+    // calls this) or set_training, must call weights_changed() before the next forward.
+    void weights_changed();
     void set_random(uint64_t seed, uint64_t step);
     void set_batch(int n);
     int batch() const { return batch_; }

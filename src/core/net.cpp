@@ -102,6 +102,11 @@ ValueId Net::dropout(ValueId x, float p) {
 void Net::set_training(bool training) {
     training_ = training;
     if (rt_) rt_->training = training;
+    weights_changed();
+}
+
+void Net::weights_changed() {
+    if (rt_) ++rt_->weights_epoch;
 }
 
 void Net::set_random(uint64_t seed, uint64_t step) {

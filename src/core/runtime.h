@@ -32,6 +32,9 @@ public:
     ParamStore& params;
     // Training or evaluation (dropout), and what its random masks are drawn from.
     bool training = true;
+    // Changes whenever the weights may have changed outside training (Net::set_training,
+    // Net::weights_changed): in evaluation, ops may keep weights they derived (reordered) until then.
+    uint64_t weights_epoch = 0;
     uint64_t seed = 0, step = 0;
 
 private:

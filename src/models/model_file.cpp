@@ -363,6 +363,7 @@ void load_weights(const std::string& path, Net& net) {
             tensors[n] = LoadedTensor{p.dims, std::vector<float>(v, v + p.size)};
         }
     assign_params(ps, tensors, path);
+    net.weights_changed();
 }
 
 Net build_net(const ModelSpec& spec, int size) {

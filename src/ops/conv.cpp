@@ -17,11 +17,16 @@ public:
         : user_(user), primitive_(primitive) {
         if (user != primitive) buffer_ = memory(primitive, rt.engine);
     }
-    // The arena's weights `user`, as the primitive wants them.
+    // The arena's weights `user`, as the primitive wants them. In evaluation the weights stay put,
+    // so the reorder is done once per Runtime::weights_epoch (at batch 1 it was 2.0 of 5.1 ms of
+    // oneDNN time); in training SGD moves them every step.
     memory from_user(Runtime& rt, const float* user) {
         if (!buffer_) return rt.mem(user_, user);
+        if (!rt.training && reordered_ && reordered_epoch_ == rt.weights_epoch) return buffer_;
         if (!to_primitive_) to_primitive_ = dnnl::reorder(dnnl::reorder::primitive_desc(rt.engine, user_, rt.engine, primitive_));
         to_primitive_.execute(rt.stream, {{DNNL_ARG_FROM, rt.mem(user_, user)}, {DNNL_ARG_TO, buffer_}});
+        reordered_ = !rt.training;
+        reordered_epoch_ = rt.weights_epoch;
         return buffer_;
     }
     // Where the primitive writes a gradient; copy_to_user then puts it into the arena's `user`.
@@ -35,6 +40,8 @@ public:
 private:
     memory::desc user_, primitive_;
     memory buffer_;
+    bool reordered_ = false;  // buffer_ holds the weights of reordered_epoch_, for evaluation
+    uint64_t reordered_epoch_ = 0;
     dnnl::reorder to_primitive_, to_user_;
 };
 
