@@ -1,5 +1,5 @@
 // Dropout has no PyTorch fixture (its masks are random on both sides): it is held to its
-// definition instead. Evaluation passes through; training keeps each element with probability
+// definition instead. Evaluation (and p = 0) passes through; training keeps each element with probability
 // 1 - p, scaled by 1 / (1 - p), backward applies the same mask, and masks repeat exactly for the
 // same (seed, step) and differ otherwise. A network in evaluation mode gives the same logits
 // with and without its dropout layers.
@@ -21,6 +21,18 @@ TEST(Dropout, EvaluationPassesThrough) {
     const auto x = random_vector<float>(kShape.numel(), 1), dy = random_vector<float>(kShape.numel(), 2);
     run.set_input(0, x);
     run.runtime().training = false;
+    const float* y = run.forward();
+    for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(y[i], x[i]);
+    run.backward(dy);
+    for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(run.input_grad(0)[i], dy[i]);
+}
+
+// p = 0 (how the network tests turn dropout off) is the identity in training too.
+TEST(Dropout, ZeroProbabilityPassesThroughInTraining) {
+    OpRunner run([](ParamStore&) { return make_dropout(0.f, 0); }, {kShape}, kShape);
+    const auto x = random_vector<float>(kShape.numel(), 3), dy = random_vector<float>(kShape.numel(), 4);
+    run.set_input(0, x);
+    run.runtime().training = true;
     const float* y = run.forward();
     for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(y[i], x[i]);
     run.backward(dy);

@@ -35,14 +35,14 @@ public:
 
     void prepare(Runtime&) override {
         if (inputs[0]->layout != output->layout) throw Error("dropout: input and output layouts differ");
-        mask_ = Buffer(output->data.size());
+        if (p_ > 0.f) mask_ = Buffer(output->data.size());  // p = 0 passes through: no mask
     }
 
     void forward(Runtime& rt) override {
         const float* x = inputs[0]->data.data();
         float* y = output->data.data();
         const size_t n = output->data.size();
-        training_ = rt.training;
+        training_ = rt.training && p_ > 0.f;  // at p = 0 the mask would still drop 2^-32 of the values
         if (!training_) {
             std::memcpy(y, x, n * sizeof(float));
             return;
