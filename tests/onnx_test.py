@@ -169,9 +169,15 @@ class Onnx(unittest.TestCase):
         self.assertIn('"batch_norm"', json.dumps(model))
 
     def test_import_the_model_zoo_layout(self):
-        path = self.path("zoo.onnx")
-        onnx.save(caffe_googlenet(np.random.RandomState(5)), path)
-        weights, model = self.path("zoo.safetensors"), self.path("zoo.json")
+        self.check_zoo_layout("zoo", matmul=False)
+
+    def test_import_a_linear_layer_as_matmul_and_add(self):
+        self.check_zoo_layout("zoo-matmul", matmul=True)
+
+    def check_zoo_layout(self, name, matmul):
+        path = self.path(f"{name}.onnx")
+        onnx.save(caffe_googlenet(np.random.RandomState(5), matmul=matmul), path)
+        weights, model = self.path(f"{name}.safetensors"), self.path(f"{name}.json")
         p = run("import", "--onnx", path, "--out", weights, "--model-out", model)
         self.assertIn("Softmax is left out", p.stdout)
         self.assertIn("Reshape to [1, 1024] read as a flatten", p.stdout)
@@ -204,7 +210,7 @@ class Onnx(unittest.TestCase):
         self.assertIn(f"{junk}: not an ONNX model", p.stderr)
 
 
-def caffe_googlenet(rng, classes=1000):
+def caffe_googlenet(rng, classes=1000, matmul=False):
     """A graph laid out as the ONNX model zoo's GoogLeNet (BVLC's Caffe model, converted): Caffe's
     names, pools that round up written as extra end padding, LRN, 7x7 average pool, Dropout, a
     Reshape to [1, 1024], Gemm and Softmax; here also the mean subtraction in the graph."""
@@ -261,10 +267,15 @@ def caffe_googlenet(rng, classes=1000):
     inits.append(shape)
     nodes.append(helper.make_node("Reshape", ["pool5/drop_7x7_s1", "OC2_DUMMY_1"], ["OC2_DUMMY_0"], name="OC2_DUMMY_0"))
     # small, so that the softmax of features on the scale of raw pixels (0-255) does not saturate
-    w = const("loss3/classifier_w_0", rng.randn(classes, 1024) * 5e-4)
+    w = rng.randn(classes, 1024) * 5e-4
     b = const("loss3/classifier_b_0", rng.randn(classes) * 0.01)
-    nodes.append(helper.make_node("Gemm", ["OC2_DUMMY_0", w, b], ["loss3/classifier_1"], name="loss3/classifier",
-                                  transB=1))
+    if matmul:  # as other exporters write a linear layer: MatMul by [in, out], then Add
+        nodes.append(helper.make_node("MatMul", ["OC2_DUMMY_0", const("loss3/classifier_w_0", w.T)], ["loss3/mm"],
+                                      name="loss3/matmul"))
+        nodes.append(helper.make_node("Add", ["loss3/mm", b], ["loss3/classifier_1"], name="loss3/classifier"))
+    else:
+        nodes.append(helper.make_node("Gemm", ["OC2_DUMMY_0", const("loss3/classifier_w_0", w), b], ["loss3/classifier_1"],
+                                      name="loss3/classifier", transB=1))
     nodes.append(helper.make_node("Softmax", ["loss3/classifier_1"], ["prob_1"], name="prob"))
     graph = helper.make_graph(nodes, "googlenet", [helper.make_tensor_value_info("data_0", TensorProto.FLOAT, [1, 3, 224, 224])],
                               [helper.make_tensor_value_info("prob_1", TensorProto.FLOAT, [1, classes])], inits)
