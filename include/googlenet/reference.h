@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 #include <limits>
+#include <utility>
 
 namespace googlenet::ref {
 
@@ -254,14 +255,17 @@ void batch_norm_backward(T* dx, T* dw, T* db, const T* dy, const T* x, const T* 
 // Adaptive average pooling to out_h x out_w (PyTorch's AdaptiveAvgPool2d): output cell i averages
 // input rows [floor(i H / out_h), ceil((i + 1) H / out_h)), and likewise for columns; the windows
 // may overlap and differ in size.
+// The input range [begin, end) that output cell o of `out` averages over an axis of `in`.
+inline std::pair<int, int> adaptive_window(int o, int in, int out) { return {o * in / out, ((o + 1) * in + out - 1) / out}; }
+
 template <class T>
 void adaptive_avg_pool_forward(T* y, const T* x, Dims in, int out_h, int out_w) {
     for (int n = 0; n < in.n; ++n)
         for (int c = 0; c < in.c; ++c)
             for (int oy = 0; oy < out_h; ++oy)
                 for (int ox = 0; ox < out_w; ++ox) {
-                    const int y0 = oy * in.h / out_h, y1 = ((oy + 1) * in.h + out_h - 1) / out_h;
-                    const int x0 = ox * in.w / out_w, x1 = ((ox + 1) * in.w + out_w - 1) / out_w;
+                    const auto [y0, y1] = adaptive_window(oy, in.h, out_h);
+                    const auto [x0, x1] = adaptive_window(ox, in.w, out_w);
                     T acc = 0;
                     for (int iy = y0; iy < y1; ++iy)
                         for (int ix = x0; ix < x1; ++ix) acc += x[in.at(n, c, iy, ix)];
@@ -276,8 +280,8 @@ void adaptive_avg_pool_backward(T* dx, const T* dy, Dims in, int out_h, int out_
         for (int c = 0; c < in.c; ++c)
             for (int oy = 0; oy < out_h; ++oy)
                 for (int ox = 0; ox < out_w; ++ox) {
-                    const int y0 = oy * in.h / out_h, y1 = ((oy + 1) * in.h + out_h - 1) / out_h;
-                    const int x0 = ox * in.w / out_w, x1 = ((ox + 1) * in.w + out_w - 1) / out_w;
+                    const auto [y0, y1] = adaptive_window(oy, in.h, out_h);
+                    const auto [x0, x1] = adaptive_window(ox, in.w, out_w);
                     const T g = dy[((size_t(n) * in.c + c) * out_h + oy) * out_w + ox] / T((y1 - y0) * (x1 - x0));
                     for (int iy = y0; iy < y1; ++iy)
                         for (int ix = x0; ix < x1; ++ix) dx[in.at(n, c, iy, ix)] += g;

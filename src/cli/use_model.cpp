@@ -145,8 +145,8 @@ int run_predict(const PredictOptions& o) {
     return failed ? 1 : 0;
 }
 
-// The ONNX graph's model file and weights, each written atomically once the model file has been
-// read back and the weights loaded into the network it describes.
+// The ONNX graph's model file and weights, each written atomically once import_onnx has read the
+// model file back and loaded the weights into the network it describes.
 int run_import(const std::string& in, const std::string& out, std::string model_out, std::string name, int size) {
     const auto stem = [](const std::string& path, const std::string& ext) {
         const size_t slash = path.rfind('/');
@@ -158,17 +158,14 @@ int run_import(const std::string& in, const std::string& out, std::string model_
     if (model_out.empty()) model_out = stem(out, ".safetensors").first + ".json";
     if (name.empty()) name = stem(in, ".onnx").second;
     const ImportedModel imported = import_onnx(in, name, size);
-    const ModelSpec spec = parse_model(imported.model_text, model_out);
-    Net net = build_net(spec);
-    net.params().allocate();
-    assign_params(net.params(), imported.weights, in);
+    const Net& net = imported.net;
     save_weights(out, net.params());
     write_file_atomic(model_out, [&](std::FILE* f) {
         if (std::fputs(imported.model_text.c_str(), f) < 0) throw Error(model_out + ": write failed");
     });
     for (const auto& note : imported.notes) std::printf("note: %s\n", note.c_str());
     const Shape s = net.input_shape();
-    std::printf("written: %s (model '%s', input %d x %d x %d, %d classes) and %s\n", model_out.c_str(), spec.name.c_str(), s.c,
+    std::printf("written: %s (model '%s', input %d x %d x %d, %d classes) and %s\n", model_out.c_str(), imported.spec.name.c_str(), s.c,
                 s.h, s.w, net.classes(), out.c_str());
     return 0;
 }

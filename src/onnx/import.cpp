@@ -64,6 +64,9 @@ private:
         return *constants_.at(n.input(input));
     }
     std::vector<int64_t> dims(const onnx::TensorProto& t) const;
+    // A constant input's values, from raw_data or the tensor's typed field.
+    template <class T, class Typed>
+    std::vector<T> values(const Node& n, int input, int type, const char* type_name, Typed typed) const;
     std::vector<float> floats(const Node& n, int input) const;
     std::vector<int64_t> int64s(const Node& n, int input) const;
 
@@ -92,6 +95,7 @@ private:
     std::set<std::string> names_;
     std::string output_;
     ImportedModel result_;
+    TensorMap weights_;  // named as the model file's layers name them
     int64_t classes_ = 0;
 };
 
@@ -107,40 +111,33 @@ std::vector<int64_t> Importer::dims(const onnx::TensorProto& t) const {
     return d;
 }
 
-std::vector<float> Importer::floats(const Node& n, int input) const {
+template <class T, class Typed>
+std::vector<T> Importer::values(const Node& n, int input, int type, const char* type_name, Typed typed) const {
     const onnx::TensorProto& t = constant(n, input);
     size_t count = 1;
     for (int64_t d : dims(t)) count *= size_t(d);
-    if (t.data_type() != onnx::TensorProto::FLOAT)
-        throw error(n, fmt::format("tensor '{}' is of ONNX type {}, not float", t.name(), t.data_type()));
-    std::vector<float> v(count);
+    if (t.data_type() != type)
+        throw error(n, fmt::format("tensor '{}' is of ONNX type {}, not {}", t.name(), t.data_type(), type_name));
+    std::vector<T> v(count);
+    const auto& field = typed(t);
     if (!t.raw_data().empty()) {
-        if (t.raw_data().size() != count * sizeof(float))
-            throw error(n, fmt::format("tensor '{}' holds {} bytes for {} floats", t.name(), t.raw_data().size(), count));
+        if (t.raw_data().size() != count * sizeof(T))
+            throw error(n, fmt::format("tensor '{}' holds {} bytes for {} {}s", t.name(), t.raw_data().size(), count, type_name));
         std::memcpy(v.data(), t.raw_data().data(), t.raw_data().size());  // little-endian, as this machine
     } else {
-        if (size_t(t.float_data_size()) != count)
-            throw error(n, fmt::format("tensor '{}' holds {} floats, its dimensions say {}", t.name(), t.float_data_size(), count));
-        std::copy(t.float_data().begin(), t.float_data().end(), v.begin());
+        if (size_t(field.size()) != count)
+            throw error(n, fmt::format("tensor '{}' holds {} {}s, its dimensions say {}", t.name(), field.size(), type_name, count));
+        std::copy(field.begin(), field.end(), v.begin());
     }
     return v;
 }
 
+std::vector<float> Importer::floats(const Node& n, int input) const {
+    return values<float>(n, input, onnx::TensorProto::FLOAT, "float", [](const onnx::TensorProto& t) -> const auto& { return t.float_data(); });
+}
+
 std::vector<int64_t> Importer::int64s(const Node& n, int input) const {
-    const onnx::TensorProto& t = constant(n, input);
-    size_t count = 1;
-    for (int64_t d : dims(t)) count *= size_t(d);
-    if (t.data_type() != onnx::TensorProto::INT64) throw error(n, fmt::format("tensor '{}' is not int64", t.name()));
-    std::vector<int64_t> v(count);
-    if (!t.raw_data().empty()) {
-        if (t.raw_data().size() != count * sizeof(int64_t))
-            throw error(n, fmt::format("tensor '{}' holds {} bytes for {} int64s", t.name(), t.raw_data().size(), count));
-        std::memcpy(v.data(), t.raw_data().data(), t.raw_data().size());
-    } else {
-        if (size_t(t.int64_data_size()) != count) throw error(n, fmt::format("tensor '{}' holds the wrong count", t.name()));
-        std::copy(t.int64_data().begin(), t.int64_data().end(), v.begin());
-    }
-    return v;
+    return values<int64_t>(n, input, onnx::TensorProto::INT64, "int64", [](const onnx::TensorProto& t) -> const auto& { return t.int64_data(); });
 }
 
 Importer::Window Importer::window(const Node& n) const {
@@ -193,15 +190,17 @@ std::string Importer::pool(const Node& n, json& layers, MapShape& s) {
     };
     const int64_t want = size(s.h, w.begin, w.end, ceil_mode);
     json pool{{"kernel", w.kernel}, {"stride", w.stride}, {"pad", w.begin}};
-    if (w.end == w.begin && !ceil_mode) {
-    } else if (max && size(s.h, w.begin, w.begin, true) == want) {
-        // Caffe's rounding up, written as extra padding at the end (the model zoo's pools): the
-        // same windows as ceil mode, and padding never wins a max.
+    // Symmetric padding rounding down is this engine's pool as it is. Caffe's rounding up, written
+    // as extra padding at the end (the model zoo's pools), is ceil mode for a max: the same
+    // windows, and padding never wins a max. An average rounding up is taken only where that
+    // changes nothing.
+    const bool symmetric = w.end == w.begin;
+    const bool as_is = symmetric && (!ceil_mode || (!max && size(s.h, w.begin, w.begin, false) == want));
+    if (!as_is) {
+        if (!max || size(s.h, w.begin, w.begin, true) != want)
+            throw error(n, fmt::format("pads [{0}, {0}, {1}, {1}] with ceil_mode {2} on a {3}x{3} map have no equivalent here",
+                                       w.begin, w.end, int(ceil_mode), s.h));
         pool["ceil"] = true;
-    } else if (!max && w.end == w.begin && size(s.h, w.begin, w.begin, false) == want) {
-    } else {
-        throw error(n, fmt::format("pads [{0}, {0}, {1}, {1}] with ceil_mode {2} on a {3}x{3} map have no equivalent here",
-                                   w.begin, w.end, int(ceil_mode), s.h));
     }
     if (!max && w.begin > 0 && int_attr(n, "count_include_pad", 0) == 0)
         throw error(n, "averages that leave the padding out of the count are not supported (count_include_pad 0)");
@@ -250,8 +249,8 @@ std::string Importer::linear(const Node& n, json& layers, MapShape& s) {
     if (bias.empty()) bias.assign(size_t(out), 0.f);
     if (int64_t(bias.size()) != out) throw error(n, fmt::format("a bias of {} values for {} outputs", bias.size(), out));
     const std::string name = param_name(n, 1);
-    result_.weights[name + ".weight"] = LoadedTensor{{out, in}, std::move(w)};
-    result_.weights[name + ".bias"] = LoadedTensor{{out}, std::move(bias)};
+    weights_[name + ".weight"] = LoadedTensor{{out, in}, std::move(w)};
+    weights_[name + ".bias"] = LoadedTensor{{out}, std::move(bias)};
     layers.push_back({{"linear", {{"out", out}}}, {"name", name}});
     s = {out, 1, 1};
     classes_ = out;
@@ -324,11 +323,11 @@ std::string Importer::convert(const Node& n, json& layers, MapShape& s) {
                                        w.kernel, w.kernel));
         const std::string name = param_name(n, 1);
         json conv{{"out", wd[0]}, {"kernel", w.kernel}, {"stride", w.stride}, {"pad", w.begin}};
-        result_.weights[name + ".weight"] = LoadedTensor{wd, floats(n, 1)};
+        weights_[name + ".weight"] = LoadedTensor{wd, floats(n, 1)};
         if (n.input_size() > 2 && !n.input(2).empty()) {
             std::vector<float> b = floats(n, 2);
             if (int64_t(b.size()) != wd[0]) throw error(n, fmt::format("{} biases for {} channels", b.size(), wd[0]));
-            result_.weights[name + ".bias"] = LoadedTensor{{wd[0]}, std::move(b)};
+            weights_[name + ".bias"] = LoadedTensor{{wd[0]}, std::move(b)};
         } else {
             conv["bias"] = false;
         }
@@ -361,9 +360,9 @@ std::string Importer::convert(const Node& n, json& layers, MapShape& s) {
         for (int i = 1; i <= 4; ++i) {
             std::vector<float> v = floats(n, i);
             if (int64_t(v.size()) != s.c) throw error(n, fmt::format("{} values for {} channels", v.size(), s.c));
-            result_.weights[name + "." + roles[i - 1]] = LoadedTensor{{s.c}, std::move(v)};
+            weights_[name + "." + roles[i - 1]] = LoadedTensor{{s.c}, std::move(v)};
         }
-        result_.weights[name + ".num_batches_tracked"] = LoadedTensor{{}, {0.f}};
+        weights_[name + ".num_batches_tracked"] = LoadedTensor{{}, {0.f}};
         layers.push_back({{"batch_norm", {{"eps", float_attr(n, "epsilon", 1e-5f)}}}, {"name", name}});
         return n.output(0);
     }
@@ -520,9 +519,10 @@ ImportedModel Importer::run(const std::string& name) {
     for (size_t i = 0; i < body.size(); ++i) text += "    " + text_of(body[i]) + (i + 1 < body.size() ? ",\n" : "\n");
     result_.model_text = text + "  ]\n}\n";
     // What the importer made must lay out as a network and fill it exactly.
-    Net net = build_net(parse_model(result_.model_text, path_ + " (imported as a model file)"));
-    net.params().allocate();
-    assign_params(net.params(), result_.weights, path_);
+    result_.spec = parse_model(result_.model_text, path_ + " (imported as a model file)");
+    result_.net = build_net(result_.spec);
+    result_.net.params().allocate();
+    assign_params(result_.net.params(), weights_, path_);
     return std::move(result_);
 }
 
