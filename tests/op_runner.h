@@ -63,7 +63,8 @@ private:
     Value* add(Shape s) {
         auto v = std::make_unique<Value>();
         v->shape = s;
-        v->data.resize(s.numel());
+        datas_.emplace_back(s.numel());
+        v->data = TensorView(datas_.back().data(), s.numel());
         grads_.emplace_back(s.numel());
         v->grad = TensorView(grads_.back().data(), s.numel());
         values_.push_back(std::move(v));
@@ -78,7 +79,7 @@ private:
     ParamStore params_;
     std::unique_ptr<Runtime> rt_;
     std::vector<std::unique_ptr<Value>> values_;
-    std::deque<Buffer> grads_;  // a deque keeps earlier elements in place as it grows
+    std::deque<Buffer> datas_, grads_;  // a deque keeps earlier elements in place as it grows
     std::unique_ptr<Op> op_;
 };
 

@@ -5,6 +5,7 @@
 
 #include "googlenet/models.h"
 #include "googlenet/train.h"
+#include "core/memory_plan.h"
 
 using namespace googlenet;
 
@@ -54,4 +55,47 @@ TEST(Model, GradientArenaIsMuchSmallerThanOneBufferPerValue) {
     }
     EXPECT_GT(separate, 0u);
     EXPECT_LT(net.gradient_arena_floats(), separate / 3) << "arena " << net.gradient_arena_floats() << " of " << separate;
+}
+
+// Activations share memory where their lifetimes allow: only what backward reads lives through
+// the forward pass. In D2L's network every ReLU mask that a max pool or a concatenation can apply
+// is handed on, so the first convolution's output (the largest value) and every Inception path's
+// output are free once read. Correctness on this plan: the PyTorch comparisons of every gradient.
+TEST(Model, ActivationsLiveOnlyAsLongAsSomethingReadsThem) {
+    Net net = d2l_googlenet();
+    init_params(net.params(), 1);
+    net.set_batch(2);
+    size_t separate = 0;
+    for (ValueId i = 0; i < net.value_count(); ++i)
+        if (net.value(i).live) separate += net.value(i).data.size();
+    const auto& ops = net.ops();
+    EXPECT_EQ(ops[0]->describe(), "conv+relu 7x7/2 1->64");
+    EXPECT_EQ(ops[0]->relu_mask, ReluMask::handed_on);
+    EXPECT_EQ(ops[1]->relu_mask, ReluMask::own) << ops[1]->describe();
+    int concats_owning = 0, paths_handing_on = 0;
+    for (const auto& op : ops) {
+        if (op->describe().rfind("concat", 0) == 0 && op->relu_mask == ReluMask::own) ++concats_owning;
+        if (op->describe().rfind("conv+relu", 0) == 0 && op->relu_mask == ReluMask::handed_on) ++paths_handing_on;
+    }
+    EXPECT_EQ(paths_handing_on, 2 + 9 * 4) << "b1's and b2's last convolutions and four paths per block";
+    EXPECT_EQ(concats_owning, 7) << "blocks 3b and 4e hand theirs on to the max pool after them";
+    EXPECT_LT(net.activation_arena_floats(), separate * 2 / 3) << "arena " << net.activation_arena_floats() << " of " << separate;
+}
+
+TEST(MemoryPlan, OverlappingLifetimesNeverShare) {
+    std::vector<Lifetime> lives{{0, 2, 100}, {1, 3, 50}, {3, 5, 100}, {4, 4, 10}};
+    const size_t total = plan_arena(lives);
+    for (size_t i = 0; i < lives.size(); ++i)
+        for (size_t j = i + 1; j < lives.size(); ++j) {
+            const Lifetime &a = lives[i], &b = lives[j];
+            const bool overlap_in_time = a.first <= b.last && b.first <= a.last;
+            const bool overlap_in_memory = a.offset < b.offset + b.size && b.offset < a.offset + a.size;
+            EXPECT_FALSE(overlap_in_time && overlap_in_memory) << i << " and " << j;
+        }
+    EXPECT_EQ(lives[0].offset, lives[2].offset) << "the two large buffers never live together";
+    // 100 floats round up to 112 (whole 64-byte lines); the 50 (64) sits beside the first 100,
+    // and the 10 (16) beside the second, where the 50 has died.
+    EXPECT_EQ(lives[1].offset, 112u);
+    EXPECT_EQ(lives[3].offset, 112u);
+    EXPECT_EQ(total, 176u);
 }

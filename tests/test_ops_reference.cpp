@@ -150,6 +150,65 @@ TEST(OpsVsReference, ConvReluFusionInNet) {
     EXPECT_TENSOR_NEAR(ps.grad(1), db.data(), db.size(), kTol, "db through fused relu");
 }
 
+// Two conv+ReLU paths concatenated and max-pooled: the paths' ReLU masks are handed on to the
+// concatenation and from it to the pool (Net::hand_on_relu_masks), so the paths' outputs need not
+// live until backward. Gradients must be those of conv -> relu -> concat -> pool.
+TEST(OpsVsReference, ReluMasksHandedOnThroughConcatAndMaxPool) {
+    Net net(3, 8, 8);
+    const ValueId a = net.relu(net.conv(net.input(), {16, 3, 1, 1}, "a"));
+    const ValueId b = net.relu(net.conv(net.input(), {16, 1, 1, 0}, "b"));
+    const ValueId pooled = net.max_pool(net.concat({a, b}), 3, 2, 1);
+    net.set_output(net.linear(net.global_avg_pool(pooled), 3, "c"));
+    net.require_input_grad();
+    net.set_batch(2);
+    const auto& ops = net.ops();
+    ASSERT_EQ(ops.size(), 6u);
+    EXPECT_EQ(ops[0]->relu_mask, ReluMask::handed_on);
+    EXPECT_EQ(ops[1]->relu_mask, ReluMask::handed_on);
+    EXPECT_EQ(ops[2]->relu_mask, ReluMask::handed_on) << "the concatenation hands the masks on to the pool";
+    EXPECT_EQ(ops[3]->relu_mask, ReluMask::own);
+    ParamStore& ps = net.params();
+    for (int i = 0; i < int(ps.list().size()); ++i) {
+        const auto v = random_vector<float>(ps.param(i).size, 60 + uint64_t(i));
+        std::copy(v.begin(), v.end(), ps.value(i));
+    }
+    const auto in = random_vector<float>(2 * 3 * 64, 61), dlogits = random_vector<float>(6, 62);
+    const float* logits = net.forward(in.data());
+    net.backward(dlogits.data());
+
+    const ref::Dims d{2, 3, 8, 8}, cat{2, 32, 8, 8}, pool{2, 32, 4, 4};
+    std::vector<float> pa(2 * 16 * 64), pb(pa.size()), ya(pa.size()), yb(pa.size()), y(2 * pa.size()), p(2 * 32 * 16),
+        g(64), expected(6);
+    ref::conv2d_forward(pa.data(), in.data(), ps.value(0), ps.value(1), d, 16, 3, 1, 1);
+    ref::conv2d_forward(pb.data(), in.data(), ps.value(2), ps.value(3), d, 16, 1, 1, 0);
+    ref::relu_forward(ya.data(), pa.data(), pa.size());
+    ref::relu_forward(yb.data(), pb.data(), pb.size());
+    const float* parts[] = {ya.data(), yb.data()};
+    const int channels[] = {16, 16};
+    ref::concat_forward(y.data(), parts, channels, 2, 2, 64);
+    ref::max_pool_forward(p.data(), y.data(), cat, 3, 2, 1);
+    ref::avg_pool_forward(g.data(), p.data(), pool, 4, 4, 1, 0);
+    ref::linear_forward(expected.data(), g.data(), ps.value(4), ps.value(5), 2, 32, 3);
+    EXPECT_TENSOR_NEAR(logits, expected.data(), 6, kTol, "logits");
+    std::vector<float> dg(64), dp(p.size()), dy(y.size()), dya(ya.size()), dyb(yb.size()), dpa(pa.size()),
+        dpb(pb.size()), dxa(in.size()), dxb(in.size()), dwa(16 * 3 * 9), dba(16), dwb(16 * 3), dbb(16);
+    ref::linear_backward<float>(dg.data(), nullptr, nullptr, dlogits.data(), g.data(), ps.value(4), 2, 32, 3);
+    ref::avg_pool_backward(dp.data(), dg.data(), pool, 4, 4, 1, 0);
+    ref::max_pool_backward(dy.data(), dp.data(), y.data(), cat, 3, 2, 1);
+    float* dparts[] = {dya.data(), dyb.data()};
+    ref::concat_backward(dparts, dy.data(), channels, 2, 2, 64);
+    ref::relu_backward(dpa.data(), dya.data(), ya.data(), ya.size());
+    ref::relu_backward(dpb.data(), dyb.data(), yb.data(), yb.size());
+    ref::conv2d_backward(dxa.data(), dwa.data(), dba.data(), dpa.data(), in.data(), ps.value(0), d, 16, 3, 1, 1);
+    ref::conv2d_backward(dxb.data(), dwb.data(), dbb.data(), dpb.data(), in.data(), ps.value(2), d, 16, 1, 1, 0);
+    for (size_t i = 0; i < dxa.size(); ++i) dxa[i] += dxb[i];
+    EXPECT_TENSOR_NEAR(net.value(net.input()).grad.data(), dxa.data(), dxa.size(), kTol, "dx");
+    EXPECT_TENSOR_NEAR(ps.grad(0), dwa.data(), dwa.size(), kTol, "path a dw");
+    EXPECT_TENSOR_NEAR(ps.grad(1), dba.data(), dba.size(), kTol, "path a db");
+    EXPECT_TENSOR_NEAR(ps.grad(2), dwb.data(), dwb.size(), kTol, "path b dw");
+    EXPECT_TENSOR_NEAR(ps.grad(3), dbb.data(), dbb.size(), kTol, "path b db");
+}
+
 // A linear layer reading a map with spatial extent (as torchvision's auxiliary heads do) takes it
 // in Flatten's C, H, W order even when the map is in a blocked layout; and the adaptive pooling op
 // works between blocked layouts. Checked against the reference loops, forward and backward.

@@ -28,7 +28,10 @@ struct Value {
     std::string name;
     Shape shape;  // shape.n is the batch size set by Net::set_batch
     Layout layout = Layout::nchw;
-    Buffer data;
+    // In the Net's activation arena, where values whose data is never needed at the same time
+    // share memory: a value lives from the op that writes it to its last reader, forward or (for
+    // what an op saves for backward) backward.
+    TensorView data;
     // In the Net's gradient arena, where values whose gradients are never alive at the same time
     // during backward share memory. Empty when no gradient flows into this value (the image).
     TensorView grad;
@@ -55,6 +58,9 @@ struct OpAttributes {
     std::vector<float> mean, stddev;                       // normalize, per channel
 };
 
+// Who applies a fused ReLU's backward, dy * (y > 0), to its output's gradient (Net::hand_on_relu_masks).
+enum class ReluMask { none, own, handed_on };
+
 class Op {
 public:
     virtual ~Op() = default;
@@ -71,12 +77,26 @@ public:
     virtual std::vector<int> param_indices() const { return {}; }  // into the Net's ParamStore
     virtual std::vector<int> buffer_indices() const { return {}; }  // its buffers in the ParamStore
     virtual OpAttributes attributes() const = 0;
-    // Asks the op to apply ReLU to its own output (a oneDNN post-op); false if it cannot.
+    // Asks the op to apply ReLU to its own output (a oneDNN post-op); false if it cannot. An op
+    // that accepts owns the mask (relu_mask).
     virtual bool fuse_relu() { return false; }
+    // Whether the output is positive exactly where the input it came from was (max pooling,
+    // concatenation): the op can then apply its inputs' ReLU masks to its output's gradient.
+    virtual bool keeps_relu_zeros() const { return false; }
+    // The values whose data backward reads: they live until then. By default every input and
+    // the output, which is always safe.
+    virtual std::vector<const Value*> saved_for_backward() const {
+        std::vector<const Value*> saved(inputs.begin(), inputs.end());
+        saved.push_back(output);
+        return saved;
+    }
 
     std::vector<Value*> inputs;
     Value* output = nullptr;
     bool auxiliary = false;  // part of an auxiliary classifier: runs in training only
+    // own: backward starts with dy *= (y > 0) on the output's gradient; handed_on: the output's
+    // only reader applies it instead (its output has the same zeros), so y need not be saved.
+    ReluMask relu_mask = ReluMask::none;
 };
 
 using ValueId = int;
@@ -145,6 +165,7 @@ public:
     int classes() const { return value(output_).shape.c; }
     int64_t macs_per_image() const;  // of inference: auxiliary classifiers left out
     size_t gradient_arena_floats() const { return grad_arena_.size(); }
+    size_t activation_arena_floats() const { return act_arena_.size(); }
 
     // Running.
     void set_threads(int threads);
@@ -174,6 +195,8 @@ private:
     ValueId add_value(const std::string& name, Shape shape);
     ValueId add_op(std::unique_ptr<Op> op, const std::vector<ValueId>& inputs, Shape out);
     void fuse_conv_relu();
+    void hand_on_relu_masks();
+    void plan_activations();
     void plan_gradients();
     static Layout activation_layout();
 
@@ -183,7 +206,7 @@ private:
     ValueId output_ = 0;
     std::vector<std::pair<ValueId, std::string>> block_names_;
     std::vector<Auxiliary> auxiliaries_;
-    Buffer grad_arena_;
+    Buffer act_arena_, grad_arena_;
     std::vector<Value*> unconsumed_;  // values no op reads: their gradient is zero
     int batch_ = 0;
     bool training_ = true;

@@ -207,87 +207,6 @@ void Net::set_threads(int threads) {
     if (threads > 0) omp_set_num_threads(threads);
 }
 
-// A ReLU whose input comes from a convolution and goes nowhere else becomes that convolution's
-// post-op: one pass over memory fewer forward, and the pre-activation tensor is never stored.
-void Net::fuse_conv_relu() {
-    std::map<const Value*, int> consumers;
-    for (auto& op : ops_)
-        for (const Value* in : op->inputs) ++consumers[in];
-    std::vector<std::unique_ptr<Op>> kept;
-    for (auto& op : ops_) {
-        if (op->is_relu()) {
-            Value* v = op->inputs[0];
-            Op* producer = nullptr;
-            for (auto& other : kept)
-                if (other->output == v) producer = other.get();
-            if (producer && consumers[v] == 1 && v != values_[size_t(output_)].get() &&
-                producer->auxiliary == op->auxiliary && producer->fuse_relu()) {
-                producer->output = op->output;
-                v->live = false;
-                continue;
-            }
-        }
-        kept.push_back(std::move(op));
-    }
-    ops_ = std::move(kept);
-}
-
-// Gradient memory by liveness (as ggml-alloc plans activations): backward runs the ops in reverse,
-// and a value's gradient is alive from the first backward step that writes it (its last consumer's)
-// to the step that last reads it (its producer's). Values whose lifetimes do not overlap share
-// memory; each is placed at the lowest offset clear of every overlapping one, largest first.
-void Net::plan_gradients() {
-    const int steps = int(ops_.size());
-    struct Life {
-        Value* v;
-        int first, last;
-        size_t offset, size;
-    };
-    std::map<const Value*, Life> lives;
-    for (auto& v : values_)
-        if (v->live && v->needs_grad)
-            lives[v.get()] = Life{v.get(), steps, -1, 0, (storage_of(v->shape, v->layout) + 15) / 16 * 16};
-    for (int i = 0; i < steps; ++i) {
-        const int t = steps - 1 - i;  // the backward step of op i
-        for (Value* in : ops_[size_t(i)]->inputs)
-            if (lives.count(in)) lives[in].first = std::min(lives[in].first, t);
-        if (lives.count(ops_[size_t(i)]->output)) lives[ops_[size_t(i)]->output].last = t;
-    }
-    const Value* out = values_[size_t(output_)].get();
-    if (lives.count(out)) lives[out].first = -1;  // the loss writes it before backward starts
-    for (const Auxiliary& a : auxiliaries_)
-        if (lives.count(values_[size_t(a.logits)].get())) lives[values_[size_t(a.logits)].get()].first = -1;
-    std::vector<Life*> order;
-    unconsumed_.clear();
-    for (auto& [v, life] : lives) {
-        if (life.last < 0) life.last = steps;  // no producer (the input): read after backward
-        if (life.first == steps) {             // no consumer: zeroed before each backward
-            life.first = -1;
-            unconsumed_.push_back(life.v);
-        }
-        order.push_back(&life);
-    }
-    std::sort(order.begin(), order.end(), [](const Life* a, const Life* b) { return a->size > b->size; });
-    std::vector<Life*> placed;
-    size_t total = 0;
-    for (Life* l : order) {
-        std::vector<std::pair<size_t, size_t>> taken;
-        for (const Life* p : placed)
-            if (p->first <= l->last && l->first <= p->last) taken.emplace_back(p->offset, p->offset + p->size);
-        std::sort(taken.begin(), taken.end());
-        size_t offset = 0;
-        for (const auto& [begin, end] : taken) {
-            if (offset + l->size <= begin) break;
-            offset = std::max(offset, end);
-        }
-        l->offset = offset;
-        total = std::max(total, offset + l->size);
-        placed.push_back(l);
-    }
-    grad_arena_.resize(total);
-    for (Life* l : placed) l->v->grad = TensorView(grad_arena_.data() + l->offset, storage_of(l->v->shape, l->v->layout));
-}
-
 // GOOGLENET_LAYOUT=nchw|nhwc|blocked overrides the default, for measuring the alternatives.
 Layout Net::activation_layout() {
     const char* env = std::getenv("GOOGLENET_LAYOUT");
@@ -304,6 +223,7 @@ void Net::set_batch(int n) {
     if (!params_.allocated()) params_.allocate();
     if (!rt_) {
         fuse_conv_relu();
+        hand_on_relu_masks();
         rt_ = std::make_unique<Runtime>(params_);
         rt_->training = training_;
         rt_->seed = seed_;
@@ -325,15 +245,16 @@ void Net::set_batch(int n) {
         if (op->slices_channels() && !aligned)
             for (Value* v : op->inputs) v->layout = op->output->layout = Layout::nchw;
     }
-    size_t largest = 0;
-    for (auto& v : values_) {
-        if (!v->live) continue;
-        const size_t floats = storage_of(v->shape, v->layout);
-        v->data.resize(floats);
-        largest = std::max(largest, floats);
-    }
+    plan_activations();
     plan_gradients();
-    rt_->resize_scratch(largest);
+    // Scratch takes the second and later gradients of values read by several ops (Runtime::grad_target).
+    std::map<const Value*, int> readers;
+    for (auto& op : ops_)
+        for (const Value* in : op->inputs) ++readers[in];
+    size_t shared = 0;
+    for (const auto& [v, count] : readers)
+        if (count > 1 && v->needs_grad) shared = std::max(shared, v->grad.size());
+    rt_->resize_scratch(shared);
     for (auto& op : ops_) op->prepare(*rt_);
     batch_ = n;
 }

@@ -21,7 +21,7 @@ dnnl::memory::desc desc_of(const Value& v) { return desc_of(v.shape, v.layout); 
 size_t storage_of(const Shape& s, Layout layout) { return desc_of(s, layout).get_size() / sizeof(float); }
 
 float* Runtime::grad_target(Value& v) {
-    return v.grad_written ? scratch_.data() : v.grad.data();
+    return v.grad_written ? scratch(v.grad.size()) : v.grad.data();
 }
 
 void Runtime::grad_commit(Value& v, const float* written) {

@@ -16,6 +16,7 @@ public:
     // grad_commit adds that in.
     float* grad_target(Value& v);
     void grad_commit(Value& v, const float* written);
+    // Set once per batch size to the largest gradient grad_target may put here.
     void resize_scratch(size_t n) { scratch_.resize(n); }
     // Room for a result that is computed but not wanted (at least n floats).
     float* scratch(size_t n) {

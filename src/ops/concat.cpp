@@ -3,6 +3,7 @@
 // works, including blocked ones.
 #include "core/runtime.h"
 #include "ops/ops.h"
+#include "ops/relu_mask.h"
 
 namespace googlenet {
 namespace {
@@ -12,6 +13,11 @@ public:
     OpAttributes attributes() const override { return {OpAttributes::concat}; }
     std::string describe() const override { return "concat x" + std::to_string(inputs.size()); }
     bool slices_channels() const override { return true; }
+    bool keeps_relu_zeros() const override { return true; }
+    std::vector<const Value*> saved_for_backward() const override {
+        if (relu_mask == ReluMask::own) return {output};
+        return {};
+    }
 
     void prepare(Runtime& rt) override {
         dst_ = desc_of(*output);
@@ -28,6 +34,7 @@ public:
             offset += s.c;
         }
         fwd_ = dnnl::concat(dnnl::concat::primitive_desc(rt.engine, dst_, 1, srcs_));
+        if (relu_mask == ReluMask::own) relu_mask_.prepare(rt, dst_);
     }
 
     void forward(Runtime& rt) override {
@@ -38,6 +45,7 @@ public:
     }
 
     void backward(Runtime& rt) override {
+        if (relu_mask == ReluMask::own) relu_mask_.apply(rt, *output);
         for (size_t i = 0; i < inputs.size(); ++i) {
             Value& in = *inputs[i];
             if (!in.needs_grad) continue;
@@ -54,6 +62,7 @@ private:
     std::vector<dnnl::memory::desc> srcs_, parts_;
     std::vector<dnnl::reorder> splits_;
     dnnl::concat fwd_;
+    ReluMaskBackward relu_mask_;
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 // 2-D convolution, with or without bias: oneDNN forward, backward-data and backward-weights primitives.
 #include "core/runtime.h"
 #include "ops/ops.h"
+#include "ops/relu_mask.h"
 
 namespace googlenet {
 namespace {
@@ -76,6 +77,7 @@ public:
 
     bool fuse_relu() override {
         relu_ = true;
+        relu_mask = ReluMask::own;
         return true;
     }
 
@@ -88,6 +90,11 @@ public:
         return std::string(relu_ ? "conv+relu " : "conv ") + std::to_string(spec_.kernel) + "x" + std::to_string(spec_.kernel) + "/" +
                std::to_string(spec_.stride) + " " + std::to_string(cin_) + "->" +
                std::to_string(spec_.out_channels);
+    }
+
+    std::vector<const Value*> saved_for_backward() const override {
+        if (relu_mask == ReluMask::own) return {inputs[0], output};
+        return {inputs[0]};  // backward-weights reads the input
     }
 
     std::vector<int> param_indices() const override {
@@ -114,13 +121,8 @@ public:
             dnnl::post_ops ops;
             ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
             attr.set_post_ops(ops);
-            // The backward of the fused ReLU: dy * (y > 0), in place on the output's gradient.
-            const auto alg = dnnl::algorithm::eltwise_relu_use_dst_for_bwd;
-            auto relu_hint = dnnl::eltwise_forward::primitive_desc(
-                rt.engine, dnnl::prop_kind::forward_training, alg, dst_, dst_, 0.f, 0.f);
-            relu_bwd_ = dnnl::eltwise_backward(
-                dnnl::eltwise_backward::primitive_desc(rt.engine, alg, dst_, dst_, dst_, 0.f, 0.f, relu_hint));
         }
+        if (relu_mask == ReluMask::own) relu_bwd_.prepare(rt, dst_);
         auto fwd_pd = dnnl::convolution_forward::primitive_desc(
             rt.engine, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src_,
             wei_any, bias_md_, dst_, strides, pad, pad, attr);
@@ -163,10 +165,7 @@ public:
 
     void backward(Runtime& rt) override {
         auto diff_dst = rt.mem(dst_, output->grad.data());
-        if (relu_)  // no other op reads this gradient: the producer runs backward last
-            relu_bwd_.execute(rt.stream, {{DNNL_ARG_DST, rt.mem(dst_, output->data.data())},
-                                          {DNNL_ARG_DIFF_DST, diff_dst},
-                                          {DNNL_ARG_DIFF_SRC, diff_dst}});
+        if (relu_mask == ReluMask::own) relu_bwd_.apply(rt, *output);  // the producer runs backward last
         std::unordered_map<int, memory> args{{DNNL_ARG_SRC, plain_src_.of(rt, rt.mem(src_, inputs[0]->data.data()))},
                                              {DNNL_ARG_DIFF_DST, plain_dst_.of(rt, diff_dst)},
                                              {DNNL_ARG_DIFF_WEIGHTS, dw_.target(rt, rt.params.grad(weight_))}};
@@ -194,7 +193,7 @@ private:
     PrimitiveWeights fwd_wei_, bwd_wei_, dw_;
     Plain plain_src_, plain_dst_;
     bool relu_ = false;
-    dnnl::eltwise_backward relu_bwd_;
+    ReluMaskBackward relu_bwd_;
 };
 
 }  // namespace

@@ -33,6 +33,8 @@ public:
         return s;
     }
 
+    std::vector<const Value*> saved_for_backward() const override { return {}; }  // it keeps its mask
+
     void prepare(Runtime&) override {
         if (inputs[0]->layout != output->layout) throw Error("dropout: input and output layouts differ");
         if (p_ > 0.f) mask_ = Buffer(output->data.size());  // p = 0 passes through: no mask

@@ -25,6 +25,7 @@ public:
 
     int64_t macs_per_image() const override { return int64_t(in_) * out_; }
     std::vector<int> param_indices() const override { return {weight_, bias_}; }
+    std::vector<const Value*> saved_for_backward() const override { return {inputs[0]}; }  // for the weights' gradient
 
     void prepare(Runtime& rt) override {
         const int n = output->shape.n;

@@ -4,6 +4,7 @@
 
 #include "core/runtime.h"
 #include "ops/ops.h"
+#include "ops/relu_mask.h"
 
 namespace googlenet {
 namespace {
@@ -22,6 +23,13 @@ public:
         return std::string(alg_ == dnnl::algorithm::pooling_max ? "max-pool " : "avg-pool ") +
                std::to_string(kh_) + "x" + std::to_string(kw_) + "/" + std::to_string(stride_) +
                (ceil_mode_ ? " ceil" : "");
+    }
+
+    bool keeps_relu_zeros() const override { return alg_ == dnnl::algorithm::pooling_max; }
+    // Max pooling's backward reads only the workspace (and its output, to apply a ReLU mask).
+    std::vector<const Value*> saved_for_backward() const override {
+        if (relu_mask == ReluMask::own) return {output};
+        return {};
     }
 
     void prepare(Runtime& rt) override {
@@ -44,6 +52,7 @@ public:
             rt.engine, alg_, src_, dst_, strides, kernel, dilation, pad_l, pad_r, fwd_pd));
         if (alg_ == dnnl::algorithm::pooling_max)
             workspace_ = dnnl::memory(fwd_pd.workspace_desc(), rt.engine);
+        if (relu_mask == ReluMask::own) relu_mask_.prepare(rt, dst_);
     }
 
     void forward(Runtime& rt) override {
@@ -57,6 +66,7 @@ public:
     void backward(Runtime& rt) override {
         Value& in = *inputs[0];
         if (!in.needs_grad) return;
+        if (relu_mask == ReluMask::own) relu_mask_.apply(rt, *output);
         float* target = rt.grad_target(in);
         std::unordered_map<int, dnnl::memory> args{
             {DNNL_ARG_DIFF_DST, rt.mem(dst_, output->grad.data())},
@@ -75,6 +85,7 @@ private:
     dnnl::memory workspace_;
     dnnl::pooling_forward fwd_;
     dnnl::pooling_backward bwd_;
+    ReluMaskBackward relu_mask_;
 };
 
 }  // namespace

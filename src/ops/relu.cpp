@@ -10,6 +10,7 @@ public:
     OpAttributes attributes() const override { return {OpAttributes::relu}; }
     std::string describe() const override { return "relu"; }
     bool is_relu() const override { return true; }
+    std::vector<const Value*> saved_for_backward() const override { return {output}; }
 
     void prepare(Runtime& rt) override {
         md_ = desc_of(*output);  // a ReLU keeps its input's layout
