@@ -5,7 +5,8 @@ Usage: bench/compare.py [--threads 2] [--iters 5] [--googlenet build/googlenet] 
 
 Runs, each in its own process: `googlenet bench` (training step at batch 128, inference at batch
 128 and 1), PyTorch (NCHW and channels_last, the better of the two counts), OpenCV DNN on the same
-network exported to ONNX, and a 2048^3 SGEMM as the practical compute ceiling. Prints every
+network exported to ONNX, a 2048^3 SGEMM as the practical compute ceiling, and `fma_peak` (built
+beside `googlenet`) for the hardware's: vector FMAs from registers on the same threads. Prints every
 figure and the ratios the performance issue sets as targets. Needs Debian's python3-torch and
 python3-opencv (scripts/setup.sh --bench installs them). Timing only: it asserts nothing.
 """
@@ -26,6 +27,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--iters", type=int, default=5)
     ap.add_argument("--googlenet", default=os.path.join(HERE, "..", "build", "googlenet"))
+    ap.add_argument("--fma-peak", default=None, help="the fma_peak binary (default: beside --googlenet)")
     ap.add_argument("--json", help="also write all figures to this file")
     a = ap.parse_args()
     t, it = str(a.threads), str(a.iters)
@@ -50,6 +52,8 @@ def main():
         r["opencv_infer1"] = run_json(peer + ["opencv", onnx, "1", t, str(10 * a.iters)])
     print("measuring: SGEMM", flush=True)
     r["sgemm"] = run_json(peer + ["sgemm", "2048", t, it])
+    print("measuring: FMA peak", flush=True)
+    r["fma_peak"] = run_json([a.fma_peak or os.path.join(os.path.dirname(a.googlenet), "fma_peak"), t])
 
     best = lambda key: max((r[f"{key}_nchw"], r[f"{key}_channels_last"]), key=lambda x: x["images_per_sec"])
     torch_train, torch_i128, torch_i1 = best("torch_train"), best("torch_infer128"), best("torch_infer1")
@@ -72,6 +76,13 @@ def main():
     ]
     print(f"\ntraining: {r['ours_train']['gflops']:.1f} GFLOP/s; SGEMM 2048^3: {r['sgemm']['gflops']:.1f} GFLOP/s; "
           f"peak RSS {r['ours_train']['peak_rss_mib']:.0f} MiB vs PyTorch {peak_torch:.0f} MiB")
+    # Direct convolution does every multiply-add, so no engine trains faster than the FMA peak allows.
+    peak, per_image = r["fma_peak"]["gflops"], r["ours_train"]["gflops"] / r["ours_train"]["images_per_sec"]
+    need = 2 * torch_train["images_per_sec"] * per_image
+    print(f"FMA peak ({r['fma_peak']['isa']}, {a.threads} threads): {peak:.1f} GFLOP/s; the training step runs at "
+          f"{100 * r['ours_train']['gflops'] / peak:.0f}% of it, PyTorch's at "
+          f"{100 * torch_train['images_per_sec'] * per_image / peak:.0f}%; 2.0x PyTorch would need {need:.0f} GFLOP/s "
+          f"({100 * need / peak:.0f}% of the peak) with every multiply-add done")
     print(f"\n{'ratio':36s} {'measured':>9s} {'target':>8s}")
     for name, v, target in ratios:
         print(f"{name:36s} {v:9.2f} {target:>8s}")
