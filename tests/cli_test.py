@@ -249,8 +249,11 @@ class Cli(unittest.TestCase):
                     "--threads", "2", "--json")
             r = json.loads(p.stdout.strip().splitlines()[-1])
             self.assertEqual((r["mode"], r["batch_size"], r["size"], r["threads"]), (mode, 2, 32, 2))
-            for key in ("images_per_sec", "ms_per_iter", "gflops", "peak_rss_mib"):
+            for key in ("images_per_sec", "ms_per_iter", "gflops", "peak_rss_mib", "activations_mib", "parameters_mib"):
                 self.assertGreater(r[key], 0, key)
+            # D2L's 5,977,530 parameters and as many gradients, in float32.
+            self.assertAlmostEqual(r["parameters_mib"], 2 * 5977530 * 4 / 2**20, delta=0.1)
+            self.assertLess(r["activations_mib"] + r["gradients_mib"] + r["parameters_mib"], r["peak_rss_mib"])
             self.assertAlmostEqual(r["images_per_sec"], 2 / (r["ms_per_iter"] / 1000), delta=0.01 * r["images_per_sec"])
 
     def interrupted_run_matches(self, sig, extra):

@@ -23,6 +23,9 @@ struct BenchResult {
     double images_per_sec = 0;  // from the median
     double gflops = 0;          // useful work: 2 flops per multiply-add, 3 passes when training
     double peak_rss_mib = 0;    // of the whole process (getrusage)
+    // The Net's planned arenas (activations, gradients) and its parameters with their gradients:
+    // where most of the peak goes.
+    double activations_mib = 0, gradients_mib = 0, parameters_mib = 0;
     int64_t macs_per_image = 0;
 };
 

@@ -239,13 +239,17 @@ int run_bench(const BenchConfig& config, bool json) {
                 c.model.c_str(), c.batch_size, c.size, c.size, r.threads, c.warmup, c.iters);
     std::printf("%.1f img/s, %.1f ms/iter (median; best %.1f), %.1f GFLOP/s, peak RSS %.0f MiB\n", r.images_per_sec,
                 r.ms_per_iter, r.ms_best, r.gflops, r.peak_rss_mib);
+    std::printf("planned: activations %.0f MiB, gradients %.0f MiB; parameters and their gradients %.0f MiB\n",
+                r.activations_mib, r.gradients_mib, r.parameters_mib);
     if (json)
         std::printf("%s\n", fmt::format(R"({{"mode": "{}", "model": {}, "batch_size": {}, "size": {}, "threads": {}, )"
                                          R"("warmup": {}, "iters": {}, "images_per_sec": {:.3f}, "ms_per_iter": {:.3f}, )"
-                                         R"("ms_best": {:.3f}, "gflops": {:.3f}, "peak_rss_mib": {:.1f}, "macs_per_image": {}}})",
+                                         R"("ms_best": {:.3f}, "gflops": {:.3f}, "peak_rss_mib": {:.1f}, "activations_mib": {:.1f}, )"
+                                         R"("gradients_mib": {:.1f}, "parameters_mib": {:.1f}, "macs_per_image": {}}})",
                                          c.mode, nlohmann::json(c.model).dump(), c.batch_size, c.size, r.threads,
                                          c.warmup, c.iters, r.images_per_sec, r.ms_per_iter, r.ms_best, r.gflops,
-                                         r.peak_rss_mib, r.macs_per_image)
+                                         r.peak_rss_mib, r.activations_mib, r.gradients_mib, r.parameters_mib,
+                                         r.macs_per_image)
                                  .c_str());
     return 0;
 }

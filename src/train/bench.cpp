@@ -60,6 +60,10 @@ BenchResult benchmark(const BenchConfig& config) {
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     r.peak_rss_mib = double(usage.ru_maxrss) / 1024;
+    const double mib = sizeof(float) / 1048576.0;
+    r.activations_mib = double(net.activation_arena_floats()) * mib;
+    r.gradients_mib = double(net.gradient_arena_floats()) * mib;
+    r.parameters_mib = 2 * double(net.params().total()) * mib;
     return r;
 }
 
