@@ -4,6 +4,7 @@
 #include "googlenet/net.h"
 #include "googlenet/reference.h"
 #include "op_runner.h"
+#include "ops/winograd.h"
 #include "testing.h"
 
 using namespace googlenet;
@@ -310,5 +311,40 @@ TEST(OpsVsReference, EvaluationPicksUpChangedWeights) {
         for (int pass = 0; pass < 2; ++pass)  // the second pass reuses the reordered weights
             EXPECT_TENSOR_NEAR(net.forward(in.data()), expected.data(), expected.size(), kTol,
                                "round " + std::to_string(round) + ", pass " + std::to_string(pass));
+    }
+}
+
+// Winograd F(2x2, 3x3) (evaluation forwards of 3x3 stride-1 convolutions) against the reference
+// loops: odd map sizes (partial tiles), channel counts that do not fill a block, several chunks of
+// tiles with a partial last one, bias and fused ReLU, and new weights after a version change.
+TEST(OpsVsReference, WinogradForward) {
+    struct C { int n, c, h, w, k; bool relu; };
+    for (const C c : {C{2, 5, 7, 9, 20, true}, C{3, 32, 12, 12, 48, false}, C{1, 3, 1, 2, 8, true},
+                      C{2, 64, 24, 24, 192, true}}) {
+        const int L = channel_block(), cp = (c.c + L - 1) / L * L, kp = (c.k + L - 1) / L * L;
+        const Shape in{c.n, c.c, c.h, c.w}, out{c.n, c.k, c.h, c.w};
+        auto block = [&](const std::vector<float>& x, int channels, int padded) {  // NCHW -> nChw16c / nChw8c
+            std::vector<float> y(size_t(c.n) * padded * c.h * c.w, 0.f);
+            for (int n = 0; n < c.n; ++n)
+                for (int ch = 0; ch < channels; ++ch)
+                    for (int i = 0; i < c.h * c.w; ++i)
+                        y[((size_t(n) * (padded / L) + ch / L) * c.h * c.w + i) * L + ch % L] =
+                            x[(size_t(n) * channels + ch) * c.h * c.w + i];
+            return y;
+        };
+        ParamStore ps;
+        Runtime rt(ps);
+        WinogradConv conv;
+        conv.prepare(rt, in, out, c.relu);
+        const auto x = random_vector<float>(in.numel(), 80);
+        const auto xb = block(x, c.c, cp);
+        std::vector<float> yb(size_t(c.n) * kp * c.h * c.w, 1.f), y(out.numel());
+        for (uint64_t version = 1; version <= 2; ++version) {
+            const auto w = random_vector<float>(size_t(c.k) * c.c * 9, 80 + version), b = random_vector<float>(size_t(c.k), 90 + version);
+            conv.forward(rt, xb.data(), w.data(), b.data(), yb.data(), version);
+            ref::conv2d_forward(y.data(), x.data(), w.data(), b.data(), ref::Dims{c.n, c.c, c.h, c.w}, c.k, 3, 1, 1);
+            if (c.relu) ref::relu_forward(y.data(), std::vector<float>(y).data(), y.size());
+            EXPECT_TENSOR_NEAR(yb.data(), block(y, c.k, kp).data(), yb.size(), kTol, "winograd forward");
+        }
     }
 }

@@ -2,6 +2,7 @@
 #include "core/runtime.h"
 #include "ops/ops.h"
 #include "ops/relu_mask.h"
+#include "ops/winograd.h"
 
 namespace googlenet {
 namespace {
@@ -146,6 +147,8 @@ public:
             plain_dst_ = Plain(rt, dst_, dst_nchw);
         }
         bwd_weights_ = dnnl::convolution_backward_weights(bww_pd);
+        winograd_on_ = WinogradConv::applies(k, spec_.stride, spec_.pad, inputs[0]->layout, output->layout, output->shape);
+        if (winograd_on_) winograd_.prepare(rt, inputs[0]->shape, output->shape, relu_);
         dw_ = PrimitiveWeights(rt, wei_, bww_pd.diff_weights_desc());
         if (inputs[0]->needs_grad) {
             auto bwd_pd = dnnl::convolution_backward_data::primitive_desc(
@@ -156,6 +159,11 @@ public:
     }
 
     void forward(Runtime& rt) override {
+        if (winograd_on_ && !rt.training) {
+            winograd_.forward(rt, inputs[0]->data.data(), rt.params.value(weight_), bias_ >= 0 ? rt.params.value(bias_) : nullptr,
+                              output->data.data(), rt.weights_epoch);
+            return;
+        }
         std::unordered_map<int, memory> args{{DNNL_ARG_SRC, rt.mem(src_, inputs[0]->data.data())},
                                              {DNNL_ARG_WEIGHTS, fwd_wei_.from_user(rt, rt.params.value(weight_))},
                                              {DNNL_ARG_DST, rt.mem(dst_, output->data.data())}};
@@ -194,6 +202,8 @@ private:
     Plain plain_src_, plain_dst_;
     bool relu_ = false;
     ReluMaskBackward relu_bwd_;
+    bool winograd_on_ = false;  // evaluation forwards go through Winograd
+    WinogradConv winograd_;
 };
 
 }  // namespace
