@@ -314,7 +314,7 @@ TEST(OpsVsReference, EvaluationPicksUpChangedWeights) {
     }
 }
 
-// Winograd F(2x2, 3x3) (evaluation forwards of 3x3 stride-1 convolutions) against the reference
+// Winograd F(2x2, 3x3) (forward and backward-data of 3x3 stride-1 convolutions) against the reference
 // loops: odd map sizes (partial tiles), channel counts that do not fill a block, several chunks of
 // tiles with a partial last one, bias and fused ReLU, and new weights after a version change.
 TEST(OpsVsReference, WinogradForward) {
@@ -341,10 +341,21 @@ TEST(OpsVsReference, WinogradForward) {
         std::vector<float> yb(size_t(c.n) * kp * c.h * c.w, 1.f), y(out.numel());
         for (uint64_t version = 1; version <= 2; ++version) {
             const auto w = random_vector<float>(size_t(c.k) * c.c * 9, 80 + version), b = random_vector<float>(size_t(c.k), 90 + version);
-            conv.forward(rt, xb.data(), w.data(), b.data(), yb.data(), version);
+            conv.set_weights(rt, w.data());
+            conv.forward(rt, xb.data(), b.data(), yb.data());
             ref::conv2d_forward(y.data(), x.data(), w.data(), b.data(), ref::Dims{c.n, c.c, c.h, c.w}, c.k, 3, 1, 1);
             if (c.relu) ref::relu_forward(y.data(), std::vector<float>(y).data(), y.size());
             EXPECT_TENSOR_NEAR(yb.data(), block(y, c.k, kp).data(), yb.size(), kTol, "winograd forward");
+            // Backward-data: the output's gradient convolved with the flipped, transposed weights.
+            const auto dy = random_vector<float>(out.numel(), 95 + version);
+            std::vector<float> dx(in.numel()), dxb(size_t(c.n) * cp * c.h * c.w, 1.f);
+            ref::conv2d_backward<float>(dx.data(), nullptr, nullptr, dy.data(), x.data(), w.data(), ref::Dims{c.n, c.c, c.h, c.w}, c.k,
+                                        3, 1, 1);
+            WinogradConv back;
+            back.prepare(rt, out, in, false);
+            back.set_weights(rt, w.data(), true);
+            back.forward(rt, block(dy, c.k, kp).data(), nullptr, dxb.data());
+            EXPECT_TENSOR_NEAR(dxb.data(), block(dx, c.c, cp).data(), dxb.size(), kTol, "winograd backward-data");
         }
     }
 }

@@ -24,6 +24,14 @@ public:
         return scratch_.data();
     }
 
+    // Memory an op uses only within one call (Winograd's transformed tiles, its weights before
+    // their reorder), shared by all ops since they run one at a time; slots 0 and 1 are separate.
+    float* transient(int slot, size_t n) {
+        Buffer& b = transient_[slot];
+        if (b.size() < n) b.resize(n);
+        return b.data();
+    }
+
     dnnl::memory mem(const dnnl::memory::desc& md, const float* p) {
         return dnnl::memory(md, engine, const_cast<float*>(p));
     }
@@ -39,7 +47,7 @@ public:
     uint64_t seed = 0, step = 0;
 
 private:
-    Buffer scratch_;
+    Buffer scratch_, transient_[2];
 };
 
 // The channel block of Layout::blocked on this CPU: 16 with AVX-512, else 8.

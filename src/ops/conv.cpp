@@ -148,7 +148,11 @@ public:
         }
         bwd_weights_ = dnnl::convolution_backward_weights(bww_pd);
         winograd_on_ = WinogradConv::applies(k, spec_.stride, spec_.pad, inputs[0]->layout, output->layout, output->shape);
-        if (winograd_on_) winograd_.prepare(rt, inputs[0]->shape, output->shape, relu_);
+        winograd_ready_ = false;
+        if (winograd_on_) {
+            winograd_.prepare(rt, inputs[0]->shape, output->shape, relu_);
+            if (inputs[0]->needs_grad) winograd_bwd_.prepare(rt, output->shape, inputs[0]->shape, false);
+        }
         dw_ = PrimitiveWeights(rt, wei_, bww_pd.diff_weights_desc());
         if (inputs[0]->needs_grad) {
             auto bwd_pd = dnnl::convolution_backward_data::primitive_desc(
@@ -159,9 +163,14 @@ public:
     }
 
     void forward(Runtime& rt) override {
-        if (winograd_on_ && !rt.training) {
-            winograd_.forward(rt, inputs[0]->data.data(), rt.params.value(weight_), bias_ >= 0 ? rt.params.value(bias_) : nullptr,
-                              output->data.data(), rt.weights_epoch);
+        if (winograd_on_) {
+            // SGD moves the weights every step; in evaluation they stay until weights_epoch changes.
+            if (rt.training || !winograd_ready_ || winograd_epoch_ != rt.weights_epoch) {
+                winograd_.set_weights(rt, rt.params.value(weight_));
+                winograd_ready_ = !rt.training;
+                winograd_epoch_ = rt.weights_epoch;
+            }
+            winograd_.forward(rt, inputs[0]->data.data(), bias_ >= 0 ? rt.params.value(bias_) : nullptr, output->data.data());
             return;
         }
         std::unordered_map<int, memory> args{{DNNL_ARG_SRC, rt.mem(src_, inputs[0]->data.data())},
@@ -183,6 +192,12 @@ public:
         Value& in = *inputs[0];
         if (!in.needs_grad) return;
         float* target = rt.grad_target(in);
+        if (winograd_on_) {
+            winograd_bwd_.set_weights(rt, rt.params.value(weight_), true);
+            winograd_bwd_.forward(rt, output->grad.data(), nullptr, target);
+            rt.grad_commit(in, target);
+            return;
+        }
         bwd_data_.execute(rt.stream, {{DNNL_ARG_DIFF_DST, diff_dst},
                                       {DNNL_ARG_WEIGHTS, bwd_wei_.from_user(rt, rt.params.value(weight_))},
                                       {DNNL_ARG_DIFF_SRC, rt.mem(src_, target)}});
@@ -202,8 +217,10 @@ private:
     Plain plain_src_, plain_dst_;
     bool relu_ = false;
     ReluMaskBackward relu_bwd_;
-    bool winograd_on_ = false;  // evaluation forwards go through Winograd
-    WinogradConv winograd_;
+    // Forward and backward-data through Winograd (backward-weights stays direct).
+    bool winograd_on_ = false, winograd_ready_ = false;  // ready: winograd_ holds the weights of winograd_epoch_ (evaluation)
+    uint64_t winograd_epoch_ = 0;
+    WinogradConv winograd_, winograd_bwd_;
 };
 
 }  // namespace

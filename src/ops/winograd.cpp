@@ -121,8 +121,8 @@ void WinogradConv::prepare(Runtime& rt, const Shape& in, const Shape& out, bool 
     const long most = std::clamp<long>(long(kChunkBytes / (16 * sizeof(float) * size_t(cp_ + kp_))), 8, tiles_);
     const long chunks = (tiles_ + most - 1) / most;
     chunk_ = int((tiles_ + chunks - 1) / chunks);
-    v_ = Buffer(size_t(16) * size_t(chunk_) * size_t(cp_));
-    m_ = Buffer(size_t(16) * size_t(chunk_) * size_t(kp_));
+    rt.transient(0, std::max(size_t(16) * size_t(chunk_) * size_t(cp_), size_t(16) * size_t(cp_) * size_t(kp_)));
+    rt.transient(1, size_t(16) * size_t(chunk_) * size_t(kp_));
     const memory::dim b = 16, rows = chunk_, c = cp_, k = kp_;
     v_md_ = memory::desc({b, rows, c}, memory::data_type::f32, tag::abc);
     m_md_ = memory::desc({b, rows, k}, memory::data_type::f32, tag::abc);
@@ -130,19 +130,22 @@ void WinogradConv::prepare(Runtime& rt, const Shape& in, const Shape& out, bool 
     auto pd = dnnl::matmul::primitive_desc(rt.engine, v_md_, u_any, m_md_);
     matmul_ = dnnl::matmul(pd);
     u_ = memory(pd.weights_desc(), rt.engine);
-    u_plain_ = Buffer(size_t(16) * size_t(cp_) * size_t(kp_));
-    have_weights_ = false;
 }
 
 // U = G g G^T for every (output, input) channel pair, as 16 matrices U[xi] of cp x kp.
-void WinogradConv::transform_weights(Runtime& rt, const float* weights) {
+void WinogradConv::set_weights(Runtime& rt, const float* weights, bool backward_data) {
     const int C = in_.c, K = out_.c;
-    float* u = u_plain_.data();
+    float* u = rt.transient(0, size_t(16) * size_t(cp_) * size_t(kp_));
+    std::fill(u, u + size_t(16) * size_t(cp_) * size_t(kp_), 0.f);  // the padding channels' entries stay zero
     const size_t xi_stride = size_t(cp_) * size_t(kp_);
 #pragma omp parallel for
     for (int k = 0; k < K; ++k)
         for (int c = 0; c < C; ++c) {
-            const float* g = weights + (size_t(k) * C + size_t(c)) * 9;
+            float g[9];
+            if (backward_data)  // weights are (C x K x 3 x 3) of the forward: take [c][k], rotated 180 degrees
+                for (int i = 0; i < 9; ++i) g[i] = weights[(size_t(c) * K + size_t(k)) * 9 + size_t(8 - i)];
+            else
+                std::memcpy(g, weights + (size_t(k) * C + size_t(c)) * 9, sizeof g);
             float gg[4][3];  // G g
             for (int x = 0; x < 3; ++x) {
                 gg[0][x] = g[x];
@@ -161,13 +164,7 @@ void WinogradConv::transform_weights(Runtime& rt, const float* weights) {
     dnnl::reorder(from, u_).execute(rt.stream, from, u_);
 }
 
-void WinogradConv::forward(Runtime& rt, const float* src, const float* weights, const float* bias, float* dst,
-                           uint64_t weights_version) {
-    if (!have_weights_ || weights_version != weights_version_) {
-        transform_weights(rt, weights);
-        have_weights_ = true;
-        weights_version_ = weights_version;
-    }
+void WinogradConv::forward(Runtime& rt, const float* src, const float* bias, float* dst) {
     const int L = lanes_, cb_count = cp_ / L, kb_count = kp_ / L;
     const int h = in_.h, w = in_.w;
     const size_t src_image = size_t(cb_count) * size_t(h) * size_t(w) * size_t(L);
@@ -175,9 +172,9 @@ void WinogradConv::forward(Runtime& rt, const float* src, const float* weights, 
     std::vector<float> bias_padded(size_t(kp_), 0.f);
     if (bias) std::copy(bias, bias + out_.c, bias_padded.begin());
     const size_t v_xi = size_t(chunk_) * size_t(cp_), m_xi = size_t(chunk_) * size_t(kp_);
-    float* v = v_.data();
-    const float* m = m_.data();
-    auto v_mem = rt.mem(v_md_, v_.data()), m_mem = rt.mem(m_md_, m_.data());
+    float* v = rt.transient(0, size_t(16) * v_xi);
+    const float* m = rt.transient(1, size_t(16) * m_xi);
+    auto v_mem = rt.mem(v_md_, v), m_mem = rt.mem(m_md_, m);
     for (long t0 = 0; t0 < tiles_; t0 += chunk_) {
         const int count = int(std::min<long>(chunk_, tiles_ - t0));
 #pragma omp parallel for collapse(2)

@@ -20,23 +20,22 @@ public:
     static bool applies(int kernel, int stride, int pad, Layout src, Layout dst, const Shape& out);
 
     void prepare(Runtime& rt, const Shape& in, const Shape& out, bool relu);
-    // weights: OIHW (K x C x 3 x 3); bias may be null. Weights are transformed again only when
-    // `weights_version` changes.
-    void forward(Runtime& rt, const float* src, const float* weights, const float* bias, float* dst, uint64_t weights_version);
+    // Transforms the weights, OIHW. For a convolution's backward-data pass (a 3x3 convolution of
+    // the output's gradient with the weights flipped and input and output channels swapped), pass
+    // the forward convolution's weights and `backward_data`.
+    void set_weights(Runtime& rt, const float* weights, bool backward_data = false);
+    // bias may be null. dst: every channel, including the layout's padding, is written.
+    void forward(Runtime& rt, const float* src, const float* bias, float* dst);
 
 private:
-    void transform_weights(Runtime& rt, const float* weights);
-
     Shape in_, out_;
     bool relu_ = false;
     int lanes_ = 16, cp_ = 0, kp_ = 0, tiles_h_ = 0, tiles_w_ = 0, chunk_ = 0;
     long tiles_ = 0;
-    Buffer v_, m_, u_plain_;
+
     dnnl::memory u_;
     dnnl::matmul matmul_;
     dnnl::memory::desc v_md_, m_md_;
-    bool have_weights_ = false;
-    uint64_t weights_version_ = 0;
 };
 
 }  // namespace googlenet
