@@ -26,7 +26,7 @@ Tile tile_of(long t, int tiles_h, int tiles_w) {
 
 // One 4x4 input tile of L channels: V = B^T d B, scattered to V[xi][row][c].
 template <int L>
-inline void input_tile(const float* src, int h, int w, Tile tl, float* v, size_t xi_stride) {
+__attribute__((always_inline)) inline void input_tile(const float* src, int h, int w, Tile tl, float* v, size_t xi_stride) {
     float d[4][4][L];
     for (int y = 0; y < 4; ++y)
         for (int x = 0; x < 4; ++x) {
@@ -55,7 +55,7 @@ inline void input_tile(const float* src, int h, int w, Tile tl, float* v, size_t
 
 // One tile's 2x2 outputs of L channels: Y = A^T M A, plus bias, then ReLU if fused.
 template <int L>
-inline void output_tile(const float* m, size_t xi_stride, const float* bias, bool relu, float* dst, int h, int w, Tile tl) {
+__attribute__((always_inline)) inline void output_tile(const float* m, size_t xi_stride, const float* bias, bool relu, float* dst, int h, int w, Tile tl) {
     float t[2][4][L];
     for (int x = 0; x < 4; ++x)
         for (int l = 0; l < L; ++l) {
