@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <omp.h>
 
 namespace googlenet {
 namespace {
@@ -10,9 +11,10 @@ namespace {
 using dnnl::memory;
 using tag = memory::format_tag;
 
-// Transformed tiles and their products live in chunks of this many bytes, so that they stay in
-// the two cores' caches between the transforms and the matmul.
-constexpr size_t kChunkBytes = size_t(2) << 20;
+// Each thread takes a chunk of tiles through input transform, matmul and output transform on its
+// own, so the chunk's transformed tiles and products (about this many bytes) stay in that core's
+// L2 cache from one step to the next.
+constexpr size_t kChunkBytes = size_t(768) << 10;
 
 struct Tile {
     int n, i, j;  // image, tile row, tile column
@@ -117,19 +119,36 @@ void WinogradConv::prepare(Runtime& rt, const Shape& in, const Shape& out, bool 
     kp_ = (out.c + lanes_ - 1) / lanes_ * lanes_;
     tiles_h_ = (out.h + 1) / 2, tiles_w_ = (out.w + 1) / 2;
     tiles_ = long(out.n) * tiles_h_ * tiles_w_;
-    // Even chunks: a last chunk of a few tiles would cost a whole chunk's matmul.
-    const long most = std::clamp<long>(long(kChunkBytes / (16 * sizeof(float) * size_t(cp_ + kp_))), 8, tiles_);
-    const long chunks = (tiles_ + most - 1) / most;
-    chunk_ = int((tiles_ + chunks - 1) / chunks);
-    rt.transient(0, std::max(size_t(16) * size_t(chunk_) * size_t(cp_), size_t(16) * size_t(cp_) * size_t(kp_)));
-    rt.transient(1, size_t(16) * size_t(chunk_) * size_t(kp_));
+    // Even chunks, a multiple of the thread count: a last chunk of a few tiles would cost a whole
+    // chunk's matmul, and a thread left without a chunk would idle.
+    threads_ = std::max(1, omp_get_max_threads());
+    const long most = std::clamp<long>(long(kChunkBytes / (16 * sizeof(float) * size_t(cp_ + kp_))), 4, tiles_);
+    // With few tiles (small maps at small batches) a chunk per thread would give each matmul a
+    // handful of rows; then all threads share each chunk (transforms split over tiles, the matmul
+    // over its 16 products), in chunks of up to four times the size.
+    per_thread_ = tiles_ >= long(threads_) * 64;
+    long chunks = per_thread_ ? std::max<long>((tiles_ + most - 1) / most, threads_) : (tiles_ + 4 * most - 1) / (4 * most);
+    if (per_thread_) chunks = (chunks + threads_ - 1) / threads_ * threads_;
+    chunk_ = int(std::max<long>((tiles_ + chunks - 1) / chunks, 1));
+    rt.transient(0, std::max(size_t(threads_) * 16 * size_t(chunk_) * size_t(cp_), size_t(16) * size_t(cp_) * size_t(kp_)));
+    rt.transient(1, size_t(threads_) * 16 * size_t(chunk_) * size_t(kp_));
     const memory::dim b = 16, rows = chunk_, c = cp_, k = kp_;
     v_md_ = memory::desc({b, rows, c}, memory::data_type::f32, tag::abc);
     m_md_ = memory::desc({b, rows, k}, memory::data_type::f32, tag::abc);
     const memory::desc u_any({b, c, k}, memory::data_type::f32, tag::any);
-    auto pd = dnnl::matmul::primitive_desc(rt.engine, v_md_, u_any, m_md_);
+    // Each thread runs the matmul on its own chunk (inside the parallel region oneDNN runs it on
+    // the calling thread), so each needs its own scratchpad and stream.
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    auto pd = dnnl::matmul::primitive_desc(rt.engine, v_md_, u_any, m_md_, attr);
     matmul_ = dnnl::matmul(pd);
     u_ = memory(pd.weights_desc(), rt.engine);
+    scratchpads_.clear();
+    streams_.clear();
+    for (int t = 0; t < threads_; ++t) {
+        scratchpads_.emplace_back(pd.scratchpad_desc(), rt.engine);
+        streams_.emplace_back(rt.engine);
+    }
 }
 
 // U = G g G^T for every (output, input) channel pair, as 16 matrices U[xi] of cp x kp.
@@ -172,27 +191,52 @@ void WinogradConv::forward(Runtime& rt, const float* src, const float* bias, flo
     std::vector<float> bias_padded(size_t(kp_), 0.f);
     if (bias) std::copy(bias, bias + out_.c, bias_padded.begin());
     const size_t v_xi = size_t(chunk_) * size_t(cp_), m_xi = size_t(chunk_) * size_t(kp_);
-    float* v = rt.transient(0, size_t(16) * v_xi);
-    const float* m = rt.transient(1, size_t(16) * m_xi);
-    auto v_mem = rt.mem(v_md_, v), m_mem = rt.mem(m_md_, m);
-    for (long t0 = 0; t0 < tiles_; t0 += chunk_) {
+    float* v_all = rt.transient(0, size_t(threads_) * 16 * v_xi);
+    float* m_all = rt.transient(1, size_t(threads_) * 16 * m_xi);
+    const long chunks = (tiles_ + chunk_ - 1) / chunk_;
+    auto input_transform = [&](long t0, int t, float* v) {
+        const Tile tl = tile_of(t0 + t, tiles_h_, tiles_w_);
+        for (int cb = 0; cb < cb_count; ++cb) {
+            const float* image = src + size_t(tl.n) * src_image + size_t(cb) * size_t(h) * size_t(w) * size_t(L);
+            input_tile_any(L, image, h, w, tl, v + size_t(t) * size_t(cp_) + size_t(cb) * size_t(L), v_xi);
+        }
+    };
+    auto output_transform = [&](long t0, int t, const float* m) {
+        const Tile tl = tile_of(t0 + t, tiles_h_, tiles_w_);
+        for (int kb = 0; kb < kb_count; ++kb) {
+            float* image = dst + size_t(tl.n) * dst_image + size_t(kb) * size_t(out_.h) * size_t(out_.w) * size_t(L);
+            output_tile_any(L, m + size_t(t) * size_t(kp_) + size_t(kb) * size_t(L), m_xi, bias_padded.data() + size_t(kb) * size_t(L),
+                            relu_, image, out_.h, out_.w, tl);
+        }
+    };
+    // Rows past `count` in a short last chunk hold what an earlier chunk left: finite values whose
+    // products are never read.
+    auto matmul = [&](dnnl::stream& stream, float* v, float* m, int me) {
+        matmul_.execute(stream, {{DNNL_ARG_SRC, rt.mem(v_md_, v)}, {DNNL_ARG_WEIGHTS, u_}, {DNNL_ARG_DST, rt.mem(m_md_, m)},
+                                 {DNNL_ARG_SCRATCHPAD, scratchpads_[size_t(me)]}});
+    };
+    if (!per_thread_) {
+        for (long ch = 0; ch < chunks; ++ch) {
+            const long t0 = ch * chunk_;
+            const int count = int(std::min<long>(chunk_, tiles_ - t0));
+#pragma omp parallel for
+            for (int t = 0; t < count; ++t) input_transform(t0, t, v_all);
+            matmul(rt.stream, v_all, m_all, 0);
+#pragma omp parallel for
+            for (int t = 0; t < count; ++t) output_transform(t0, t, m_all);
+        }
+        return;
+    }
+#pragma omp parallel for schedule(static) num_threads(threads_)
+    for (long ch = 0; ch < chunks; ++ch) {
+        const int me = omp_get_thread_num();
+        float* v = v_all + size_t(me) * 16 * v_xi;
+        float* m = m_all + size_t(me) * 16 * m_xi;
+        const long t0 = ch * chunk_;
         const int count = int(std::min<long>(chunk_, tiles_ - t0));
-#pragma omp parallel for collapse(2)
-        for (int t = 0; t < count; ++t)
-            for (int cb = 0; cb < cb_count; ++cb) {
-                const Tile tl = tile_of(t0 + t, tiles_h_, tiles_w_);
-                const float* image = src + size_t(tl.n) * src_image + size_t(cb) * size_t(h) * size_t(w) * size_t(L);
-                input_tile_any(L, image, h, w, tl, v + size_t(t) * size_t(cp_) + size_t(cb) * size_t(L), v_xi);
-            }
-        matmul_.execute(rt.stream, {{DNNL_ARG_SRC, v_mem}, {DNNL_ARG_WEIGHTS, u_}, {DNNL_ARG_DST, m_mem}});
-#pragma omp parallel for collapse(2)
-        for (int t = 0; t < count; ++t)
-            for (int kb = 0; kb < kb_count; ++kb) {
-                const Tile tl = tile_of(t0 + t, tiles_h_, tiles_w_);
-                float* image = dst + size_t(tl.n) * dst_image + size_t(kb) * size_t(out_.h) * size_t(out_.w) * size_t(L);
-                output_tile_any(L, m + size_t(t) * size_t(kp_) + size_t(kb) * size_t(L), m_xi, bias_padded.data() + size_t(kb) * size_t(L),
-                                relu_, image, out_.h, out_.w, tl);
-            }
+        for (int t = 0; t < count; ++t) input_transform(t0, t, v);
+        matmul(streams_[size_t(me)], v, m, me);
+        for (int t = 0; t < count; ++t) output_transform(t0, t, m);
     }
 }
 

@@ -9,6 +9,8 @@
 #pragma once
 #include <dnnl.hpp>
 
+#include <vector>
+
 #include "core/runtime.h"
 
 namespace googlenet {
@@ -33,7 +35,11 @@ private:
     int lanes_ = 16, cp_ = 0, kp_ = 0, tiles_h_ = 0, tiles_w_ = 0, chunk_ = 0;
     long tiles_ = 0;
 
+    int threads_ = 1;
+    bool per_thread_ = true;  // each thread takes whole chunks, or all share each chunk
     dnnl::memory u_;
+    std::vector<dnnl::memory> scratchpads_;  // one per thread
+    std::vector<dnnl::stream> streams_;
     dnnl::matmul matmul_;
     dnnl::memory::desc v_md_, m_md_;
 };
