@@ -1,6 +1,8 @@
 // The oneDNN-backed ops against the reference ops on shapes beyond the PyTorch fixtures, and
 // the rule that a value read by several ops receives the sum of their gradients.
 // Tolerance: 1e-5 of each tensor's largest magnitude (see testing.h).
+#include <omp.h>
+
 #include "googlenet/net.h"
 #include "googlenet/reference.h"
 #include "op_runner.h"
@@ -314,7 +316,7 @@ TEST(OpsVsReference, EvaluationPicksUpChangedWeights) {
     }
 }
 
-// Winograd F(2x2, 3x3) (forward and backward-data of 3x3 stride-1 convolutions) against the reference
+// Winograd F(2x2, 3x3) (all three passes of 3x3 stride-1 convolutions) against the reference
 // loops: odd map sizes (partial tiles), channel counts that do not fill a block, several chunks of
 // tiles with a partial last one, bias and fused ReLU, and new weights after a version change.
 TEST(OpsVsReference, WinogradForward) {
@@ -356,6 +358,15 @@ TEST(OpsVsReference, WinogradForward) {
             back.set_weights(rt, w.data(), true);
             back.forward(rt, block(dy, c.k, kp).data(), nullptr, dxb.data());
             EXPECT_TENSOR_NEAR(dxb.data(), block(dx, c.c, cp).data(), dxb.size(), kTol, "winograd backward-data");
+            // Backward-weights, where it runs (enough tiles for every thread: the largest case here).
+            EXPECT_EQ(conv.has_backward_weights(), c.n * ((c.h + 1) / 2) * ((c.w + 1) / 2) >= 64 * omp_get_max_threads()) << c.n << "x" << c.h;
+            if (!conv.has_backward_weights()) continue;
+            std::vector<float> dw(w.size()), db(b.size()), dwb(w.size(), 1.f), dbb(b.size(), 1.f);
+            ref::conv2d_backward<float>(nullptr, dw.data(), db.data(), dy.data(), x.data(), w.data(), ref::Dims{c.n, c.c, c.h, c.w}, c.k,
+                                        3, 1, 1);
+            conv.backward_weights(rt, xb.data(), block(dy, c.k, kp).data(), dwb.data(), dbb.data());
+            EXPECT_TENSOR_NEAR(dwb.data(), dw.data(), dw.size(), kTol, "winograd backward-weights");
+            EXPECT_TENSOR_NEAR(dbb.data(), db.data(), db.size(), kTol, "winograd bias gradient");
         }
     }
 }

@@ -183,12 +183,17 @@ public:
     void backward(Runtime& rt) override {
         auto diff_dst = rt.mem(dst_, output->grad.data());
         if (relu_mask == ReluMask::own) relu_bwd_.apply(rt, *output);  // the producer runs backward last
-        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, plain_src_.of(rt, rt.mem(src_, inputs[0]->data.data()))},
-                                             {DNNL_ARG_DIFF_DST, plain_dst_.of(rt, diff_dst)},
-                                             {DNNL_ARG_DIFF_WEIGHTS, dw_.target(rt, rt.params.grad(weight_))}};
-        if (bias_ >= 0) args[DNNL_ARG_DIFF_BIAS] = rt.mem(bias_md_, rt.params.grad(bias_));
-        bwd_weights_.execute(rt.stream, args);
-        dw_.copy_to_user(rt, rt.params.grad(weight_));
+        if (winograd_on_ && winograd_.has_backward_weights()) {
+            winograd_.backward_weights(rt, inputs[0]->data.data(), output->grad.data(), rt.params.grad(weight_),
+                                       bias_ >= 0 ? rt.params.grad(bias_) : nullptr);
+        } else {
+            std::unordered_map<int, memory> args{{DNNL_ARG_SRC, plain_src_.of(rt, rt.mem(src_, inputs[0]->data.data()))},
+                                                 {DNNL_ARG_DIFF_DST, plain_dst_.of(rt, diff_dst)},
+                                                 {DNNL_ARG_DIFF_WEIGHTS, dw_.target(rt, rt.params.grad(weight_))}};
+            if (bias_ >= 0) args[DNNL_ARG_DIFF_BIAS] = rt.mem(bias_md_, rt.params.grad(bias_));
+            bwd_weights_.execute(rt.stream, args);
+            dw_.copy_to_user(rt, rt.params.grad(weight_));
+        }
         Value& in = *inputs[0];
         if (!in.needs_grad) return;
         float* target = rt.grad_target(in);
@@ -217,7 +222,7 @@ private:
     Plain plain_src_, plain_dst_;
     bool relu_ = false;
     ReluMaskBackward relu_bwd_;
-    // Forward and backward-data through Winograd (backward-weights stays direct).
+    // Forward, backward-data and (with enough tiles per thread) backward-weights through Winograd.
     bool winograd_on_ = false, winograd_ready_ = false;  // ready: winograd_ holds the weights of winograd_epoch_ (evaluation)
     uint64_t winograd_epoch_ = 0;
     WinogradConv winograd_, winograd_bwd_;

@@ -82,6 +82,36 @@ __attribute__((always_inline)) inline void output_tile(const float* m, size_t xi
     }
 }
 
+// One tile's output gradient, 2x2 of L channels (zero outside the map): dM = A dY A^T, scattered
+// to dM[xi][row][k].
+template <int L>
+__attribute__((always_inline)) inline void output_grad_tile(const float* dy, int h, int w, Tile tl, float* dm, size_t xi_stride) {
+    float g[2][2][L];
+    for (int r = 0; r < 2; ++r)
+        for (int s = 0; s < 2; ++s) {
+            const int oh = 2 * tl.i + r, ow = 2 * tl.j + s;
+            if (oh >= h || ow >= w)
+                for (int l = 0; l < L; ++l) g[r][s][l] = 0.f;
+            else
+                for (int l = 0; l < L; ++l) g[r][s][l] = dy[(size_t(oh) * w + ow) * L + l];
+        }
+    float a[4][2][L];  // A dY
+    for (int s = 0; s < 2; ++s)
+        for (int l = 0; l < L; ++l) {
+            a[0][s][l] = g[0][s][l];
+            a[1][s][l] = g[0][s][l] + g[1][s][l];
+            a[2][s][l] = g[0][s][l] - g[1][s][l];
+            a[3][s][l] = -g[1][s][l];
+        }
+    for (int y = 0; y < 4; ++y)
+        for (int l = 0; l < L; ++l) {
+            dm[(4 * y + 0) * xi_stride + size_t(l)] = a[y][0][l];
+            dm[(4 * y + 1) * xi_stride + size_t(l)] = a[y][0][l] + a[y][1][l];
+            dm[(4 * y + 2) * xi_stride + size_t(l)] = a[y][0][l] - a[y][1][l];
+            dm[(4 * y + 3) * xi_stride + size_t(l)] = -a[y][1][l];
+        }
+}
+
 // Compiled once per instruction set (and picked at run time) so that the lane loops become
 // AVX-512 or AVX2 vectors on machines that have them, without building for one CPU.
 __attribute__((target_clones("avx512f", "avx2", "default"))) void input_tile_any(int lanes, const float* src, int h, int w,
@@ -99,6 +129,14 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void output_tile_an
         output_tile<16>(m, xi_stride, bias, relu, dst, h, w, tl);
     else
         output_tile<8>(m, xi_stride, bias, relu, dst, h, w, tl);
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void output_grad_tile_any(int lanes, const float* dy, int h, int w,
+                                                                                     Tile tl, float* dm, size_t xi_stride) {
+    if (lanes == 16)
+        output_grad_tile<16>(dy, h, w, tl, dm, xi_stride);
+    else
+        output_grad_tile<8>(dy, h, w, tl, dm, xi_stride);
 }
 
 }  // namespace
@@ -143,10 +181,22 @@ void WinogradConv::prepare(Runtime& rt, const Shape& in, const Shape& out, bool 
     auto pd = dnnl::matmul::primitive_desc(rt.engine, v_md_, u_any, m_md_, attr);
     matmul_ = dnnl::matmul(pd);
     u_ = memory(pd.weights_desc(), rt.engine);
+    // dU[xi] += V[xi]^T dM[xi]: V read transposed in place, products summed into each thread's dU.
+    vt_md_ = memory::desc({b, c, rows}, memory::data_type::f32, memory::dims{rows * c, 1, c});
+    du_md_ = memory::desc({b, c, k}, memory::data_type::f32, tag::abc);
+    dnnl::post_ops sum;
+    sum.append_sum(1.f);
+    dnnl::primitive_attr dw_attr;
+    dw_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dw_attr.set_post_ops(sum);
+    auto dw_pd = dnnl::matmul::primitive_desc(rt.engine, vt_md_, m_md_, du_md_, dw_attr);
+    dweights_matmul_ = dnnl::matmul(dw_pd);
     scratchpads_.clear();
+    dweights_scratchpads_.clear();
     streams_.clear();
     for (int t = 0; t < threads_; ++t) {
         scratchpads_.emplace_back(pd.scratchpad_desc(), rt.engine);
+        dweights_scratchpads_.emplace_back(dw_pd.scratchpad_desc(), rt.engine);
         streams_.emplace_back(rt.engine);
     }
 }
@@ -237,6 +287,79 @@ void WinogradConv::forward(Runtime& rt, const float* src, const float* bias, flo
         for (int t = 0; t < count; ++t) input_transform(t0, t, v);
         matmul(streams_[size_t(me)], v, m, me);
         for (int t = 0; t < count; ++t) output_transform(t0, t, m);
+    }
+}
+
+void WinogradConv::backward_weights(Runtime& rt, const float* src, const float* diff_dst, float* diff_weights, float* diff_bias) {
+    const int L = lanes_, cb_count = cp_ / L, kb_count = kp_ / L;
+    const int h = in_.h, w = in_.w;
+    const size_t src_image = size_t(cb_count) * size_t(h) * size_t(w) * size_t(L);
+    const size_t dst_plane = size_t(out_.h) * size_t(out_.w) * size_t(L), dst_image = size_t(kb_count) * dst_plane;
+    const size_t v_xi = size_t(chunk_) * size_t(cp_), m_xi = size_t(chunk_) * size_t(kp_), du_size = size_t(16) * size_t(cp_) * size_t(kp_);
+    float* v_all = rt.transient(0, size_t(threads_) * 16 * v_xi);
+    float* m_all = rt.transient(1, size_t(threads_) * 16 * m_xi);
+    float* du_all = rt.transient(2, size_t(threads_) * du_size);
+    std::fill(du_all, du_all + size_t(threads_) * du_size, 0.f);
+    const long chunks = (tiles_ + chunk_ - 1) / chunk_;
+#pragma omp parallel for schedule(static) num_threads(threads_)
+    for (long ch = 0; ch < chunks; ++ch) {
+        const int me = omp_get_thread_num();
+        float* v = v_all + size_t(me) * 16 * v_xi;
+        float* dm = m_all + size_t(me) * 16 * m_xi;
+        const long t0 = ch * chunk_;
+        const int count = int(std::min<long>(chunk_, tiles_ - t0));
+        for (int t = 0; t < count; ++t) {
+            const Tile tl = tile_of(t0 + t, tiles_h_, tiles_w_);
+            for (int cb = 0; cb < cb_count; ++cb)
+                input_tile_any(L, src + size_t(tl.n) * src_image + size_t(cb) * size_t(h) * size_t(w) * size_t(L), h, w, tl,
+                               v + size_t(t) * size_t(cp_) + size_t(cb) * size_t(L), v_xi);
+            for (int kb = 0; kb < kb_count; ++kb)
+                output_grad_tile_any(L, diff_dst + size_t(tl.n) * dst_image + size_t(kb) * dst_plane, out_.h, out_.w, tl,
+                                     dm + size_t(t) * size_t(kp_) + size_t(kb) * size_t(L), m_xi);
+        }
+        for (int xi = 0; xi < 16 && count < chunk_; ++xi) {  // a short chunk's other rows must add nothing
+            std::fill(v + size_t(xi) * v_xi + size_t(count) * size_t(cp_), v + size_t(xi + 1) * v_xi, 0.f);
+            std::fill(dm + size_t(xi) * m_xi + size_t(count) * size_t(kp_), dm + size_t(xi + 1) * m_xi, 0.f);
+        }
+        dweights_matmul_.execute(streams_[size_t(me)], {{DNNL_ARG_SRC, rt.mem(vt_md_, v)},
+                                                        {DNNL_ARG_WEIGHTS, rt.mem(m_md_, dm)},
+                                                        {DNNL_ARG_DST, rt.mem(du_md_, du_all + size_t(me) * du_size)},
+                                                        {DNNL_ARG_SCRATCHPAD, dweights_scratchpads_[size_t(me)]}});
+    }
+    const int C = in_.c, K = out_.c;
+#pragma omp parallel for
+    for (int k = 0; k < K; ++k)
+        for (int c = 0; c < C; ++c) {
+            float du[16];
+            for (int xi = 0; xi < 16; ++xi) {
+                float total = 0.f;
+                for (int t = 0; t < threads_; ++t)
+                    total += du_all[size_t(t) * du_size + size_t(xi) * size_t(cp_) * size_t(kp_) + size_t(c) * size_t(kp_) + size_t(k)];
+                du[xi] = total;
+            }
+            float gu[3][4];  // G^T dU
+            for (int x = 0; x < 4; ++x) {
+                gu[0][x] = du[x] + 0.5f * (du[4 + x] + du[8 + x]);
+                gu[1][x] = 0.5f * (du[4 + x] - du[8 + x]);
+                gu[2][x] = 0.5f * (du[4 + x] + du[8 + x]) + du[12 + x];
+            }
+            float* g = diff_weights + (size_t(k) * C + size_t(c)) * 9;
+            for (int y = 0; y < 3; ++y) {  // (G^T dU) G
+                g[3 * y + 0] = gu[y][0] + 0.5f * (gu[y][1] + gu[y][2]);
+                g[3 * y + 1] = 0.5f * (gu[y][1] - gu[y][2]);
+                g[3 * y + 2] = 0.5f * (gu[y][1] + gu[y][2]) + gu[y][3];
+            }
+        }
+    if (!diff_bias) return;
+#pragma omp parallel for
+    for (int kb = 0; kb < kb_count; ++kb) {
+        double acc[16] = {};
+        for (int n = 0; n < out_.n; ++n) {
+            const float* p = diff_dst + size_t(n) * dst_image + size_t(kb) * dst_plane;
+            for (size_t i = 0; i < dst_plane; i += size_t(L))
+                for (int l = 0; l < L; ++l) acc[l] += p[i + size_t(l)];
+        }
+        for (int l = 0; l < L && kb * L + l < K; ++l) diff_bias[kb * L + l] = float(acc[l]);
     }
 }
 

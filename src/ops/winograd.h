@@ -28,6 +28,12 @@ public:
     void set_weights(Runtime& rt, const float* weights, bool backward_data = false);
     // bias may be null. dst: every channel, including the layout's padding, is written.
     void forward(Runtime& rt, const float* src, const float* bias, float* dst);
+    // Whether backward_weights runs here (large enough problems: each thread sums its own tiles).
+    bool has_backward_weights() const { return per_thread_; }
+    // The weights' gradient (OIHW, overwritten) and the bias's (if not null) from the input and
+    // the output's gradient (blocked, with any ReLU mask already applied): dU = V^T dM summed over
+    // tiles, dM = A dY A^T, dW = G^T dU G.
+    void backward_weights(Runtime& rt, const float* src, const float* diff_dst, float* diff_weights, float* diff_bias);
 
 private:
     Shape in_, out_;
@@ -40,8 +46,9 @@ private:
     dnnl::memory u_;
     std::vector<dnnl::memory> scratchpads_;  // one per thread
     std::vector<dnnl::stream> streams_;
-    dnnl::matmul matmul_;
-    dnnl::memory::desc v_md_, m_md_;
+    dnnl::matmul matmul_, dweights_matmul_;
+    dnnl::memory::desc v_md_, m_md_, vt_md_, du_md_;
+    std::vector<dnnl::memory> dweights_scratchpads_;
 };
 
 }  // namespace googlenet
