@@ -5,7 +5,10 @@ Usage: bench/profile.py [--batch-size 128] [--threads 2] [--googlenet build/goog
 
 Runs one warm-up and one timed training step of `googlenet bench` with ONEDNN_VERBOSE=profile_exec
 and sums the timed step's primitives: by kind and pass (forward, backward-data, backward-weights),
-and per convolution. Time outside oneDNN primitives (the loss, SGD, gradient sums) is the rest.
+and per convolution. Time outside oneDNN primitives (the loss, SGD, gradient sums, Winograd's
+transforms) is the rest. Winograd's matmuls run one per thread at the same time, so their row is
+thread-time: it counts their wall time about twice (and the rest comes out too small), and
+GOOGLENET_WINOGRAD=0 profiles the direct kernels alone.
 """
 import argparse, collections, os, subprocess, sys
 
@@ -40,6 +43,8 @@ def main():
     for (kind, prop, impl), ms in sorted(by_kind.items(), key=lambda x: -x[1]):
         print(f"{kind:14s} {prop:18s} {impl:22s} {ms:8.1f} {100 * ms / step_ms:5.1f}%")
     print(f"{'(outside oneDNN)':56s} {step_ms - total:8.1f} {100 * (step_ms - total) / step_ms:5.1f}%")
+    if any(kind == "matmul" for kind, _, _ in by_kind):
+        print("(matmul: Winograd's, one per thread at a time; thread-time, about twice their wall time)")
     print(f"\nslowest convolutions (ms: forward / backward-data / backward-weights)")
     conv_total = lambda d: sum(d.values())
     for problem, d in sorted(by_conv.items(), key=lambda x: -conv_total(x[1]))[: a.top]:
