@@ -170,6 +170,7 @@ void WinogradConv::prepare(Runtime& rt, const Shape& in, const Shape& out, bool 
     chunk_ = int(std::max<long>((tiles_ + chunks - 1) / chunks, 1));
     rt.transient(0, std::max(size_t(threads_) * 16 * size_t(chunk_) * size_t(cp_), size_t(16) * size_t(cp_) * size_t(kp_)));
     rt.transient(1, size_t(threads_) * 16 * size_t(chunk_) * size_t(kp_));
+    rt.transient(2, size_t(threads_) * 16 * size_t(cp_) * size_t(kp_));  // backward_weights' sums
     const memory::dim b = 16, rows = chunk_, c = cp_, k = kp_;
     v_md_ = memory::desc({b, rows, c}, memory::data_type::f32, tag::abc);
     m_md_ = memory::desc({b, rows, k}, memory::data_type::f32, tag::abc);

@@ -1,11 +1,12 @@
-// Winograd F(2x2, 3x3) forward convolution for 3x3, stride-1, pad-1 convolutions in the blocked
-// layout (nChw16c / nChw8c): 16 multiplies for every 2x2 outputs where the direct method does 36.
+// Winograd F(2x2, 3x3) for 3x3, stride-1, pad-1 convolutions in the blocked layout (nChw16c /
+// nChw8c), all three passes: 16 multiplies for every 2x2 outputs where the direct method does 36.
 //
 // Written here because oneDNN 3.2 has no f32 Winograd on this CPU (bench/onednn_probe) while its
 // direct kernels already run at 95-98% of the machine's FMA peak (docs/performance.md): fewer
 // multiplies are the only way to go faster. The 16 products of each tile batch are oneDNN matmuls;
 // what is ours are the transforms (Lavin and Gray, "Fast Algorithms for Convolutional Neural
 // Networks", 2016), done a chunk of tiles at a time so that the transformed tiles stay in cache.
+// Tested against include/googlenet/reference.h's loops (tests/test_ops_reference.cpp).
 #pragma once
 #include <dnnl.hpp>
 
