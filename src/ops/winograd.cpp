@@ -234,10 +234,32 @@ void WinogradConv::set_weights(Runtime& rt, const float* weights, bool backward_
     dnnl::reorder(from, u_).execute(rt.stream, from, u_);
 }
 
+// Tile `t0 + t` of the input, every channel block, into row t of the chunk's V.
+void WinogradConv::input_tile_row(const float* src, long t0, int t, float* v) const {
+    const int L = lanes_, h = in_.h, w = in_.w;
+    const size_t plane = size_t(h) * size_t(w) * size_t(L), image = size_t(cp_ / L) * plane;
+    const Tile tl = tile_of(t0 + t, tiles_h_, tiles_w_);
+    for (int cb = 0; cb < cp_ / L; ++cb)
+        input_tile_any(L, src + size_t(tl.n) * image + size_t(cb) * plane, h, w, tl, v + size_t(t) * size_t(cp_) + size_t(cb) * size_t(L),
+                       size_t(chunk_) * size_t(cp_));
+}
+
+// Runs body(thread, first tile, tile count, V, M) for every chunk, each thread on whole chunks with
+// its own part of the transient buffers.
+template <class Body>
+void WinogradConv::each_chunk_per_thread(float* v_all, float* m_all, const Body& body) const {
+    const size_t v_size = size_t(16) * size_t(chunk_) * size_t(cp_), m_size = size_t(16) * size_t(chunk_) * size_t(kp_);
+    const long chunks = (tiles_ + chunk_ - 1) / chunk_;
+#pragma omp parallel for schedule(static) num_threads(threads_)
+    for (long ch = 0; ch < chunks; ++ch) {
+        const int me = omp_get_thread_num();
+        const long t0 = ch * chunk_;
+        body(me, t0, int(std::min<long>(chunk_, tiles_ - t0)), v_all + size_t(me) * v_size, m_all + size_t(me) * m_size);
+    }
+}
+
 void WinogradConv::forward(Runtime& rt, const float* src, const float* bias, float* dst) {
-    const int L = lanes_, cb_count = cp_ / L, kb_count = kp_ / L;
-    const int h = in_.h, w = in_.w;
-    const size_t src_image = size_t(cb_count) * size_t(h) * size_t(w) * size_t(L);
+    const int L = lanes_, kb_count = kp_ / L;
     const size_t dst_image = size_t(kb_count) * size_t(out_.h) * size_t(out_.w) * size_t(L);
     std::vector<float> bias_padded(size_t(kp_), 0.f);
     if (bias) std::copy(bias, bias + out_.c, bias_padded.begin());
@@ -245,13 +267,6 @@ void WinogradConv::forward(Runtime& rt, const float* src, const float* bias, flo
     float* v_all = rt.transient(0, size_t(threads_) * 16 * v_xi);
     float* m_all = rt.transient(1, size_t(threads_) * 16 * m_xi);
     const long chunks = (tiles_ + chunk_ - 1) / chunk_;
-    auto input_transform = [&](long t0, int t, float* v) {
-        const Tile tl = tile_of(t0 + t, tiles_h_, tiles_w_);
-        for (int cb = 0; cb < cb_count; ++cb) {
-            const float* image = src + size_t(tl.n) * src_image + size_t(cb) * size_t(h) * size_t(w) * size_t(L);
-            input_tile_any(L, image, h, w, tl, v + size_t(t) * size_t(cp_) + size_t(cb) * size_t(L), v_xi);
-        }
-    };
     auto output_transform = [&](long t0, int t, const float* m) {
         const Tile tl = tile_of(t0 + t, tiles_h_, tiles_w_);
         for (int kb = 0; kb < kb_count; ++kb) {
@@ -271,49 +286,32 @@ void WinogradConv::forward(Runtime& rt, const float* src, const float* bias, flo
             const long t0 = ch * chunk_;
             const int count = int(std::min<long>(chunk_, tiles_ - t0));
 #pragma omp parallel for
-            for (int t = 0; t < count; ++t) input_transform(t0, t, v_all);
+            for (int t = 0; t < count; ++t) input_tile_row(src, t0, t, v_all);
             matmul(rt.stream, v_all, m_all, 0);
 #pragma omp parallel for
             for (int t = 0; t < count; ++t) output_transform(t0, t, m_all);
         }
         return;
     }
-#pragma omp parallel for schedule(static) num_threads(threads_)
-    for (long ch = 0; ch < chunks; ++ch) {
-        const int me = omp_get_thread_num();
-        float* v = v_all + size_t(me) * 16 * v_xi;
-        float* m = m_all + size_t(me) * 16 * m_xi;
-        const long t0 = ch * chunk_;
-        const int count = int(std::min<long>(chunk_, tiles_ - t0));
-        for (int t = 0; t < count; ++t) input_transform(t0, t, v);
+    each_chunk_per_thread(v_all, m_all, [&](int me, long t0, int count, float* v, float* m) {
+        for (int t = 0; t < count; ++t) input_tile_row(src, t0, t, v);
         matmul(streams_[size_t(me)], v, m, me);
         for (int t = 0; t < count; ++t) output_transform(t0, t, m);
-    }
+    });
 }
 
 void WinogradConv::backward_weights(Runtime& rt, const float* src, const float* diff_dst, float* diff_weights, float* diff_bias) {
-    const int L = lanes_, cb_count = cp_ / L, kb_count = kp_ / L;
-    const int h = in_.h, w = in_.w;
-    const size_t src_image = size_t(cb_count) * size_t(h) * size_t(w) * size_t(L);
+    const int L = lanes_, kb_count = kp_ / L;
     const size_t dst_plane = size_t(out_.h) * size_t(out_.w) * size_t(L), dst_image = size_t(kb_count) * dst_plane;
     const size_t v_xi = size_t(chunk_) * size_t(cp_), m_xi = size_t(chunk_) * size_t(kp_), du_size = size_t(16) * size_t(cp_) * size_t(kp_);
     float* v_all = rt.transient(0, size_t(threads_) * 16 * v_xi);
     float* m_all = rt.transient(1, size_t(threads_) * 16 * m_xi);
     float* du_all = rt.transient(2, size_t(threads_) * du_size);
     std::fill(du_all, du_all + size_t(threads_) * du_size, 0.f);
-    const long chunks = (tiles_ + chunk_ - 1) / chunk_;
-#pragma omp parallel for schedule(static) num_threads(threads_)
-    for (long ch = 0; ch < chunks; ++ch) {
-        const int me = omp_get_thread_num();
-        float* v = v_all + size_t(me) * 16 * v_xi;
-        float* dm = m_all + size_t(me) * 16 * m_xi;
-        const long t0 = ch * chunk_;
-        const int count = int(std::min<long>(chunk_, tiles_ - t0));
+    each_chunk_per_thread(v_all, m_all, [&](int me, long t0, int count, float* v, float* dm) {
         for (int t = 0; t < count; ++t) {
+            input_tile_row(src, t0, t, v);
             const Tile tl = tile_of(t0 + t, tiles_h_, tiles_w_);
-            for (int cb = 0; cb < cb_count; ++cb)
-                input_tile_any(L, src + size_t(tl.n) * src_image + size_t(cb) * size_t(h) * size_t(w) * size_t(L), h, w, tl,
-                               v + size_t(t) * size_t(cp_) + size_t(cb) * size_t(L), v_xi);
             for (int kb = 0; kb < kb_count; ++kb)
                 output_grad_tile_any(L, diff_dst + size_t(tl.n) * dst_image + size_t(kb) * dst_plane, out_.h, out_.w, tl,
                                      dm + size_t(t) * size_t(kp_) + size_t(kb) * size_t(L), m_xi);
@@ -326,7 +324,7 @@ void WinogradConv::backward_weights(Runtime& rt, const float* src, const float* 
                                                         {DNNL_ARG_WEIGHTS, rt.mem(m_md_, dm)},
                                                         {DNNL_ARG_DST, rt.mem(du_md_, du_all + size_t(me) * du_size)},
                                                         {DNNL_ARG_SCRATCHPAD, dweights_scratchpads_[size_t(me)]}});
-    }
+    });
     const int C = in_.c, K = out_.c;
 #pragma omp parallel for
     for (int k = 0; k < K; ++k)

@@ -37,6 +37,10 @@ public:
     void backward_weights(Runtime& rt, const float* src, const float* diff_dst, float* diff_weights, float* diff_bias);
 
 private:
+    void input_tile_row(const float* src, long t0, int t, float* v) const;
+    template <class Body>
+    void each_chunk_per_thread(float* v_all, float* m_all, const Body& body) const;
+
     Shape in_, out_;
     bool relu_ = false;
     int lanes_ = 16, cp_ = 0, kp_ = 0, tiles_h_ = 0, tiles_w_ = 0, chunk_ = 0;
