@@ -6,6 +6,7 @@
 // several ops (the Inception block's input feeds four paths) receives the sum of their gradients.
 #pragma once
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -194,6 +195,7 @@ public:
 private:
     ValueId add_value(const std::string& name, Shape shape);
     ValueId add_op(std::unique_ptr<Op> op, const std::vector<ValueId>& inputs, Shape out);
+    std::map<const Value*, int> reader_counts() const;  // how many ops read each value
     void fuse_conv_relu();
     void hand_on_relu_masks();
     void plan_activations();

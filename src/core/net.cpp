@@ -248,11 +248,8 @@ void Net::set_batch(int n) {
     plan_activations();
     plan_gradients();
     // Scratch takes the second and later gradients of values read by several ops (Runtime::grad_target).
-    std::map<const Value*, int> readers;
-    for (auto& op : ops_)
-        for (const Value* in : op->inputs) ++readers[in];
     size_t shared = 0;
-    for (const auto& [v, count] : readers)
+    for (const auto& [v, count] : reader_counts())
         if (count > 1 && v->needs_grad) shared = std::max(shared, v->grad.size());
     rt_->resize_scratch(shared);
     for (auto& op : ops_) op->prepare(*rt_);

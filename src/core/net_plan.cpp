@@ -9,12 +9,17 @@
 
 namespace googlenet {
 
+std::map<const Value*, int> Net::reader_counts() const {
+    std::map<const Value*, int> readers;
+    for (const auto& op : ops_)
+        for (const Value* in : op->inputs) ++readers[in];
+    return readers;
+}
+
 // A ReLU whose input comes from a convolution and goes nowhere else becomes that convolution's
 // post-op: one pass over memory fewer forward, and the pre-activation tensor is never stored.
 void Net::fuse_conv_relu() {
-    std::map<const Value*, int> consumers;
-    for (auto& op : ops_)
-        for (const Value* in : op->inputs) ++consumers[in];
+    std::map<const Value*, int> consumers = reader_counts();
     std::vector<std::unique_ptr<Op>> kept;
     for (auto& op : ops_) {
         if (op->is_relu()) {
@@ -42,12 +47,9 @@ void Net::fuse_conv_relu() {
 // every Inception path's output; chains hand on further (paths -> concatenation -> max pool).
 // Pooling scatters each gradient to its window's winner, so masking before or after is the same.
 void Net::hand_on_relu_masks() {
-    std::map<const Value*, int> readers;
+    std::map<const Value*, int> readers = reader_counts();
     std::map<const Value*, Op*> producer;
-    for (auto& op : ops_) {
-        for (const Value* in : op->inputs) ++readers[in];
-        producer[op->output] = op.get();
-    }
+    for (auto& op : ops_) producer[op->output] = op.get();
     for (auto& op : ops_) {
         if (!op->keeps_relu_zeros() || op->inputs.empty()) continue;
         bool all_masked = true;

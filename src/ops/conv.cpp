@@ -127,8 +127,17 @@ public:
         auto fwd_pd = dnnl::convolution_forward::primitive_desc(
             rt.engine, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src_,
             wei_any, bias_md_, dst_, strides, pad, pad, attr);
-        fwd_ = dnnl::convolution_forward(fwd_pd);
-        fwd_wei_ = PrimitiveWeights(rt, wei_, fwd_pd.weights_desc());
+        // Winograd, where it applies, replaces the direct forward and backward-data (and backward-
+        // weights when it has enough tiles): their primitives and weight buffers are not made.
+        winograd_on_ = WinogradConv::applies(k, spec_.stride, spec_.pad, inputs[0]->layout, output->layout, output->shape);
+        winograd_ready_ = false;
+        if (winograd_on_) {
+            winograd_.prepare(rt, inputs[0]->shape, output->shape, relu_);
+            if (inputs[0]->needs_grad) winograd_bwd_.prepare(rt, output->shape, inputs[0]->shape, false);
+        } else {
+            fwd_ = dnnl::convolution_forward(fwd_pd);
+            fwd_wei_ = PrimitiveWeights(rt, wei_, fwd_pd.weights_desc());
+        }
         auto bww_pd = dnnl::convolution_backward_weights::primitive_desc(
             rt.engine, dnnl::algorithm::convolution_direct, src_, wei_any, bias_md_, dst_, strides, pad, pad, fwd_pd);
         plain_src_ = plain_dst_ = Plain{};
@@ -146,15 +155,11 @@ public:
             plain_src_ = Plain(rt, src_, src_nchw);
             plain_dst_ = Plain(rt, dst_, dst_nchw);
         }
-        bwd_weights_ = dnnl::convolution_backward_weights(bww_pd);
-        winograd_on_ = WinogradConv::applies(k, spec_.stride, spec_.pad, inputs[0]->layout, output->layout, output->shape);
-        winograd_ready_ = false;
-        if (winograd_on_) {
-            winograd_.prepare(rt, inputs[0]->shape, output->shape, relu_);
-            if (inputs[0]->needs_grad) winograd_bwd_.prepare(rt, output->shape, inputs[0]->shape, false);
+        if (!(winograd_on_ && winograd_.has_backward_weights())) {
+            bwd_weights_ = dnnl::convolution_backward_weights(bww_pd);
+            dw_ = PrimitiveWeights(rt, wei_, bww_pd.diff_weights_desc());
         }
-        dw_ = PrimitiveWeights(rt, wei_, bww_pd.diff_weights_desc());
-        if (inputs[0]->needs_grad) {
+        if (inputs[0]->needs_grad && !winograd_on_) {
             auto bwd_pd = dnnl::convolution_backward_data::primitive_desc(
                 rt.engine, dnnl::algorithm::convolution_direct, src_, wei_any, dst_, strides, pad, pad, fwd_pd);
             bwd_data_ = dnnl::convolution_backward_data(bwd_pd);

@@ -153,6 +153,7 @@ bool WinogradConv::applies(int kernel, int stride, int pad, Layout src, Layout d
 void WinogradConv::prepare(Runtime& rt, const Shape& in, const Shape& out, bool relu) {
     in_ = in, out_ = out, relu_ = relu;
     lanes_ = channel_block();
+    bias_padded_.assign(size_t((out.c + lanes_ - 1) / lanes_ * lanes_), 0.f);
     cp_ = (in.c + lanes_ - 1) / lanes_ * lanes_;
     kp_ = (out.c + lanes_ - 1) / lanes_ * lanes_;
     tiles_h_ = (out.h + 1) / 2, tiles_w_ = (out.w + 1) / 2;
@@ -261,8 +262,7 @@ void WinogradConv::each_chunk_per_thread(float* v_all, float* m_all, const Body&
 void WinogradConv::forward(Runtime& rt, const float* src, const float* bias, float* dst) {
     const int L = lanes_, kb_count = kp_ / L;
     const size_t dst_image = size_t(kb_count) * size_t(out_.h) * size_t(out_.w) * size_t(L);
-    std::vector<float> bias_padded(size_t(kp_), 0.f);
-    if (bias) std::copy(bias, bias + out_.c, bias_padded.begin());
+    if (bias) std::copy(bias, bias + out_.c, bias_padded_.begin());  // the padding channels' entries stay zero
     const size_t v_xi = size_t(chunk_) * size_t(cp_), m_xi = size_t(chunk_) * size_t(kp_);
     float* v_all = rt.transient(0, size_t(threads_) * 16 * v_xi);
     float* m_all = rt.transient(1, size_t(threads_) * 16 * m_xi);
@@ -271,7 +271,7 @@ void WinogradConv::forward(Runtime& rt, const float* src, const float* bias, flo
         const Tile tl = tile_of(t0 + t, tiles_h_, tiles_w_);
         for (int kb = 0; kb < kb_count; ++kb) {
             float* image = dst + size_t(tl.n) * dst_image + size_t(kb) * size_t(out_.h) * size_t(out_.w) * size_t(L);
-            output_tile_any(L, m + size_t(t) * size_t(kp_) + size_t(kb) * size_t(L), m_xi, bias_padded.data() + size_t(kb) * size_t(L),
+            output_tile_any(L, m + size_t(t) * size_t(kp_) + size_t(kb) * size_t(L), m_xi, bias_padded_.data() + size_t(kb) * size_t(L),
                             relu_, image, out_.h, out_.w, tl);
         }
     };

@@ -46,6 +46,7 @@ private:
     int lanes_ = 16, cp_ = 0, kp_ = 0, tiles_h_ = 0, tiles_w_ = 0, chunk_ = 0;
     long tiles_ = 0;
 
+    std::vector<float> bias_padded_;  // the bias over every channel of the layout, padding zero
     int threads_ = 1;
     bool per_thread_ = true;  // each thread takes whole chunks, or all share each chunk
     dnnl::memory u_;
