@@ -1,7 +1,10 @@
-// D2L's 3x3 convolutions, forward, through our Winograd F(2x2, 3x3) and through oneDNN's direct
-// kernel, one after the other on the same data: the per-layer table in docs/performance.md.
+// D2L's 3x3 convolutions, each training pass, through our Winograd (the tile size the engine picks
+// for the map) and through oneDNN's direct kernels, one after the other on the same data: the
+// per-layer table in docs/performance.md. Backward-data through Winograd includes transforming
+// the weights (done every step in training); forward's weights are transformed once here, as in
+// evaluation (in training that is one more transform per step, counted under backward-data's).
 //
-// Usage: winograd_vs_direct [BATCH]   (threads: OMP_NUM_THREADS)
+// Usage: winograd_vs_direct [BATCH]   (threads: OMP_NUM_THREADS; GOOGLENET_WINOGRAD=2 for F(2x2))
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -14,6 +17,22 @@
 using namespace googlenet;
 using dnnl::memory;
 
+namespace {
+
+double median_ms(int n, const std::function<void()>& run) {
+    run(), run();
+    std::vector<double> ms;
+    for (int i = 0; i < (n == 1 ? 50 : 5); ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        run();
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    return ms[ms.size() / 2];
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
     const int n = argc > 1 ? std::atoi(argv[1]) : 128;
     if (n < 1) {
@@ -23,16 +42,19 @@ int main(int argc, char** argv) {
     struct Layer { int c, k, size; };
     ParamStore none;
     Runtime rt(none);
-    double total_w = 0, total_d = 0;
-    std::printf("batch %d: ms per forward (median), Winograd / direct\n", n);
+    double total_w[3] = {}, total_d[3] = {};
+    std::printf("batch %d: ms per pass (median), Winograd / direct\n", n);
+    std::printf("%-20s %-4s %-22s %-22s %-22s\n", "layer", "tile", "forward", "backward-data", "backward-weights");
     for (const Layer l : {Layer{64, 192, 24}, Layer{96, 128, 12}, Layer{128, 192, 12}, Layer{96, 208, 6}, Layer{112, 224, 6},
                           Layer{128, 256, 6}, Layer{144, 288, 6}, Layer{160, 320, 6}, Layer{160, 320, 3}, Layer{192, 384, 3}}) {
         const Shape in{n, l.c, l.size, l.size}, out{n, l.k, l.size, l.size};
-        std::vector<float> x(storage_of(in, Layout::blocked), 0.5f), y(storage_of(out, Layout::blocked));
-        std::vector<float> w(size_t(l.k) * l.c * 9, 0.01f), b(size_t(l.k), 0.f);
-        WinogradConv winograd;
+        std::vector<float> x(storage_of(in, Layout::blocked), 0.5f), y(storage_of(out, Layout::blocked), 0.25f),
+            dx(storage_of(in, Layout::blocked));
+        std::vector<float> w(size_t(l.k) * l.c * 9, 0.01f), b(size_t(l.k), 0.f), dw(w.size()), db(b.size());
+        WinogradConv winograd, winograd_bwd;
         winograd.prepare(rt, in, out, true);
         winograd.set_weights(rt, w.data());
+        winograd_bwd.prepare(rt, out, in, false);
         const memory::desc src = desc_of(in, Layout::blocked), dst = desc_of(out, Layout::blocked);
         const memory::desc wei({l.k, l.c, 3, 3}, memory::data_type::f32, memory::format_tag::any);
         const memory::desc bias({l.k}, memory::data_type::f32, memory::format_tag::a);
@@ -40,31 +62,51 @@ int main(int argc, char** argv) {
         relu.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
         dnnl::primitive_attr attr;
         attr.set_post_ops(relu);
-        auto pd = dnnl::convolution_forward::primitive_desc(rt.engine, dnnl::prop_kind::forward_inference,
-                                                            dnnl::algorithm::convolution_direct, src, wei, bias, dst, {1, 1},
-                                                            {1, 1}, {1, 1}, attr);
+        const auto alg = dnnl::algorithm::convolution_direct;
+        const memory::dims one{1, 1};
+        auto pd = dnnl::convolution_forward::primitive_desc(rt.engine, dnnl::prop_kind::forward_training, alg, src, wei, bias, dst,
+                                                            one, one, one, attr);
+        auto bd_pd = dnnl::convolution_backward_data::primitive_desc(rt.engine, alg, src, wei, dst, one, one, one, pd);
+        auto bw_pd = dnnl::convolution_backward_weights::primitive_desc(rt.engine, alg, src, wei, bias, dst, one, one, one, pd);
         dnnl::convolution_forward direct(pd);
-        memory direct_weights(pd.weights_desc(), rt.engine);
-        auto median_ms = [&](auto run) {
-            run(), run();
-            std::vector<double> ms;
-            for (int i = 0; i < (n == 1 ? 50 : 5); ++i) {
-                const auto t0 = std::chrono::steady_clock::now();
-                run();
-                ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-            }
-            std::sort(ms.begin(), ms.end());
-            return ms[ms.size() / 2];
-        };
-        const double tw = median_ms([&] { winograd.forward(rt, x.data(), b.data(), y.data()); });
-        const double td = median_ms([&] {
-            direct.execute(rt.stream, {{DNNL_ARG_SRC, rt.mem(src, x.data())}, {DNNL_ARG_WEIGHTS, direct_weights},
+        dnnl::convolution_backward_data direct_bd(bd_pd);
+        dnnl::convolution_backward_weights direct_bw(bw_pd);
+        memory fwd_w(pd.weights_desc(), rt.engine), bd_w(bd_pd.weights_desc(), rt.engine), bw_dw(bw_pd.diff_weights_desc(), rt.engine);
+        double tw[3], td[3];
+        tw[0] = median_ms(n, [&] { winograd.forward(rt, x.data(), b.data(), y.data()); });
+        td[0] = median_ms(n, [&] {
+            direct.execute(rt.stream, {{DNNL_ARG_SRC, rt.mem(src, x.data())}, {DNNL_ARG_WEIGHTS, fwd_w},
                                        {DNNL_ARG_BIAS, rt.mem(bias, b.data())}, {DNNL_ARG_DST, rt.mem(dst, y.data())}});
         });
+        tw[1] = median_ms(n, [&] {
+            winograd_bwd.set_weights(rt, w.data(), true);
+            winograd_bwd.forward(rt, y.data(), nullptr, dx.data());
+        });
+        td[1] = median_ms(n, [&] {
+            direct_bd.execute(rt.stream, {{DNNL_ARG_DIFF_DST, rt.mem(dst, y.data())}, {DNNL_ARG_WEIGHTS, bd_w},
+                                          {DNNL_ARG_DIFF_SRC, rt.mem(src, dx.data())}});
+        });
+        const bool own_bw = winograd.has_backward_weights();
+        tw[2] = own_bw ? median_ms(n, [&] { winograd.backward_weights(rt, x.data(), y.data(), dw.data(), db.data()); }) : 0.0;
+        td[2] = median_ms(n, [&] {
+            direct_bw.execute(rt.stream, {{DNNL_ARG_SRC, rt.mem(src, x.data())}, {DNNL_ARG_DIFF_DST, rt.mem(dst, y.data())},
+                                          {DNNL_ARG_DIFF_WEIGHTS, bw_dw}, {DNNL_ARG_DIFF_BIAS, rt.mem(bias, db.data())}});
+        });
+        if (!own_bw) tw[2] = td[2];
         const bool used = WinogradConv::applies(3, 1, 1, Layout::blocked, Layout::blocked, out);
-        std::printf("%3d -> %3d on %2dx%-2d  %8.3f / %8.3f  (%.2fx)%s\n", l.c, l.k, l.size, l.size, tw, td, td / tw,
-                    used ? "" : "  direct used");
-        total_w += tw, total_d += td;
+        char name[32];
+        std::snprintf(name, sizeof name, "%d -> %d on %dx%d", l.c, l.k, l.size, l.size);
+        std::printf("%-20s F%-3d", name, winograd.tile());
+        for (int p = 0; p < 3; ++p) {
+            char cell[40];
+            std::snprintf(cell, sizeof cell, "%.2f/%.2f (%.2fx)%s", tw[p], td[p], td[p] / tw[p], p == 2 && !own_bw ? "d" : "");
+            std::printf(" %-22s", cell);
+            // What the engine runs: direct where Winograd does not apply.
+            total_w[p] += used ? tw[p] : td[p], total_d[p] += td[p];
+        }
+        std::printf("%s\n", used ? "" : "  direct used");
     }
-    std::printf("all ten: %.3f / %.3f ms\n", total_w, total_d);
+    std::printf("%-25s", "all ten, as the engine runs them");
+    for (int p = 0; p < 3; ++p) std::printf(" %.1f/%.1f ms       ", total_w[p], total_d[p]);
+    std::printf("\n(d: backward-weights stays direct: too few tiles per thread)\n");
 }

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <omp.h>
+#include <string>
 
 namespace googlenet {
 namespace {
@@ -16,6 +17,58 @@ using tag = memory::format_tag;
 // L2 cache from one step to the next.
 constexpr size_t kChunkBytes = size_t(768) << 10;
 
+// The transforms of F(m x m, 3 x 3), alpha = m + 2 points, from the Cook-Toom construction
+// (Lavin and Gray's matrices; m = 3 uses the points 0, 1, -1, 1/2, infinity, whose float32 error
+// is half that of 0, 1, -1, 2). Larger m means fewer multiplies per output (alpha^2 / m^2: 4, 2.78,
+// 2.25) and a larger rounding error (about 1e-6, 2e-6, 1e-5 of the output's scale at 192
+// channels), and each suits other map sizes (WinogradConv::tile_for).
+template <int M>
+struct Transforms;
+template <>
+struct Transforms<2> {
+    static constexpr int A = 4;
+    static constexpr float BT[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+    static constexpr float G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
+    static constexpr float AT[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+};
+template <>
+struct Transforms<3> {
+    static constexpr int A = 5;
+    static constexpr float BT[5][5] = {
+        {0.5f, -1, -0.5f, 1, 0}, {0, -0.5f, 0.5f, 1, 0}, {0, 0.5f, -1.5f, 1, 0}, {0, -1, 0, 1, 0}, {0, 0.5f, -1, -0.5f, 1}};
+    static constexpr float G[5][3] = {
+        {2, 0, 0}, {1, 1, 1}, {-1.f / 3, 1.f / 3, -1.f / 3}, {-8.f / 3, -4.f / 3, -2.f / 3}, {0, 0, 1}};
+    static constexpr float AT[3][5] = {{1, 1, 1, 1, 0}, {0, 1, -1, 0.5f, 0}, {0, 1, 1, 0.25f, 1}};
+};
+template <>
+struct Transforms<4> {
+    static constexpr int A = 6;
+    static constexpr float BT[6][6] = {{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+                                       {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+    static constexpr float G[6][3] = {{0.25f, 0, 0},           {-1.f / 6, -1.f / 6, -1.f / 6}, {-1.f / 6, 1.f / 6, -1.f / 6},
+                                      {1.f / 24, 1.f / 12, 1.f / 6}, {1.f / 24, -1.f / 12, 1.f / 6}, {0, 0, 1}};
+    static constexpr float AT[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+};
+
+// out[i] = sum_j mat(i, j) in[j] for L lanes, with in[j] at in + j * is and out[i] at out + i * os.
+// mat is a constexpr matrix: unrolled, its zeros and ones cost nothing.
+template <int R, int C, int L, class Mat>
+__attribute__((always_inline)) inline void apply(Mat mat, const float* in, size_t is, float* out, size_t os) {
+#pragma GCC unroll 8
+    for (int i = 0; i < R; ++i) {
+        float acc[L];
+        bool first = true;
+#pragma GCC unroll 8
+        for (int j = 0; j < C; ++j) {
+            const float a = mat(i, j);
+            if (a == 0.f) continue;
+            for (int l = 0; l < L; ++l) acc[l] = first ? a * in[size_t(j) * is + size_t(l)] : acc[l] + a * in[size_t(j) * is + size_t(l)];
+            first = false;
+        }
+        for (int l = 0; l < L; ++l) out[size_t(i) * os + size_t(l)] = first ? 0.f : acc[l];
+    }
+}
+
 struct Tile {
     int n, i, j;  // image, tile row, tile column
 };
@@ -26,153 +79,189 @@ Tile tile_of(long t, int tiles_h, int tiles_w) {
     return {n, r / tiles_w, r % tiles_w};
 }
 
-// One 4x4 input tile of L channels: V = B^T d B, scattered to V[xi][row][c].
-template <int L>
+// One (m+2)^2 input tile of L channels: V = B^T d B, scattered to V[xi][row][c].
+template <int M, int L>
 __attribute__((always_inline)) inline void input_tile(const float* src, int h, int w, Tile tl, float* v, size_t xi_stride) {
-    float d[4][4][L];
-    for (int y = 0; y < 4; ++y)
-        for (int x = 0; x < 4; ++x) {
-            const int sh = 2 * tl.i - 1 + y, sw = 2 * tl.j - 1 + x;
+    constexpr int A = Transforms<M>::A;
+    const auto bt = [](int i, int j) { return Transforms<M>::BT[i][j]; };
+    float d[A][A][L];
+    for (int y = 0; y < A; ++y)
+        for (int x = 0; x < A; ++x) {
+            const int sh = M * tl.i - 1 + y, sw = M * tl.j - 1 + x;
             if (sh < 0 || sh >= h || sw < 0 || sw >= w)
                 for (int l = 0; l < L; ++l) d[y][x][l] = 0.f;
             else
                 for (int l = 0; l < L; ++l) d[y][x][l] = src[(size_t(sh) * w + sw) * L + l];
         }
-    float t[4][4][L];
-    for (int x = 0; x < 4; ++x)
-        for (int l = 0; l < L; ++l) {
-            t[0][x][l] = d[0][x][l] - d[2][x][l];
-            t[1][x][l] = d[1][x][l] + d[2][x][l];
-            t[2][x][l] = d[2][x][l] - d[1][x][l];
-            t[3][x][l] = d[1][x][l] - d[3][x][l];
-        }
-    for (int y = 0; y < 4; ++y)
-        for (int l = 0; l < L; ++l) {
-            v[(4 * y + 0) * xi_stride + size_t(l)] = t[y][0][l] - t[y][2][l];
-            v[(4 * y + 1) * xi_stride + size_t(l)] = t[y][1][l] + t[y][2][l];
-            v[(4 * y + 2) * xi_stride + size_t(l)] = t[y][2][l] - t[y][1][l];
-            v[(4 * y + 3) * xi_stride + size_t(l)] = t[y][1][l] - t[y][3][l];
-        }
+    float t[A][A][L];  // B^T d
+    for (int x = 0; x < A; ++x) apply<A, A, L>(bt, &d[0][x][0], A * L, &t[0][x][0], A * L);
+    for (int y = 0; y < A; ++y) apply<A, A, L>(bt, &t[y][0][0], L, v + size_t(A * y) * xi_stride, xi_stride);
 }
 
-// One tile's 2x2 outputs of L channels: Y = A^T M A, plus bias, then ReLU if fused.
-template <int L>
+// One tile's m x m outputs of L channels: Y = A^T M A, plus bias, then ReLU if fused.
+template <int M, int L>
 __attribute__((always_inline)) inline void output_tile(const float* m, size_t xi_stride, const float* bias, bool relu, float* dst, int h, int w, Tile tl) {
-    float t[2][4][L];
-    for (int x = 0; x < 4; ++x)
-        for (int l = 0; l < L; ++l) {
-            const float m0 = m[(0 + x) * xi_stride + size_t(l)], m1 = m[(4 + x) * xi_stride + size_t(l)],
-                        m2 = m[(8 + x) * xi_stride + size_t(l)], m3 = m[(12 + x) * xi_stride + size_t(l)];
-            t[0][x][l] = m0 + m1 + m2;
-            t[1][x][l] = m1 - m2 - m3;
-        }
-    for (int r = 0; r < 2; ++r) {
-        const int oh = 2 * tl.i + r;
-        if (oh >= h) break;
-        for (int s = 0; s < 2; ++s) {
-            const int ow = 2 * tl.j + s;
-            if (ow >= w) break;
-            float* out = dst + (size_t(oh) * w + ow) * L;
+    constexpr int A = Transforms<M>::A;
+    const auto at = [](int i, int j) { return Transforms<M>::AT[i][j]; };
+    float t[M][A][L];  // A^T M
+    for (int x = 0; x < A; ++x) apply<M, A, L>(at, m + size_t(x) * xi_stride, A * xi_stride, &t[0][x][0], A * L);
+    float y[M][M][L];
+    for (int r = 0; r < M; ++r) apply<M, A, L>(at, &t[r][0][0], L, &y[r][0][0], L);
+    for (int r = 0; r < M && M * tl.i + r < h; ++r)
+        for (int s = 0; s < M && M * tl.j + s < w; ++s) {
+            float* out = dst + (size_t(M * tl.i + r) * w + size_t(M * tl.j + s)) * L;
             for (int l = 0; l < L; ++l) {
-                float y = s == 0 ? t[r][0][l] + t[r][1][l] + t[r][2][l] : t[r][1][l] - t[r][2][l] - t[r][3][l];
-                y += bias[l];
-                out[l] = relu && y < 0.f ? 0.f : y;
+                const float z = y[r][s][l] + bias[l];
+                out[l] = relu && z < 0.f ? 0.f : z;
             }
         }
-    }
 }
 
-// One tile's output gradient, 2x2 of L channels (zero outside the map): dM = A dY A^T, scattered
-// to dM[xi][row][k].
-template <int L>
+// One tile's output gradient, m x m of L channels (zero outside the map): dM = A dY A^T,
+// scattered to dM[xi][row][k].
+template <int M, int L>
 __attribute__((always_inline)) inline void output_grad_tile(const float* dy, int h, int w, Tile tl, float* dm, size_t xi_stride) {
-    float g[2][2][L];
-    for (int r = 0; r < 2; ++r)
-        for (int s = 0; s < 2; ++s) {
-            const int oh = 2 * tl.i + r, ow = 2 * tl.j + s;
+    constexpr int A = Transforms<M>::A;
+    const auto a_mat = [](int i, int j) { return Transforms<M>::AT[j][i]; };
+    float g[M][M][L];
+    for (int r = 0; r < M; ++r)
+        for (int s = 0; s < M; ++s) {
+            const int oh = M * tl.i + r, ow = M * tl.j + s;
             if (oh >= h || ow >= w)
                 for (int l = 0; l < L; ++l) g[r][s][l] = 0.f;
             else
                 for (int l = 0; l < L; ++l) g[r][s][l] = dy[(size_t(oh) * w + ow) * L + l];
         }
-    float a[4][2][L];  // A dY
-    for (int s = 0; s < 2; ++s)
-        for (int l = 0; l < L; ++l) {
-            a[0][s][l] = g[0][s][l];
-            a[1][s][l] = g[0][s][l] + g[1][s][l];
-            a[2][s][l] = g[0][s][l] - g[1][s][l];
-            a[3][s][l] = -g[1][s][l];
-        }
-    for (int y = 0; y < 4; ++y)
-        for (int l = 0; l < L; ++l) {
-            dm[(4 * y + 0) * xi_stride + size_t(l)] = a[y][0][l];
-            dm[(4 * y + 1) * xi_stride + size_t(l)] = a[y][0][l] + a[y][1][l];
-            dm[(4 * y + 2) * xi_stride + size_t(l)] = a[y][0][l] - a[y][1][l];
-            dm[(4 * y + 3) * xi_stride + size_t(l)] = -a[y][1][l];
-        }
+    float a[A][M][L];  // A dY
+    for (int s = 0; s < M; ++s) apply<A, M, L>(a_mat, &g[0][s][0], M * L, &a[0][s][0], M * L);
+    for (int y = 0; y < A; ++y) apply<A, M, L>(a_mat, &a[y][0][0], L, dm + size_t(A * y) * xi_stride, xi_stride);
+}
+
+// U = G g G^T of L 3x3 kernels side by side (g[9][L] -> u[alpha^2][L]).
+template <int M, int L>
+__attribute__((always_inline)) inline void weight_tiles(const float* g, float* u) {
+    constexpr int A = Transforms<M>::A;
+    const auto gm = [](int i, int j) { return Transforms<M>::G[i][j]; };
+    float gg[A][3][L];
+    for (int x = 0; x < 3; ++x) apply<A, 3, L>(gm, g + x * L, 3 * L, &gg[0][x][0], 3 * L);
+    for (int y = 0; y < A; ++y) apply<A, 3, L>(gm, &gg[y][0][0], L, u + A * y * L, L);
+}
+
+// dW = G^T dU G of L kernels side by side (du[alpha^2][L] -> g[9][L]): the adjoint of weight_tiles.
+template <int M, int L>
+__attribute__((always_inline)) inline void weight_grad_tiles(const float* du, float* g) {
+    constexpr int A = Transforms<M>::A;
+    const auto gt = [](int i, int j) { return Transforms<M>::G[j][i]; };
+    float gu[3][A][L];
+    for (int x = 0; x < A; ++x) apply<3, A, L>(gt, du + x * L, A * L, &gu[0][x][0], A * L);
+    for (int y = 0; y < 3; ++y) apply<3, A, L>(gt, &gu[y][0][0], L, g + 3 * y * L, L);
 }
 
 // Compiled once per instruction set (and picked at run time) so that the lane loops become
-// AVX-512 or AVX2 vectors on machines that have them, without building for one CPU.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void input_tile_any(int lanes, const float* src, int h, int w,
+// AVX-512 or AVX2 vectors on machines that have them, without building for one CPU. Templates
+// called from here must be always_inline, or the clones call one generic copy.
+#define GOOGLENET_BY_TILE(m, lanes, call)                          \
+    switch ((m) * 100 + (lanes)) {                                \
+    case 216: call(2, 16); break;                                  \
+    case 208: call(2, 8); break;                                   \
+    case 316: call(3, 16); break;                                  \
+    case 308: call(3, 8); break;                                   \
+    case 416: call(4, 16); break;                                  \
+    default: call(4, 8); break;                                    \
+    }
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void input_tile_any(int m, int lanes, const float* src, int h, int w,
                                                                                Tile tl, float* v, size_t xi_stride) {
-    if (lanes == 16)
-        input_tile<16>(src, h, w, tl, v, xi_stride);
-    else
-        input_tile<8>(src, h, w, tl, v, xi_stride);
+#define CALL(M, L) input_tile<M, L>(src, h, w, tl, v, xi_stride)
+    GOOGLENET_BY_TILE(m, lanes, CALL)
+#undef CALL
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void output_tile_any(int lanes, const float* m, size_t xi_stride,
+__attribute__((target_clones("avx512f", "avx2", "default"))) void output_tile_any(int m, int lanes, const float* mm, size_t xi_stride,
                                                                                 const float* bias, bool relu, float* dst,
                                                                                 int h, int w, Tile tl) {
-    if (lanes == 16)
-        output_tile<16>(m, xi_stride, bias, relu, dst, h, w, tl);
-    else
-        output_tile<8>(m, xi_stride, bias, relu, dst, h, w, tl);
+#define CALL(M, L) output_tile<M, L>(mm, xi_stride, bias, relu, dst, h, w, tl)
+    GOOGLENET_BY_TILE(m, lanes, CALL)
+#undef CALL
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void output_grad_tile_any(int lanes, const float* dy, int h, int w,
+__attribute__((target_clones("avx512f", "avx2", "default"))) void output_grad_tile_any(int m, int lanes, const float* dy, int h, int w,
                                                                                      Tile tl, float* dm, size_t xi_stride) {
-    if (lanes == 16)
-        output_grad_tile<16>(dy, h, w, tl, dm, xi_stride);
-    else
-        output_grad_tile<8>(dy, h, w, tl, dm, xi_stride);
+#define CALL(M, L) output_grad_tile<M, L>(dy, h, w, tl, dm, xi_stride)
+    GOOGLENET_BY_TILE(m, lanes, CALL)
+#undef CALL
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void weight_tiles_any(int m, int lanes, const float* g, float* u) {
+#define CALL(M, L) weight_tiles<M, L>(g, u)
+    GOOGLENET_BY_TILE(m, lanes, CALL)
+#undef CALL
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void weight_grad_tiles_any(int m, int lanes, const float* du, float* g) {
+#define CALL(M, L) weight_grad_tiles<M, L>(du, g)
+    GOOGLENET_BY_TILE(m, lanes, CALL)
+#undef CALL
 }
 
 }  // namespace
 
+// Multiplies per output of F(m x m, 3 x 3) on an h x w map, counting the outputs of tiles that
+// hang over the map's edge as wasted work (direct: 9).
+static double multiplies_per_output(int m, const Shape& out) {
+    const double tiles = double((out.h + m - 1) / m) * double((out.w + m - 1) / m);
+    return double((m + 2) * (m + 2)) * tiles / (double(out.h) * out.w);
+}
+
+int WinogradConv::tile_for(const Shape& out) {
+    const char* env = std::getenv("GOOGLENET_WINOGRAD");
+    const std::string only = env ? env : "";
+    int best = 2;
+    // Ties go to the smaller tile, the more accurate one.
+    for (int m = 3; m <= 4 && only != "2"; ++m)
+        if (multiplies_per_output(m, out) < multiplies_per_output(best, out) - 1e-9) best = m;
+    return best;
+}
+
 bool WinogradConv::applies(int kernel, int stride, int pad, Layout src, Layout dst, const Shape& out) {
     if (const char* env = std::getenv("GOOGLENET_WINOGRAD"); env && std::string(env) == "0") return false;
     if (kernel != 3 || stride != 1 || pad != 1 || src != Layout::blocked || dst != Layout::blocked) return false;
-    // 2x2 tiles over a map with odd sides compute outputs that are thrown away: on 3x3 maps 7 of
-    // 16, and there the direct kernel is faster (0.73x at batch 128); on 6x6 and larger, none.
-    const double used = double(out.h) * out.w / (4.0 * ((out.h + 1) / 2) * ((out.w + 1) / 2));
-    return used >= 0.75;
+    // F(2x2) on 3x3 maps (7.1 multiplies per output, where 7 of 16 outputs are thrown away) was
+    // slower than the direct kernel (0.73x at batch 128); at 4 or fewer, faster. The choice does
+    // not depend on the batch size, so an image gets the same rounding however a batch is split
+    // (data-parallel ranks, a short last batch) and runs stay comparable; it costs a little at
+    // batch 1, where the matmuls are a few rows and reading U dominates (6x6 maps 0.8-1.1x, 3x3
+    // maps 0.7x of direct: about 0.1 ms of 2.8).
+    return multiplies_per_output(tile_for(out), out) <= 4.0 + 1e-9;
 }
 
-void WinogradConv::prepare(Runtime& rt, const Shape& in, const Shape& out, bool relu) {
+void WinogradConv::prepare(Runtime& rt, const Shape& in, const Shape& out, bool relu, int tile) {
     in_ = in, out_ = out, relu_ = relu;
+    m_ = tile ? tile : tile_for(out);
+    if (m_ < 2 || m_ > 4) throw Error("Winograd: tile size " + std::to_string(m_) + " is not one of 2, 3, 4");
+    a2_ = (m_ + 2) * (m_ + 2);
     lanes_ = channel_block();
     bias_padded_.assign(size_t((out.c + lanes_ - 1) / lanes_ * lanes_), 0.f);
     cp_ = (in.c + lanes_ - 1) / lanes_ * lanes_;
     kp_ = (out.c + lanes_ - 1) / lanes_ * lanes_;
-    tiles_h_ = (out.h + 1) / 2, tiles_w_ = (out.w + 1) / 2;
+    tiles_h_ = (out.h + m_ - 1) / m_, tiles_w_ = (out.w + m_ - 1) / m_;
     tiles_ = long(out.n) * tiles_h_ * tiles_w_;
     // Even chunks, a multiple of the thread count: a last chunk of a few tiles would cost a whole
     // chunk's matmul, and a thread left without a chunk would idle.
     threads_ = std::max(1, omp_get_max_threads());
-    const long most = std::clamp<long>(long(kChunkBytes / (16 * sizeof(float) * size_t(cp_ + kp_))), 4, tiles_);
+    const size_t a2 = size_t(a2_);
+    const long most = std::clamp<long>(long(kChunkBytes / (a2 * sizeof(float) * size_t(cp_ + kp_))), 4, tiles_);
     // With few tiles (small maps at small batches) a chunk per thread would give each matmul a
     // handful of rows; then all threads share each chunk (transforms split over tiles, the matmul
-    // over its 16 products), in chunks of up to four times the size.
+    // over its alpha^2 products), in chunks of up to four times the size.
     per_thread_ = tiles_ >= long(threads_) * 64;
     long chunks = per_thread_ ? std::max<long>((tiles_ + most - 1) / most, threads_) : (tiles_ + 4 * most - 1) / (4 * most);
     if (per_thread_) chunks = (chunks + threads_ - 1) / threads_ * threads_;
     chunk_ = int(std::max<long>((tiles_ + chunks - 1) / chunks, 1));
-    rt.transient(0, std::max(size_t(threads_) * 16 * size_t(chunk_) * size_t(cp_), size_t(16) * size_t(cp_) * size_t(kp_)));
-    rt.transient(1, size_t(threads_) * 16 * size_t(chunk_) * size_t(kp_));
-    rt.transient(2, size_t(threads_) * 16 * size_t(cp_) * size_t(kp_));  // backward_weights' sums
-    const memory::dim b = 16, rows = chunk_, c = cp_, k = kp_;
+    rt.transient(0, std::max(size_t(threads_) * a2 * size_t(chunk_) * size_t(cp_), a2 * size_t(cp_) * size_t(kp_)));
+    rt.transient(1, size_t(threads_) * a2 * size_t(chunk_) * size_t(kp_));
+    rt.transient(2, size_t(threads_) * a2 * size_t(cp_) * size_t(kp_));  // backward_weights' sums
+    const memory::dim b = a2_, rows = chunk_, c = cp_, k = kp_;
     v_md_ = memory::desc({b, rows, c}, memory::data_type::f32, tag::abc);
     m_md_ = memory::desc({b, rows, k}, memory::data_type::f32, tag::abc);
     const memory::desc u_any({b, c, k}, memory::data_type::f32, tag::any);
@@ -203,34 +292,32 @@ void WinogradConv::prepare(Runtime& rt, const Shape& in, const Shape& out, bool 
     }
 }
 
-// U = G g G^T for every (output, input) channel pair, as 16 matrices U[xi] of cp x kp.
+// U = G g G^T for every (output, input) channel pair, as alpha^2 matrices U[xi] of cp x kp,
+// a block of output channels at a time so that each U[xi] row is written in whole vectors.
 void WinogradConv::set_weights(Runtime& rt, const float* weights, bool backward_data) {
-    const int C = in_.c, K = out_.c;
-    float* u = rt.transient(0, size_t(16) * size_t(cp_) * size_t(kp_));
-    std::fill(u, u + size_t(16) * size_t(cp_) * size_t(kp_), 0.f);  // the padding channels' entries stay zero
-    const size_t xi_stride = size_t(cp_) * size_t(kp_);
-#pragma omp parallel for
-    for (int k = 0; k < K; ++k)
-        for (int c = 0; c < C; ++c) {
-            float g[9];
-            if (backward_data)  // weights are (C x K x 3 x 3) of the forward: take [c][k], rotated 180 degrees
-                for (int i = 0; i < 9; ++i) g[i] = weights[(size_t(c) * K + size_t(k)) * 9 + size_t(8 - i)];
-            else
-                std::memcpy(g, weights + (size_t(k) * C + size_t(c)) * 9, sizeof g);
-            float gg[4][3];  // G g
-            for (int x = 0; x < 3; ++x) {
-                gg[0][x] = g[x];
-                gg[1][x] = 0.5f * (g[x] + g[3 + x] + g[6 + x]);
-                gg[2][x] = 0.5f * (g[x] - g[3 + x] + g[6 + x]);
-                gg[3][x] = g[6 + x];
+    const int C = in_.c, K = out_.c, L = lanes_;
+    const size_t xi_stride = size_t(cp_) * size_t(kp_), total = size_t(a2_) * xi_stride;
+    float* u = rt.transient(0, total);
+    for (int xi = 0; xi < a2_; ++xi)  // the padding input channels' rows stay zero
+        std::fill(u + size_t(xi) * xi_stride + size_t(C) * size_t(kp_), u + size_t(xi + 1) * xi_stride, 0.f);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int c = 0; c < C; ++c)
+        for (int kb = 0; kb < kp_ / L; ++kb) {
+            float g[9 * 16], tile[36 * 16];
+            for (int l = 0; l < L; ++l) {
+                const int k = kb * L + l;
+                for (int i = 0; i < 9; ++i)
+                    g[i * L + l] = k >= K ? 0.f
+                                   // backward-data: weights are (C x K x 3 x 3) of the forward: take [c][k], rotated 180 degrees
+                                   : backward_data ? weights[(size_t(c) * K + size_t(k)) * 9 + size_t(8 - i)]
+                                                   : weights[(size_t(k) * C + size_t(c)) * 9 + size_t(i)];
             }
-            for (int y = 0; y < 4; ++y) {
-                const float r[4] = {gg[y][0], 0.5f * (gg[y][0] + gg[y][1] + gg[y][2]), 0.5f * (gg[y][0] - gg[y][1] + gg[y][2]),
-                                    gg[y][2]};
-                for (int x = 0; x < 4; ++x) u[size_t(4 * y + x) * xi_stride + size_t(c) * size_t(kp_) + size_t(k)] = r[x];
-            }
+            weight_tiles_any(m_, L, g, tile);
+            for (int xi = 0; xi < a2_; ++xi)
+                std::memcpy(u + size_t(xi) * xi_stride + size_t(c) * size_t(kp_) + size_t(kb) * size_t(L), tile + xi * L,
+                            size_t(L) * sizeof(float));
         }
-    const memory::desc plain({16, cp_, kp_}, memory::data_type::f32, tag::abc);
+    const memory::desc plain({a2_, cp_, kp_}, memory::data_type::f32, tag::abc);
     auto from = rt.mem(plain, u);
     dnnl::reorder(from, u_).execute(rt.stream, from, u_);
 }
@@ -241,7 +328,7 @@ void WinogradConv::input_tile_row(const float* src, long t0, int t, float* v) co
     const size_t plane = size_t(h) * size_t(w) * size_t(L), image = size_t(cp_ / L) * plane;
     const Tile tl = tile_of(t0 + t, tiles_h_, tiles_w_);
     for (int cb = 0; cb < cp_ / L; ++cb)
-        input_tile_any(L, src + size_t(tl.n) * image + size_t(cb) * plane, h, w, tl, v + size_t(t) * size_t(cp_) + size_t(cb) * size_t(L),
+        input_tile_any(m_, L, src + size_t(tl.n) * image + size_t(cb) * plane, h, w, tl, v + size_t(t) * size_t(cp_) + size_t(cb) * size_t(L),
                        size_t(chunk_) * size_t(cp_));
 }
 
@@ -249,7 +336,7 @@ void WinogradConv::input_tile_row(const float* src, long t0, int t, float* v) co
 // its own part of the transient buffers.
 template <class Body>
 void WinogradConv::each_chunk_per_thread(float* v_all, float* m_all, const Body& body) const {
-    const size_t v_size = size_t(16) * size_t(chunk_) * size_t(cp_), m_size = size_t(16) * size_t(chunk_) * size_t(kp_);
+    const size_t v_size = size_t(a2_) * size_t(chunk_) * size_t(cp_), m_size = size_t(a2_) * size_t(chunk_) * size_t(kp_);
     const long chunks = (tiles_ + chunk_ - 1) / chunk_;
 #pragma omp parallel for schedule(static) num_threads(threads_)
     for (long ch = 0; ch < chunks; ++ch) {
@@ -264,14 +351,14 @@ void WinogradConv::forward(Runtime& rt, const float* src, const float* bias, flo
     const size_t dst_image = size_t(kb_count) * size_t(out_.h) * size_t(out_.w) * size_t(L);
     if (bias) std::copy(bias, bias + out_.c, bias_padded_.begin());  // the padding channels' entries stay zero
     const size_t v_xi = size_t(chunk_) * size_t(cp_), m_xi = size_t(chunk_) * size_t(kp_);
-    float* v_all = rt.transient(0, size_t(threads_) * 16 * v_xi);
-    float* m_all = rt.transient(1, size_t(threads_) * 16 * m_xi);
+    float* v_all = rt.transient(0, size_t(threads_) * size_t(a2_) * v_xi);
+    float* m_all = rt.transient(1, size_t(threads_) * size_t(a2_) * m_xi);
     const long chunks = (tiles_ + chunk_ - 1) / chunk_;
     auto output_transform = [&](long t0, int t, const float* m) {
         const Tile tl = tile_of(t0 + t, tiles_h_, tiles_w_);
         for (int kb = 0; kb < kb_count; ++kb) {
             float* image = dst + size_t(tl.n) * dst_image + size_t(kb) * size_t(out_.h) * size_t(out_.w) * size_t(L);
-            output_tile_any(L, m + size_t(t) * size_t(kp_) + size_t(kb) * size_t(L), m_xi, bias_padded_.data() + size_t(kb) * size_t(L),
+            output_tile_any(m_, L, m + size_t(t) * size_t(kp_) + size_t(kb) * size_t(L), m_xi, bias_padded_.data() + size_t(kb) * size_t(L),
                             relu_, image, out_.h, out_.w, tl);
         }
     };
@@ -303,9 +390,9 @@ void WinogradConv::forward(Runtime& rt, const float* src, const float* bias, flo
 void WinogradConv::backward_weights(Runtime& rt, const float* src, const float* diff_dst, float* diff_weights, float* diff_bias) {
     const int L = lanes_, kb_count = kp_ / L;
     const size_t dst_plane = size_t(out_.h) * size_t(out_.w) * size_t(L), dst_image = size_t(kb_count) * dst_plane;
-    const size_t v_xi = size_t(chunk_) * size_t(cp_), m_xi = size_t(chunk_) * size_t(kp_), du_size = size_t(16) * size_t(cp_) * size_t(kp_);
-    float* v_all = rt.transient(0, size_t(threads_) * 16 * v_xi);
-    float* m_all = rt.transient(1, size_t(threads_) * 16 * m_xi);
+    const size_t v_xi = size_t(chunk_) * size_t(cp_), m_xi = size_t(chunk_) * size_t(kp_), du_size = size_t(a2_) * size_t(cp_) * size_t(kp_);
+    float* v_all = rt.transient(0, size_t(threads_) * size_t(a2_) * v_xi);
+    float* m_all = rt.transient(1, size_t(threads_) * size_t(a2_) * m_xi);
     float* du_all = rt.transient(2, size_t(threads_) * du_size);
     std::fill(du_all, du_all + size_t(threads_) * du_size, 0.f);
     each_chunk_per_thread(v_all, m_all, [&](int me, long t0, int count, float* v, float* dm) {
@@ -313,10 +400,10 @@ void WinogradConv::backward_weights(Runtime& rt, const float* src, const float* 
             input_tile_row(src, t0, t, v);
             const Tile tl = tile_of(t0 + t, tiles_h_, tiles_w_);
             for (int kb = 0; kb < kb_count; ++kb)
-                output_grad_tile_any(L, diff_dst + size_t(tl.n) * dst_image + size_t(kb) * dst_plane, out_.h, out_.w, tl,
+                output_grad_tile_any(m_, L, diff_dst + size_t(tl.n) * dst_image + size_t(kb) * dst_plane, out_.h, out_.w, tl,
                                      dm + size_t(t) * size_t(kp_) + size_t(kb) * size_t(L), m_xi);
         }
-        for (int xi = 0; xi < 16 && count < chunk_; ++xi) {  // a short chunk's other rows must add nothing
+        for (int xi = 0; xi < a2_ && count < chunk_; ++xi) {  // a short chunk's other rows must add nothing
             std::fill(v + size_t(xi) * v_xi + size_t(count) * size_t(cp_), v + size_t(xi + 1) * v_xi, 0.f);
             std::fill(dm + size_t(xi) * m_xi + size_t(count) * size_t(kp_), dm + size_t(xi + 1) * m_xi, 0.f);
         }
@@ -326,28 +413,19 @@ void WinogradConv::backward_weights(Runtime& rt, const float* src, const float* 
                                                         {DNNL_ARG_SCRATCHPAD, dweights_scratchpads_[size_t(me)]}});
     });
     const int C = in_.c, K = out_.c;
-#pragma omp parallel for
-    for (int k = 0; k < K; ++k)
-        for (int c = 0; c < C; ++c) {
-            float du[16];
-            for (int xi = 0; xi < 16; ++xi) {
-                float total = 0.f;
-                for (int t = 0; t < threads_; ++t)
-                    total += du_all[size_t(t) * du_size + size_t(xi) * size_t(cp_) * size_t(kp_) + size_t(c) * size_t(kp_) + size_t(k)];
-                du[xi] = total;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int c = 0; c < C; ++c)
+        for (int kb = 0; kb < kb_count; ++kb) {
+            float du[36 * 16], g[9 * 16];
+            for (int xi = 0; xi < a2_; ++xi) {
+                const size_t at = size_t(xi) * size_t(cp_) * size_t(kp_) + size_t(c) * size_t(kp_) + size_t(kb) * size_t(L);
+                for (int l = 0; l < L; ++l) du[xi * L + l] = du_all[at + size_t(l)];
+                for (int t = 1; t < threads_; ++t)
+                    for (int l = 0; l < L; ++l) du[xi * L + l] += du_all[size_t(t) * du_size + at + size_t(l)];
             }
-            float gu[3][4];  // G^T dU
-            for (int x = 0; x < 4; ++x) {
-                gu[0][x] = du[x] + 0.5f * (du[4 + x] + du[8 + x]);
-                gu[1][x] = 0.5f * (du[4 + x] - du[8 + x]);
-                gu[2][x] = 0.5f * (du[4 + x] + du[8 + x]) + du[12 + x];
-            }
-            float* g = diff_weights + (size_t(k) * C + size_t(c)) * 9;
-            for (int y = 0; y < 3; ++y) {  // (G^T dU) G
-                g[3 * y + 0] = gu[y][0] + 0.5f * (gu[y][1] + gu[y][2]);
-                g[3 * y + 1] = 0.5f * (gu[y][1] - gu[y][2]);
-                g[3 * y + 2] = 0.5f * (gu[y][1] + gu[y][2]) + gu[y][3];
-            }
+            weight_grad_tiles_any(m_, L, du, g);
+            for (int l = 0; l < L && kb * L + l < K; ++l)
+                for (int i = 0; i < 9; ++i) diff_weights[(size_t(kb * L + l) * C + size_t(c)) * 9 + size_t(i)] = g[i * L + l];
         }
     if (!diff_bias) return;
 #pragma omp parallel for

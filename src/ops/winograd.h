@@ -1,9 +1,11 @@
-// Winograd F(2x2, 3x3) for 3x3, stride-1, pad-1 convolutions in the blocked layout (nChw16c /
-// nChw8c), all three passes: 16 multiplies for every 2x2 outputs where the direct method does 36.
+// Winograd F(m x m, 3 x 3), m = 2, 3 or 4, for 3x3, stride-1, pad-1 convolutions in the blocked
+// layout (nChw16c / nChw8c), all three passes: (m+2)^2 multiplies for every m x m outputs where the
+// direct method does 9 m^2 (F(4x4): 36 for 16 outputs instead of 144). The tile size is picked per
+// map size (tile_for).
 //
 // Written here because oneDNN 3.2 has no f32 Winograd on this CPU (bench/onednn_probe) while its
 // direct kernels already run at 95-98% of the machine's FMA peak (docs/performance.md): fewer
-// multiplies are the only way to go faster. The 16 products of each tile batch are oneDNN matmuls;
+// multiplies are the only way to go faster. The (m+2)^2 products of each tile batch are oneDNN matmuls;
 // what is ours are the transforms (Lavin and Gray, "Fast Algorithms for Convolutional Neural
 // Networks", 2016), done a chunk of tiles at a time so that the transformed tiles stay in cache.
 // Tested against include/googlenet/reference.h's loops (tests/test_ops_reference.cpp).
@@ -21,8 +23,13 @@ public:
     // Whether the forward of this convolution can go through Winograd here, and is faster there.
     // GOOGLENET_WINOGRAD=0 turns it off everywhere, for measuring.
     static bool applies(int kernel, int stride, int pad, Layout src, Layout dst, const Shape& out);
+    // The tile size m with the fewest multiplies per output on this map, counting tiles that hang
+    // over its edge (24x24 and 12x12: 4; 6x6 and 3x3: 3). GOOGLENET_WINOGRAD=2 keeps m = 2.
+    static int tile_for(const Shape& out);
 
-    void prepare(Runtime& rt, const Shape& in, const Shape& out, bool relu);
+    // tile: m, or 0 for tile_for(out).
+    void prepare(Runtime& rt, const Shape& in, const Shape& out, bool relu, int tile = 0);
+    int tile() const { return m_; }
     // Transforms the weights, OIHW. For a convolution's backward-data pass (a 3x3 convolution of
     // the output's gradient with the weights flipped and input and output channels swapped), pass
     // the forward convolution's weights and `backward_data`.
@@ -43,7 +50,7 @@ private:
 
     Shape in_, out_;
     bool relu_ = false;
-    int lanes_ = 16, cp_ = 0, kp_ = 0, tiles_h_ = 0, tiles_w_ = 0, chunk_ = 0;
+    int m_ = 2, a2_ = 16, lanes_ = 16, cp_ = 0, kp_ = 0, tiles_h_ = 0, tiles_w_ = 0, chunk_ = 0;
     long tiles_ = 0;
 
     std::vector<float> bias_padded_;  // the bias over every channel of the layout, padding zero
