@@ -44,15 +44,17 @@ int main(int argc, char** argv) {
     Runtime rt(none);
     double total_w[3] = {}, total_d[3] = {};
     std::printf("batch %d: ms per pass (median), Winograd / direct\n", n);
-    std::printf("%-20s %-4s %-22s %-22s %-22s\n", "layer", "tile", "forward", "backward-data", "backward-weights");
+    std::printf("%-20s %-4s %-22s %-22s %-22s\n", "layer", "F", "forward", "backward-data", "backward-weights");
     for (const Layer l : {Layer{64, 192, 24}, Layer{96, 128, 12}, Layer{128, 192, 12}, Layer{96, 208, 6}, Layer{112, 224, 6},
                           Layer{128, 256, 6}, Layer{144, 288, 6}, Layer{160, 320, 6}, Layer{160, 320, 3}, Layer{192, 384, 3}}) {
         const Shape in{n, l.c, l.size, l.size}, out{n, l.k, l.size, l.size};
         std::vector<float> x(storage_of(in, Layout::blocked), 0.5f), y(storage_of(out, Layout::blocked), 0.25f),
             dx(storage_of(in, Layout::blocked));
         std::vector<float> w(size_t(l.k) * l.c * 9, 0.01f), b(size_t(l.k), 0.f), dw(w.size()), db(b.size());
-        WinogradConv winograd, winograd_bwd;
+        WinogradConv winograd, winograd_bwd, winograd_bww;
         winograd.prepare(rt, in, out, true);
+        const int bww_tile = WinogradConv::tile_for(out, true);
+        if (bww_tile) winograd_bww.prepare(rt, in, out, false, bww_tile);
         winograd.set_weights(rt, w.data());
         winograd_bwd.prepare(rt, out, in, false);
         const memory::desc src = desc_of(in, Layout::blocked), dst = desc_of(out, Layout::blocked);
@@ -86,8 +88,8 @@ int main(int argc, char** argv) {
             direct_bd.execute(rt.stream, {{DNNL_ARG_DIFF_DST, rt.mem(dst, y.data())}, {DNNL_ARG_WEIGHTS, bd_w},
                                           {DNNL_ARG_DIFF_SRC, rt.mem(src, dx.data())}});
         });
-        const bool own_bw = winograd.has_backward_weights();
-        tw[2] = own_bw ? median_ms(n, [&] { winograd.backward_weights(rt, x.data(), y.data(), dw.data(), db.data()); }) : 0.0;
+        const bool own_bw = bww_tile && winograd_bww.has_backward_weights();
+        tw[2] = own_bw ? median_ms(n, [&] { winograd_bww.backward_weights(rt, x.data(), y.data(), dw.data(), db.data()); }) : 0.0;
         td[2] = median_ms(n, [&] {
             direct_bw.execute(rt.stream, {{DNNL_ARG_SRC, rt.mem(src, x.data())}, {DNNL_ARG_DIFF_DST, rt.mem(dst, y.data())},
                                           {DNNL_ARG_DIFF_WEIGHTS, bw_dw}, {DNNL_ARG_DIFF_BIAS, rt.mem(bias, db.data())}});
@@ -96,7 +98,7 @@ int main(int argc, char** argv) {
         const bool used = WinogradConv::applies(3, 1, 1, Layout::blocked, Layout::blocked, out);
         char name[32];
         std::snprintf(name, sizeof name, "%d -> %d on %dx%d", l.c, l.k, l.size, l.size);
-        std::printf("%-20s F%-3d", name, winograd.tile());
+        std::printf("%-20s F%d/%d", name, used ? winograd.tile() : 0, used && own_bw ? winograd_bww.tile() : 0);
         for (int p = 0; p < 3; ++p) {
             char cell[40];
             std::snprintf(cell, sizeof cell, "%.2f/%.2f (%.2fx)%s", tw[p], td[p], td[p] / tw[p], p == 2 && !own_bw ? "d" : "");
@@ -108,5 +110,5 @@ int main(int argc, char** argv) {
     }
     std::printf("%-25s", "all ten, as the engine runs them");
     for (int p = 0; p < 3; ++p) std::printf(" %.1f/%.1f ms       ", total_w[p], total_d[p]);
-    std::printf("\n(d: backward-weights stays direct: too few tiles per thread)\n");
+    std::printf("\n(F: tile size of forward and backward-data / of backward-weights, 0: direct;\n d: backward-weights stays direct)\n");
 }

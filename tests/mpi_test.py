@@ -15,13 +15,21 @@ SMALL = ["--resize", "32", "--test-limit", "96", "--threads", "1", "--log-every"
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
 
 
-def mpirun(n, *args, timeout=300):
+def mpirun(n, *args, timeout=300, env=ENV):
     return subprocess.run(["mpirun", "-np", str(n), "--oversubscribe", BIN, *args], capture_output=True, text=True,
-                          timeout=timeout, env=ENV)
+                          timeout=timeout, env=env)
 
 
-def single(*args):
-    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=300, env=ENV)
+def single(*args, env=ENV):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+# The 3x3 convolutions' algorithm (Winograd's tile size, or direct) depends on the batch, so a
+# rank's shard and the whole batch can round differently (1e-6 to 1e-5), and after a few steps a
+# ReLU input within that of zero goes the other way in one run and its channel drifts past the
+# bounds below (seen: 3e-2 on one bias). The exact comparisons therefore run the direct kernels
+# on both sides; Winograd's own results are checked in ops_reference and the PyTorch tests.
+DIRECT = dict(ENV, GOOGLENET_WINOGRAD="0")
 
 
 def weights(path):
@@ -75,9 +83,9 @@ class Mpi(unittest.TestCase):
         """`ranks` processes at global batch `batch` against one process at `batch`, same data order."""
         args = ["--epochs", "2", "--train-limit", str(train_limit), "--batch-size", str(batch), *SMALL]
         one, many = (os.path.join(self.tmp.name, f"{name}{ranks}") for name in ("one", "many"))
-        p = single("train", "--out", one, *args)
+        p = single("train", "--out", one, *args, env=DIRECT)
         self.assertEqual(p.returncode, 0, p.stderr)
-        p = mpirun(ranks, "train", "--out", many, *args)
+        p = mpirun(ranks, "train", "--out", many, *args, env=DIRECT)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         # Rank 0 alone prints and writes.
         self.assertEqual(p.stdout.count("\nepoch 1: "), 1, p.stdout)

@@ -25,7 +25,7 @@ public:
     }
 
     // Memory an op uses only within one call (Winograd's transformed tiles, its weights before
-    // their reorder), shared by all ops since they run one at a time; slots 0, 1 and 2 are separate.
+    // their reorder), shared by all ops since they run one at a time; slots 0 to 3 are separate.
     float* transient(int slot, size_t n) {
         Buffer& b = transient_[slot];
         if (b.size() < n) b.resize(n);
@@ -47,7 +47,7 @@ public:
     uint64_t seed = 0, step = 0;
 
 private:
-    Buffer scratch_, transient_[3];
+    Buffer scratch_, transient_[4];
 };
 
 // The channel block of Layout::blocked on this CPU: 16 with AVX-512, else 8.

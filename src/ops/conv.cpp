@@ -130,10 +130,13 @@ public:
         // Winograd, where it applies, replaces the direct forward and backward-data (and backward-
         // weights when it has enough tiles): their primitives and weight buffers are not made.
         winograd_on_ = WinogradConv::applies(k, spec_.stride, spec_.pad, inputs[0]->layout, output->layout, output->shape);
-        winograd_ready_ = false;
+        winograd_ready_ = winograd_bww_on_ = false;
         if (winograd_on_) {
             winograd_.prepare(rt, inputs[0]->shape, output->shape, relu_);
             if (inputs[0]->needs_grad) winograd_bwd_.prepare(rt, output->shape, inputs[0]->shape, false);
+            const int bww_tile = WinogradConv::tile_for(output->shape, true);
+            if (bww_tile) winograd_bww_.prepare(rt, inputs[0]->shape, output->shape, false, bww_tile);
+            winograd_bww_on_ = bww_tile && winograd_bww_.has_backward_weights();
         } else {
             fwd_ = dnnl::convolution_forward(fwd_pd);
             fwd_wei_ = PrimitiveWeights(rt, wei_, fwd_pd.weights_desc());
@@ -155,7 +158,7 @@ public:
             plain_src_ = Plain(rt, src_, src_nchw);
             plain_dst_ = Plain(rt, dst_, dst_nchw);
         }
-        if (!(winograd_on_ && winograd_.has_backward_weights())) {
+        if (!winograd_bww_on_) {
             bwd_weights_ = dnnl::convolution_backward_weights(bww_pd);
             dw_ = PrimitiveWeights(rt, wei_, bww_pd.diff_weights_desc());
         }
@@ -169,10 +172,11 @@ public:
 
     void forward(Runtime& rt) override {
         if (winograd_on_) {
-            // SGD moves the weights every step; in evaluation they stay until weights_epoch changes.
+            // SGD moves the weights every step; in evaluation they stay until weights_epoch changes,
+            // and small batches keep their transformed weights.
             if (rt.training || !winograd_ready_ || winograd_epoch_ != rt.weights_epoch) {
                 winograd_.set_weights(rt, rt.params.value(weight_));
-                winograd_ready_ = !rt.training;
+                winograd_ready_ = winograd_.keeps_weights();
                 winograd_epoch_ = rt.weights_epoch;
             }
             winograd_.forward(rt, inputs[0]->data.data(), bias_ >= 0 ? rt.params.value(bias_) : nullptr, output->data.data());
@@ -188,8 +192,8 @@ public:
     void backward(Runtime& rt) override {
         auto diff_dst = rt.mem(dst_, output->grad.data());
         if (relu_mask == ReluMask::own) relu_bwd_.apply(rt, *output);  // the producer runs backward last
-        if (winograd_on_ && winograd_.has_backward_weights()) {
-            winograd_.backward_weights(rt, inputs[0]->data.data(), output->grad.data(), rt.params.grad(weight_),
+        if (winograd_bww_on_) {
+            winograd_bww_.backward_weights(rt, inputs[0]->data.data(), output->grad.data(), rt.params.grad(weight_),
                                        bias_ >= 0 ? rt.params.grad(bias_) : nullptr);
         } else {
             std::unordered_map<int, memory> args{{DNNL_ARG_SRC, plain_src_.of(rt, rt.mem(src_, inputs[0]->data.data()))},
@@ -227,10 +231,11 @@ private:
     Plain plain_src_, plain_dst_;
     bool relu_ = false;
     ReluMaskBackward relu_bwd_;
-    // Forward, backward-data and (with enough tiles per thread) backward-weights through Winograd.
-    bool winograd_on_ = false, winograd_ready_ = false;  // ready: winograd_ holds the weights of winograd_epoch_ (evaluation)
+    // Forward, backward-data and (with enough tiles per thread) backward-weights through Winograd;
+    // backward-weights may use another tile size (WinogradConv::tile_for).
+    bool winograd_on_ = false, winograd_bww_on_ = false, winograd_ready_ = false;  // ready: winograd_ holds the weights of winograd_epoch_ (evaluation)
     uint64_t winograd_epoch_ = 0;
-    WinogradConv winograd_, winograd_bwd_;
+    WinogradConv winograd_, winograd_bwd_, winograd_bww_;
 };
 
 }  // namespace

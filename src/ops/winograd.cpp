@@ -50,22 +50,75 @@ struct Transforms<4> {
     static constexpr float AT[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
 };
 
-// out[i] = sum_j mat(i, j) in[j] for L lanes, with in[j] at in + j * is and out[i] at out + i * os.
-// mat is a constexpr matrix: unrolled, its zeros and ones cost nothing.
-template <int R, int C, int L, class Mat>
-__attribute__((always_inline)) inline void apply(Mat mat, const float* in, size_t is, float* out, size_t os) {
+template <>
+struct Transforms<6> {
+    static constexpr int A = 8;
+    static constexpr float BT[8][8] = {{1, 0, -21.f / 4, 0, 21.f / 4, 0, -1, 0},
+                                       {0, 1, 1, -17.f / 4, -17.f / 4, 1, 1, 0},
+                                       {0, -1, 1, 17.f / 4, -17.f / 4, -1, 1, 0},
+                                       {0, 1.f / 2, 1.f / 4, -5.f / 2, -5.f / 4, 2, 1, 0},
+                                       {0, -1.f / 2, 1.f / 4, 5.f / 2, -5.f / 4, -2, 1, 0},
+                                       {0, 2, 4, -5.f / 2, -5, 1.f / 2, 1, 0},
+                                       {0, -2, 4, 5.f / 2, -5, -1.f / 2, 1, 0},
+                                       {0, -1, 0, 21.f / 4, 0, -21.f / 4, 0, 1}};
+    static constexpr float G[8][3] = {{1, 0, 0},
+                                      {-2.f / 9, -2.f / 9, -2.f / 9},
+                                      {-2.f / 9, 2.f / 9, -2.f / 9},
+                                      {1.f / 90, 1.f / 45, 2.f / 45},
+                                      {1.f / 90, -1.f / 45, 2.f / 45},
+                                      {32.f / 45, 16.f / 45, 8.f / 45},
+                                      {32.f / 45, -16.f / 45, 8.f / 45},
+                                      {0, 0, 1}};
+    static constexpr float AT[6][8] = {{1, 1, 1, 1, 1, 1, 1, 0},
+                                       {0, 1, -1, 2, -2, 1.f / 2, -1.f / 2, 0},
+                                       {0, 1, 1, 4, 4, 1.f / 4, 1.f / 4, 0},
+                                       {0, 1, -1, 8, -8, 1.f / 8, -1.f / 8, 0},
+                                       {0, 1, 1, 16, 16, 1.f / 16, 1.f / 16, 0},
+                                       {0, 1, -1, 32, -32, 1.f / 32, -1.f / 32, 1}};
+};
+
+// L channels as one value: GCC's vector extension, so the transforms are vector code on every
+// instruction set without depending on the auto-vectorizer (which turned the F(2x2) output
+// transform into scalar code). Memory is read and written through load/store: rows of L floats
+// need not be aligned to the vector's size.
+template <int L>
+struct Lanes {
+    typedef float type __attribute__((vector_size(L * sizeof(float))));
+};
+
+// Vectors passed by value only between always_inline functions: no call crosses the ABI that
+// GCC's -Wpsabi note is about.
+#pragma GCC diagnostic ignored "-Wpsabi"
+template <class V>
+__attribute__((always_inline)) inline V load(const float* p) {
+    V v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+}
+
+template <class V>
+__attribute__((always_inline)) inline void store(float* p, const V& v) {
+    __builtin_memcpy(p, &v, sizeof v);
+}
+
+// out[i] = sum_j mat(i, j) in[j], with in[j] at in + j * is and out[i] at out + i * os (strides in
+// vectors). mat is a constexpr matrix: unrolled, its zeros and ones cost nothing.
+template <int R, int C, class V, class Mat>
+__attribute__((always_inline)) inline void apply(Mat mat, const V* in, size_t is, V* out, size_t os) {
 #pragma GCC unroll 8
     for (int i = 0; i < R; ++i) {
-        float acc[L];
+        V acc = {};
         bool first = true;
 #pragma GCC unroll 8
         for (int j = 0; j < C; ++j) {
             const float a = mat(i, j);
             if (a == 0.f) continue;
-            for (int l = 0; l < L; ++l) acc[l] = first ? a * in[size_t(j) * is + size_t(l)] : acc[l] + a * in[size_t(j) * is + size_t(l)];
+            const V x = in[size_t(j) * is];
+            const V ax = a == 1.f ? x : a == -1.f ? -x : a * x;
+            acc = first ? ax : acc + ax;
             first = false;
         }
-        for (int l = 0; l < L; ++l) out[size_t(i) * os + size_t(l)] = first ? 0.f : acc[l];
+        out[size_t(i) * os] = acc;
     }
 }
 
@@ -82,38 +135,41 @@ Tile tile_of(long t, int tiles_h, int tiles_w) {
 // One (m+2)^2 input tile of L channels: V = B^T d B, scattered to V[xi][row][c].
 template <int M, int L>
 __attribute__((always_inline)) inline void input_tile(const float* src, int h, int w, Tile tl, float* v, size_t xi_stride) {
+    using V = typename Lanes<L>::type;
     constexpr int A = Transforms<M>::A;
     const auto bt = [](int i, int j) { return Transforms<M>::BT[i][j]; };
-    float d[A][A][L];
+    V d[A][A];
     for (int y = 0; y < A; ++y)
         for (int x = 0; x < A; ++x) {
             const int sh = M * tl.i - 1 + y, sw = M * tl.j - 1 + x;
-            if (sh < 0 || sh >= h || sw < 0 || sw >= w)
-                for (int l = 0; l < L; ++l) d[y][x][l] = 0.f;
-            else
-                for (int l = 0; l < L; ++l) d[y][x][l] = src[(size_t(sh) * w + sw) * L + l];
+            d[y][x] = sh < 0 || sh >= h || sw < 0 || sw >= w ? V{} : load<V>(src + (size_t(sh) * w + sw) * L);
         }
-    float t[A][A][L];  // B^T d
-    for (int x = 0; x < A; ++x) apply<A, A, L>(bt, &d[0][x][0], A * L, &t[0][x][0], A * L);
-    for (int y = 0; y < A; ++y) apply<A, A, L>(bt, &t[y][0][0], L, v + size_t(A * y) * xi_stride, xi_stride);
+    V t[A][A], row[A];  // B^T d, then one row of (B^T d) B
+    for (int x = 0; x < A; ++x) apply<A, A>(bt, &d[0][x], A, &t[0][x], A);
+    for (int y = 0; y < A; ++y) {
+        apply<A, A>(bt, &t[y][0], 1, row, 1);
+        for (int x = 0; x < A; ++x) store(v + size_t(A * y + x) * xi_stride, row[x]);
+    }
 }
 
 // One tile's m x m outputs of L channels: Y = A^T M A, plus bias, then ReLU if fused.
 template <int M, int L>
 __attribute__((always_inline)) inline void output_tile(const float* m, size_t xi_stride, const float* bias, bool relu, float* dst, int h, int w, Tile tl) {
+    using V = typename Lanes<L>::type;
     constexpr int A = Transforms<M>::A;
     const auto at = [](int i, int j) { return Transforms<M>::AT[i][j]; };
-    float t[M][A][L];  // A^T M
-    for (int x = 0; x < A; ++x) apply<M, A, L>(at, m + size_t(x) * xi_stride, A * xi_stride, &t[0][x][0], A * L);
-    float y[M][M][L];
-    for (int r = 0; r < M; ++r) apply<M, A, L>(at, &t[r][0][0], L, &y[r][0][0], L);
+    V t[M][A], column[A];  // A^T M
+    for (int x = 0; x < A; ++x) {
+        for (int y = 0; y < A; ++y) column[y] = load<V>(m + size_t(A * y + x) * xi_stride);
+        apply<M, A>(at, column, 1, &t[0][x], A);
+    }
+    V y[M][M];
+    for (int r = 0; r < M; ++r) apply<M, A>(at, &t[r][0], 1, &y[r][0], 1);
+    const V b = load<V>(bias), zero = {};
     for (int r = 0; r < M && M * tl.i + r < h; ++r)
         for (int s = 0; s < M && M * tl.j + s < w; ++s) {
-            float* out = dst + (size_t(M * tl.i + r) * w + size_t(M * tl.j + s)) * L;
-            for (int l = 0; l < L; ++l) {
-                const float z = y[r][s][l] + bias[l];
-                out[l] = relu && z < 0.f ? 0.f : z;
-            }
+            const V z = y[r][s] + b;
+            store(dst + (size_t(M * tl.i + r) * w + size_t(M * tl.j + s)) * L, relu ? (z > zero ? z : zero) : z);
         }
 }
 
@@ -121,40 +177,51 @@ __attribute__((always_inline)) inline void output_tile(const float* m, size_t xi
 // scattered to dM[xi][row][k].
 template <int M, int L>
 __attribute__((always_inline)) inline void output_grad_tile(const float* dy, int h, int w, Tile tl, float* dm, size_t xi_stride) {
+    using V = typename Lanes<L>::type;
     constexpr int A = Transforms<M>::A;
     const auto a_mat = [](int i, int j) { return Transforms<M>::AT[j][i]; };
-    float g[M][M][L];
+    V g[M][M];
     for (int r = 0; r < M; ++r)
         for (int s = 0; s < M; ++s) {
             const int oh = M * tl.i + r, ow = M * tl.j + s;
-            if (oh >= h || ow >= w)
-                for (int l = 0; l < L; ++l) g[r][s][l] = 0.f;
-            else
-                for (int l = 0; l < L; ++l) g[r][s][l] = dy[(size_t(oh) * w + ow) * L + l];
+            g[r][s] = oh >= h || ow >= w ? V{} : load<V>(dy + (size_t(oh) * w + ow) * L);
         }
-    float a[A][M][L];  // A dY
-    for (int s = 0; s < M; ++s) apply<A, M, L>(a_mat, &g[0][s][0], M * L, &a[0][s][0], M * L);
-    for (int y = 0; y < A; ++y) apply<A, M, L>(a_mat, &a[y][0][0], L, dm + size_t(A * y) * xi_stride, xi_stride);
+    V a[A][M], row[A];  // A dY, then one row of (A dY) A^T
+    for (int s = 0; s < M; ++s) apply<A, M>(a_mat, &g[0][s], M, &a[0][s], M);
+    for (int y = 0; y < A; ++y) {
+        apply<A, M>(a_mat, &a[y][0], 1, row, 1);
+        for (int x = 0; x < A; ++x) store(dm + size_t(A * y + x) * xi_stride, row[x]);
+    }
 }
 
 // U = G g G^T of L 3x3 kernels side by side (g[9][L] -> u[alpha^2][L]).
 template <int M, int L>
 __attribute__((always_inline)) inline void weight_tiles(const float* g, float* u) {
+    using V = typename Lanes<L>::type;
     constexpr int A = Transforms<M>::A;
     const auto gm = [](int i, int j) { return Transforms<M>::G[i][j]; };
-    float gg[A][3][L];
-    for (int x = 0; x < 3; ++x) apply<A, 3, L>(gm, g + x * L, 3 * L, &gg[0][x][0], 3 * L);
-    for (int y = 0; y < A; ++y) apply<A, 3, L>(gm, &gg[y][0][0], L, u + A * y * L, L);
+    V k[9], gg[A][3], row[A];
+    for (int i = 0; i < 9; ++i) k[i] = load<V>(g + i * L);
+    for (int x = 0; x < 3; ++x) apply<A, 3>(gm, k + x, 3, &gg[0][x], 3);
+    for (int y = 0; y < A; ++y) {
+        apply<A, 3>(gm, &gg[y][0], 1, row, 1);
+        for (int x = 0; x < A; ++x) store(u + (A * y + x) * L, row[x]);
+    }
 }
 
 // dW = G^T dU G of L kernels side by side (du[alpha^2][L] -> g[9][L]): the adjoint of weight_tiles.
 template <int M, int L>
 __attribute__((always_inline)) inline void weight_grad_tiles(const float* du, float* g) {
+    using V = typename Lanes<L>::type;
     constexpr int A = Transforms<M>::A;
     const auto gt = [](int i, int j) { return Transforms<M>::G[j][i]; };
-    float gu[3][A][L];
-    for (int x = 0; x < A; ++x) apply<3, A, L>(gt, du + x * L, A * L, &gu[0][x][0], A * L);
-    for (int y = 0; y < 3; ++y) apply<3, A, L>(gt, &gu[y][0][0], L, g + 3 * y * L, L);
+    V d[A * A], gu[3][A], row[3];
+    for (int i = 0; i < A * A; ++i) d[i] = load<V>(du + i * L);
+    for (int x = 0; x < A; ++x) apply<3, A>(gt, d + x, A, &gu[0][x], A);
+    for (int y = 0; y < 3; ++y) {
+        apply<3, A>(gt, &gu[y][0], 1, row, 1);
+        for (int x = 0; x < 3; ++x) store(g + (3 * y + x) * L, row[x]);
+    }
 }
 
 // Compiled once per instruction set (and picked at run time) so that the lane loops become
@@ -167,7 +234,9 @@ __attribute__((always_inline)) inline void weight_grad_tiles(const float* du, fl
     case 316: call(3, 16); break;                                  \
     case 308: call(3, 8); break;                                   \
     case 416: call(4, 16); break;                                  \
-    default: call(4, 8); break;                                    \
+    case 408: call(4, 8); break;                                   \
+    case 616: call(6, 16); break;                                  \
+    default: call(6, 8); break;                                    \
     }
 
 __attribute__((target_clones("avx512f", "avx2", "default"))) void input_tile_any(int m, int lanes, const float* src, int h, int w,
@@ -213,32 +282,43 @@ static double multiplies_per_output(int m, const Shape& out) {
     return double((m + 2) * (m + 2)) * tiles / (double(out.h) * out.w);
 }
 
-int WinogradConv::tile_for(const Shape& out) {
+// What reading one float of U (or of the direct kernel's weights) costs, in multiply-adds. It
+// matters only for small batches, where U ((m+2)^2 / 9 times the weights) is read for a few
+// tiles: at batch 1 F(6x6) on 6x6 maps (one tile) made inference 40% slower than direct. 8 (about
+// L3's pace) gave batch 1 in 2.5 ms, 24 (memory's) 2.7 ms; batch 32 and up pick the same tiles
+// with either.
+constexpr double kWeightReadCost = 8;
+
+int WinogradConv::tile_for(const Shape& out, bool backward_weights) {
     const char* env = std::getenv("GOOGLENET_WINOGRAD");
-    const std::string only = env ? env : "";
-    int best = 2;
-    // Ties go to the smaller tile, the more accurate one.
-    for (int m = 3; m <= 4 && only != "2"; ++m)
-        if (multiplies_per_output(m, out) < multiplies_per_output(best, out) - 1e-9) best = m;
+    const int largest = env && *env ? std::atoi(env) : 6;  // GOOGLENET_WINOGRAD=m: no tile above m
+    const double outputs = double(out.n) * out.h * out.w;
+    int best = 0;  // direct
+    double best_cost = 9 * outputs + kWeightReadCost * 9;
+    for (int m : {2, 3, 4, 6}) {
+        // Above 4 multiplies per output the transforms cost more than the multiplies saved
+        // (F(2x2) on 3x3 maps: 7.1, 0.73x direct at batch 128).
+        if (m > largest || multiplies_per_output(m, out) > 4.0 + 1e-9) continue;
+        // Backward-weights re-reads and re-writes each thread's dU (alpha^2 planes of C x K) for
+        // every chunk of tiles: with F(6x6)'s 64 planes and one tile per image (6x6 maps) that
+        // traffic outweighed the saved multiplies (1.0-1.6x direct against F(3x3)'s 2.2x).
+        if (backward_weights && m == 6 && (out.h + 5) / 6 * ((out.w + 5) / 6) < 4) continue;
+        const double cost = multiplies_per_output(m, out) * outputs + kWeightReadCost * (m + 2) * (m + 2);
+        if (cost < best_cost - 1e-9) best = m, best_cost = cost;  // ties: the smaller, more accurate tile
+    }
     return best;
 }
 
 bool WinogradConv::applies(int kernel, int stride, int pad, Layout src, Layout dst, const Shape& out) {
     if (const char* env = std::getenv("GOOGLENET_WINOGRAD"); env && std::string(env) == "0") return false;
     if (kernel != 3 || stride != 1 || pad != 1 || src != Layout::blocked || dst != Layout::blocked) return false;
-    // F(2x2) on 3x3 maps (7.1 multiplies per output, where 7 of 16 outputs are thrown away) was
-    // slower than the direct kernel (0.73x at batch 128); at 4 or fewer, faster. The choice does
-    // not depend on the batch size, so an image gets the same rounding however a batch is split
-    // (data-parallel ranks, a short last batch) and runs stay comparable; it costs a little at
-    // batch 1, where the matmuls are a few rows and reading U dominates (6x6 maps 0.8-1.1x, 3x3
-    // maps 0.7x of direct: about 0.1 ms of 2.8).
-    return multiplies_per_output(tile_for(out), out) <= 4.0 + 1e-9;
+    return tile_for(out) != 0;
 }
 
 void WinogradConv::prepare(Runtime& rt, const Shape& in, const Shape& out, bool relu, int tile) {
     in_ = in, out_ = out, relu_ = relu;
-    m_ = tile ? tile : tile_for(out);
-    if (m_ < 2 || m_ > 4) throw Error("Winograd: tile size " + std::to_string(m_) + " is not one of 2, 3, 4");
+    m_ = tile ? tile : std::max(tile_for(out), 2);
+    if (m_ != 2 && m_ != 3 && m_ != 4 && m_ != 6) throw Error("Winograd: tile size " + std::to_string(m_) + " is not one of 2, 3, 4, 6");
     a2_ = (m_ + 2) * (m_ + 2);
     lanes_ = channel_block();
     bias_padded_.assign(size_t((out.c + lanes_ - 1) / lanes_ * lanes_), 0.f);
@@ -271,7 +351,9 @@ void WinogradConv::prepare(Runtime& rt, const Shape& in, const Shape& out, bool 
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     auto pd = dnnl::matmul::primitive_desc(rt.engine, v_md_, u_any, m_md_, attr);
     matmul_ = dnnl::matmul(pd);
-    u_ = memory(pd.weights_desc(), rt.engine);
+    u_md_ = pd.weights_desc();
+    u_ = memory();
+    own_u_ = memory();
     // dU[xi] += V[xi]^T dM[xi]: V read transposed in place, products summed into each thread's dU.
     vt_md_ = memory::desc({b, c, rows}, memory::data_type::f32, memory::dims{rows * c, 1, c});
     du_md_ = memory::desc({b, c, k}, memory::data_type::f32, tag::abc);
@@ -303,7 +385,7 @@ void WinogradConv::set_weights(Runtime& rt, const float* weights, bool backward_
 #pragma omp parallel for collapse(2) schedule(static)
     for (int c = 0; c < C; ++c)
         for (int kb = 0; kb < kp_ / L; ++kb) {
-            float g[9 * 16], tile[36 * 16];
+            float g[9 * 16], tile[64 * 16];
             for (int l = 0; l < L; ++l) {
                 const int k = kb * L + l;
                 for (int i = 0; i < 9; ++i)
@@ -319,6 +401,17 @@ void WinogradConv::set_weights(Runtime& rt, const float* weights, bool backward_
         }
     const memory::desc plain({a2_, cp_, kp_}, memory::data_type::f32, tag::abc);
     auto from = rt.mem(plain, u);
+    // U is made again before each use in training, and in evaluation of large batches (where it
+    // costs about 1/tiles of the products), so those share one buffer; small evaluation batches
+    // keep their own for the next batches (at batch 1 the transforms would double the time).
+    keeps_weights_ = !rt.training && tiles_ < 64;
+    if (!keeps_weights_) {
+        own_u_ = memory();
+        u_ = rt.mem(u_md_, rt.transient(3, u_md_.get_size() / sizeof(float)));
+    } else {
+        if (!own_u_) own_u_ = memory(u_md_, rt.engine);
+        u_ = own_u_;
+    }
     dnnl::reorder(from, u_).execute(rt.stream, from, u_);
 }
 
@@ -416,7 +509,7 @@ void WinogradConv::backward_weights(Runtime& rt, const float* src, const float* 
 #pragma omp parallel for collapse(2) schedule(static)
     for (int c = 0; c < C; ++c)
         for (int kb = 0; kb < kb_count; ++kb) {
-            float du[36 * 16], g[9 * 16];
+            float du[64 * 16], g[9 * 16];
             for (int xi = 0; xi < a2_; ++xi) {
                 const size_t at = size_t(xi) * size_t(cp_) * size_t(kp_) + size_t(c) * size_t(kp_) + size_t(kb) * size_t(L);
                 for (int l = 0; l < L; ++l) du[xi * L + l] = du_all[at + size_t(l)];

@@ -1,6 +1,6 @@
-// Winograd F(m x m, 3 x 3), m = 2, 3 or 4, for 3x3, stride-1, pad-1 convolutions in the blocked
+// Winograd F(m x m, 3 x 3), m = 2, 3, 4 or 6, for 3x3, stride-1, pad-1 convolutions in the blocked
 // layout (nChw16c / nChw8c), all three passes: (m+2)^2 multiplies for every m x m outputs where the
-// direct method does 9 m^2 (F(4x4): 36 for 16 outputs instead of 144). The tile size is picked per
+// direct method does 9 m^2 (F(6x6): 64 for 36 outputs instead of 324). The tile size is picked per
 // map size (tile_for).
 //
 // Written here because oneDNN 3.2 has no f32 Winograd on this CPU (bench/onednn_probe) while its
@@ -23,9 +23,12 @@ public:
     // Whether the forward of this convolution can go through Winograd here, and is faster there.
     // GOOGLENET_WINOGRAD=0 turns it off everywhere, for measuring.
     static bool applies(int kernel, int stride, int pad, Layout src, Layout dst, const Shape& out);
-    // The tile size m with the fewest multiplies per output on this map, counting tiles that hang
-    // over its edge (24x24 and 12x12: 4; 6x6 and 3x3: 3). GOOGLENET_WINOGRAD=2 keeps m = 2.
-    static int tile_for(const Shape& out);
+    // The tile size m for this output (its batch too): the fewest multiplies per output, counting
+    // tiles that hang over the map's edge, plus reading U, which counts at small batches. At batch
+    // 128: 24x24, 12x12 and 6x6 maps F(6x6), 3x3 maps F(3x3); at batch 1: 24x24 F(6x6), 12x12
+    // F(3x3), 6x6 F(2x2), 3x3 direct. 0: direct is cheaper. backward_weights: for that pass (6x6
+    // maps: F(3x3)). GOOGLENET_WINOGRAD=m allows no tile above m.
+    static int tile_for(const Shape& out, bool backward_weights = false);
 
     // tile: m, or 0 for tile_for(out).
     void prepare(Runtime& rt, const Shape& in, const Shape& out, bool relu, int tile = 0);
@@ -34,6 +37,9 @@ public:
     // the output's gradient with the weights flipped and input and output channels swapped), pass
     // the forward convolution's weights and `backward_data`.
     void set_weights(Runtime& rt, const float* weights, bool backward_data = false);
+    // Whether the last set_weights kept U for the following forwards (small evaluation batches);
+    // otherwise set_weights must come again before each forward.
+    bool keeps_weights() const { return keeps_weights_; }
     // bias may be null. dst: every channel, including the layout's padding, is written.
     void forward(Runtime& rt, const float* src, const float* bias, float* dst);
     // Whether backward_weights runs here (large enough problems: each thread sums its own tiles).
@@ -55,8 +61,10 @@ private:
 
     std::vector<float> bias_padded_;  // the bias over every channel of the layout, padding zero
     int threads_ = 1;
+    bool keeps_weights_ = false;
     bool per_thread_ = true;  // each thread takes whole chunks, or all share each chunk
-    dnnl::memory u_;
+    dnnl::memory::desc u_md_;
+    dnnl::memory u_, own_u_;  // U in use: Runtime's shared buffer (training) or own_u_ (evaluation)
     std::vector<dnnl::memory> scratchpads_;  // one per thread
     std::vector<dnnl::stream> streams_;
     dnnl::matmul matmul_, dweights_matmul_;
