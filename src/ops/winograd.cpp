@@ -375,32 +375,12 @@ void WinogradConv::prepare(Runtime& rt, const Shape& in, const Shape& out, bool 
 }
 
 // U = G g G^T for every (output, input) channel pair, as alpha^2 matrices U[xi] of cp x kp,
-// a block of output channels at a time so that each U[xi] row is written in whole vectors.
+// a block of output channels at a time so that each U[xi] row is written in whole vectors:
+// straight into the layout the matmul picked when that is aCB16b64c (AVX-512: blocks of 16 input
+// by 64 output channels, the reorder from plain cost 8 ms a training step), else plain and then
+// reordered.
 void WinogradConv::set_weights(Runtime& rt, const float* weights, bool backward_data) {
     const int C = in_.c, K = out_.c, L = lanes_;
-    const size_t xi_stride = size_t(cp_) * size_t(kp_), total = size_t(a2_) * xi_stride;
-    float* u = rt.transient(0, total);
-    for (int xi = 0; xi < a2_; ++xi)  // the padding input channels' rows stay zero
-        std::fill(u + size_t(xi) * xi_stride + size_t(C) * size_t(kp_), u + size_t(xi + 1) * xi_stride, 0.f);
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int c = 0; c < C; ++c)
-        for (int kb = 0; kb < kp_ / L; ++kb) {
-            float g[9 * 16], tile[64 * 16];
-            for (int l = 0; l < L; ++l) {
-                const int k = kb * L + l;
-                for (int i = 0; i < 9; ++i)
-                    g[i * L + l] = k >= K ? 0.f
-                                   // backward-data: weights are (C x K x 3 x 3) of the forward: take [c][k], rotated 180 degrees
-                                   : backward_data ? weights[(size_t(c) * K + size_t(k)) * 9 + size_t(8 - i)]
-                                                   : weights[(size_t(k) * C + size_t(c)) * 9 + size_t(i)];
-            }
-            weight_tiles_any(m_, L, g, tile);
-            for (int xi = 0; xi < a2_; ++xi)
-                std::memcpy(u + size_t(xi) * xi_stride + size_t(c) * size_t(kp_) + size_t(kb) * size_t(L), tile + xi * L,
-                            size_t(L) * sizeof(float));
-        }
-    const memory::desc plain({a2_, cp_, kp_}, memory::data_type::f32, tag::abc);
-    auto from = rt.mem(plain, u);
     // U is made again before each use in training, and in evaluation of large batches (where it
     // costs about 1/tiles of the products), so those share one buffer; small evaluation batches
     // keep their own for the next batches (at batch 1 the transforms would double the time).
@@ -412,6 +392,33 @@ void WinogradConv::set_weights(Runtime& rt, const float* weights, bool backward_
         if (!own_u_) own_u_ = memory(u_md_, rt.engine);
         u_ = own_u_;
     }
+    const bool blocked = L == 16 && u_md_ == memory::desc({a2_, cp_, kp_}, memory::data_type::f32, tag::aCB16b64c);
+    const int k_padded = blocked ? (kp_ + 63) / 64 * 64 : kp_;  // the blocks' padding must hold zeros
+    const size_t xi_stride = size_t(cp_) * size_t(k_padded);
+    float* u = blocked ? static_cast<float*>(u_.get_data_handle()) : rt.transient(0, size_t(a2_) * xi_stride);
+    // Where lanes [k, k + L) of U[xi][c] go.
+    auto at = [&](int xi, int c, int k) {
+        if (!blocked) return size_t(xi) * xi_stride + size_t(c) * size_t(kp_) + size_t(k);
+        return ((size_t(xi) * size_t(k_padded / 64) + size_t(k / 64)) * size_t(cp_ / 16) + size_t(c / 16)) * 1024 +
+               size_t(c % 16) * 64 + size_t(k % 64);
+    };
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int c = 0; c < cp_; ++c)  // the padding channels' entries are zeros
+        for (int kb = 0; kb < k_padded / L; ++kb) {
+            float g[9 * 16], tile[64 * 16];
+            for (int l = 0; l < L; ++l) {
+                const int k = kb * L + l;
+                for (int i = 0; i < 9; ++i)
+                    g[i * L + l] = k >= K || c >= C ? 0.f
+                                   // backward-data: weights are (C x K x 3 x 3) of the forward: take [c][k], rotated 180 degrees
+                                   : backward_data ? weights[(size_t(c) * K + size_t(k)) * 9 + size_t(8 - i)]
+                                                   : weights[(size_t(k) * C + size_t(c)) * 9 + size_t(i)];
+            }
+            weight_tiles_any(m_, L, g, tile);
+            for (int xi = 0; xi < a2_; ++xi) std::memcpy(u + at(xi, c, kb * L), tile + xi * L, size_t(L) * sizeof(float));
+        }
+    if (blocked) return;
+    auto from = rt.mem(memory::desc({a2_, cp_, kp_}, memory::data_type::f32, tag::abc), u);
     dnnl::reorder(from, u_).execute(rt.stream, from, u_);
 }
 
