@@ -19,9 +19,10 @@ constexpr size_t kChunkBytes = size_t(768) << 10;
 
 // The transforms of F(m x m, 3 x 3), alpha = m + 2 points, from the Cook-Toom construction
 // (Lavin and Gray's matrices; m = 3 uses the points 0, 1, -1, 1/2, infinity, whose float32 error
-// is half that of 0, 1, -1, 2). Larger m means fewer multiplies per output (alpha^2 / m^2: 4, 2.78,
-// 2.25) and a larger rounding error (about 1e-6, 2e-6, 1e-5 of the output's scale at 192
-// channels), and each suits other map sizes (WinogradConv::tile_for).
+// is half that of 0, 1, -1, 2; m = 6 uses 0, +-1, +-2, +-1/2, infinity). Larger m means fewer
+// multiplies per output (alpha^2 / m^2: 4, 2.78, 2.25, 1.78) and a larger rounding error (about
+// 1e-6, 2e-6, 1e-5, 1e-5 of the output's scale at 96-192 channels), and each suits other map
+// sizes (WinogradConv::tile_for).
 template <int M>
 struct Transforms;
 template <>
