@@ -53,10 +53,10 @@ int main(int argc, char** argv) {
         std::vector<float> w(size_t(l.k) * l.c * 9, 0.01f), b(size_t(l.k), 0.f), dw(w.size()), db(b.size());
         WinogradConv winograd, winograd_bwd, winograd_bww;
         winograd.prepare(rt, in, out, true);
-        const int bww_tile = WinogradConv::tile_for(out, true);
+        const int bww_tile = WinogradConv::tile_for(out, WinogradConv::Pass::backward_weights);
         if (bww_tile) winograd_bww.prepare(rt, in, out, false, bww_tile);
         winograd.set_weights(rt, w.data());
-        winograd_bwd.prepare(rt, out, in, false);
+        winograd_bwd.prepare(rt, out, in, false, std::max(2, WinogradConv::tile_for(in, WinogradConv::Pass::backward_data)));
         const memory::desc src = desc_of(in, Layout::blocked), dst = desc_of(out, Layout::blocked);
         const memory::desc wei({l.k, l.c, 3, 3}, memory::data_type::f32, memory::format_tag::any);
         const memory::desc bias({l.k}, memory::data_type::f32, memory::format_tag::a);

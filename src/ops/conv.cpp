@@ -133,8 +133,10 @@ public:
         winograd_ready_ = winograd_bww_on_ = false;
         if (winograd_on_) {
             winograd_.prepare(rt, inputs[0]->shape, output->shape, relu_);
-            if (inputs[0]->needs_grad) winograd_bwd_.prepare(rt, output->shape, inputs[0]->shape, false);
-            const int bww_tile = WinogradConv::tile_for(output->shape, true);
+            if (inputs[0]->needs_grad)
+                winograd_bwd_.prepare(rt, output->shape, inputs[0]->shape, false,
+                                      std::max(2, WinogradConv::tile_for(inputs[0]->shape, WinogradConv::Pass::backward_data)));
+            const int bww_tile = WinogradConv::tile_for(output->shape, WinogradConv::Pass::backward_weights);
             if (bww_tile) winograd_bww_.prepare(rt, inputs[0]->shape, output->shape, false, bww_tile);
             winograd_bww_on_ = bww_tile && winograd_bww_.has_backward_weights();
         } else {

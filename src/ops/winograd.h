@@ -23,12 +23,14 @@ public:
     // Whether the forward of this convolution can go through Winograd here, and is faster there.
     // GOOGLENET_WINOGRAD=0 turns it off everywhere, for measuring.
     static bool applies(int kernel, int stride, int pad, Layout src, Layout dst, const Shape& out);
-    // The tile size m for this output (its batch too): the fewest multiplies per output, counting
-    // tiles that hang over the map's edge, plus reading U, which counts at small batches. At batch
-    // 128: 24x24, 12x12 and 6x6 maps F(6x6), 3x3 maps F(3x3); at batch 1: 24x24 F(6x6), 12x12
-    // F(3x3), 6x6 F(2x2), 3x3 direct. 0: direct is cheaper. backward_weights: for that pass (6x6
-    // maps: F(3x3)). GOOGLENET_WINOGRAD=m allows no tile above m.
-    static int tile_for(const Shape& out, bool backward_weights = false);
+    // The tile size m for this output (its batch too) and pass: the fewest multiplies per output,
+    // counting tiles that hang over the map's edge, plus reading U, which counts at small batches.
+    // Forward takes no tile above F(4x4) (its rounding decides ReLU and max-pool outcomes); at
+    // batch 128 F(4x4) on 24x24 and 12x12 maps, F(3x3) on 6x6 and 3x3; backward-data F(6x6) on
+    // 24x24, 12x12 and 6x6; backward-weights F(6x6) on 24x24 and 12x12, F(3x3) on 6x6 and 3x3.
+    // 0: direct is cheaper (3x3 maps at batch 1). GOOGLENET_WINOGRAD=m allows no tile above m.
+    enum class Pass { forward, backward_data, backward_weights };
+    static int tile_for(const Shape& out, Pass pass = Pass::forward);
 
     // tile: m, or 0 for tile_for(out).
     void prepare(Runtime& rt, const Shape& in, const Shape& out, bool relu, int tile = 0);
