@@ -345,9 +345,11 @@ void WinogradConv::prepare(Runtime& rt, const Shape& in, const Shape& out, bool 
     long chunks = per_thread_ ? std::max<long>((tiles_ + most - 1) / most, threads_) : (tiles_ + 4 * most - 1) / (4 * most);
     if (per_thread_) chunks = (chunks + threads_ - 1) / threads_ * threads_;
     chunk_ = int(std::max<long>((tiles_ + chunks - 1) / chunks, 1));
-    rt.transient(0, std::max(size_t(threads_) * a2 * size_t(chunk_) * size_t(cp_), a2 * size_t(cp_) * size_t(kp_)));
+    // The tiles' buffers, reserved now so the first step does not grow them; the others (a plain
+    // U, backward-weights' sums) only where set_weights / backward_weights need them: most
+    // objects never do (forward and backward-data objects run no backward_weights).
+    rt.transient(0, size_t(threads_) * a2 * size_t(chunk_) * size_t(cp_));
     rt.transient(1, size_t(threads_) * a2 * size_t(chunk_) * size_t(kp_));
-    rt.transient(2, size_t(threads_) * a2 * size_t(cp_) * size_t(kp_));  // backward_weights' sums
     const memory::dim b = a2_, rows = chunk_, c = cp_, k = kp_;
     v_md_ = memory::desc({b, rows, c}, memory::data_type::f32, tag::abc);
     m_md_ = memory::desc({b, rows, k}, memory::data_type::f32, tag::abc);
