@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
     Runtime rt(none);
     double total_w[3] = {}, total_d[3] = {};
     std::printf("batch %d: ms per pass (median), Winograd / direct\n", n);
-    std::printf("%-20s %-4s %-22s %-22s %-22s\n", "layer", "F", "forward", "backward-data", "backward-weights");
+    std::printf("%-20s %-6s %-22s %-22s %-22s\n", "layer", "F", "forward", "backward-data", "backward-weights");
     for (const Layer l : {Layer{64, 192, 24}, Layer{96, 128, 12}, Layer{128, 192, 12}, Layer{96, 208, 6}, Layer{112, 224, 6},
                           Layer{128, 256, 6}, Layer{144, 288, 6}, Layer{160, 320, 6}, Layer{160, 320, 3}, Layer{192, 384, 3}}) {
         const Shape in{n, l.c, l.size, l.size}, out{n, l.k, l.size, l.size};
@@ -98,7 +98,8 @@ int main(int argc, char** argv) {
         const bool used = WinogradConv::applies(3, 1, 1, Layout::blocked, Layout::blocked, out);
         char name[32];
         std::snprintf(name, sizeof name, "%d -> %d on %dx%d", l.c, l.k, l.size, l.size);
-        std::printf("%-20s F%d/%d", name, used ? winograd.tile() : 0, used && own_bw ? winograd_bww.tile() : 0);
+        std::printf("%-20s F%d/%d/%d", name, used ? winograd.tile() : 0, used ? winograd_bwd.tile() : 0,
+                    used && own_bw ? winograd_bww.tile() : 0);
         for (int p = 0; p < 3; ++p) {
             char cell[40];
             std::snprintf(cell, sizeof cell, "%.2f/%.2f (%.2fx)%s", tw[p], td[p], td[p] / tw[p], p == 2 && !own_bw ? "d" : "");
@@ -110,5 +111,5 @@ int main(int argc, char** argv) {
     }
     std::printf("%-25s", "all ten, as the engine runs them");
     for (int p = 0; p < 3; ++p) std::printf(" %.1f/%.1f ms       ", total_w[p], total_d[p]);
-    std::printf("\n(F: tile size of forward and backward-data / of backward-weights, 0: direct;\n d: backward-weights stays direct)\n");
+    std::printf("\n(F: tile size of forward / backward-data / backward-weights, 0: direct;\n d: backward-weights stays direct)\n");
 }
