@@ -4,6 +4,8 @@
 #include <cstring>
 #include <new>
 
+#include <sys/mman.h>
+
 namespace googlenet {
 
 std::string Shape::str() const {
@@ -30,8 +32,15 @@ void Buffer::resize(size_t n) {
     n_ = n;
     if (n == 0) return;
     size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-    p_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+    // Arenas and Winograd's buffers span hundreds of MiB that every training step walks: on 2 MiB
+    // pages (transparent huge pages, which Debian gives on request) the step ran 1-2% faster than
+    // on 4 KiB pages, measured back to back (fewer TLB misses).
+    constexpr size_t kHuge = size_t(2) << 20;
+    const bool huge = bytes >= kHuge;
+    if (huge) bytes = (bytes + kHuge - 1) / kHuge * kHuge;
+    p_ = static_cast<float*>(std::aligned_alloc(huge ? kHuge : 64, bytes));
     if (!p_) throw std::bad_alloc();
+    if (huge) madvise(p_, bytes, MADV_HUGEPAGE);
     zero();
 }
 
