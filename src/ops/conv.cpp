@@ -129,15 +129,15 @@ public:
             wei_any, bias_md_, dst_, strides, pad, pad, attr);
         // Winograd, where it applies, replaces the direct forward and backward-data (and backward-
         // weights when it has enough tiles): their primitives and weight buffers are not made.
-        winograd_on_ = WinogradConv::applies(k, spec_.stride, spec_.pad, inputs[0]->layout, output->layout, output->shape);
-        winograd_ready_ = winograd_bww_on_ = false;
+        winograd_on_ = WinogradConv::applies(k, spec_.stride, spec_.pad, inputs[0]->layout, output->layout, cin_, output->shape);
+        winograd_ready_ = winograd_bww_on_ = winograd_bwd_on_ = false;
         if (winograd_on_) {
-            winograd_.prepare(rt, inputs[0]->shape, output->shape, relu_);
-            if (inputs[0]->needs_grad)
-                winograd_bwd_.prepare(rt, output->shape, inputs[0]->shape, false,
-                                      std::max(2, WinogradConv::tile_for(inputs[0]->shape, WinogradConv::Pass::backward_data)));
-            const int bww_tile = WinogradConv::tile_for(output->shape, WinogradConv::Pass::backward_weights);
-            if (bww_tile) winograd_bww_.prepare(rt, inputs[0]->shape, output->shape, false, bww_tile);
+            winograd_.prepare(rt, inputs[0]->shape, output->shape, k, relu_);
+            const int bwd_tile = WinogradConv::tile_for(inputs[0]->shape, k, WinogradConv::Pass::backward_data);
+            winograd_bwd_on_ = inputs[0]->needs_grad && bwd_tile;
+            if (winograd_bwd_on_) winograd_bwd_.prepare(rt, output->shape, inputs[0]->shape, k, false, bwd_tile);
+            const int bww_tile = WinogradConv::tile_for(output->shape, k, WinogradConv::Pass::backward_weights);
+            if (bww_tile) winograd_bww_.prepare(rt, inputs[0]->shape, output->shape, k, false, bww_tile);
             winograd_bww_on_ = bww_tile && winograd_bww_.has_backward_weights();
         } else {
             fwd_ = dnnl::convolution_forward(fwd_pd);
@@ -164,7 +164,7 @@ public:
             bwd_weights_ = dnnl::convolution_backward_weights(bww_pd);
             dw_ = PrimitiveWeights(rt, wei_, bww_pd.diff_weights_desc());
         }
-        if (inputs[0]->needs_grad && !winograd_on_) {
+        if (inputs[0]->needs_grad && !winograd_bwd_on_) {
             auto bwd_pd = dnnl::convolution_backward_data::primitive_desc(
                 rt.engine, dnnl::algorithm::convolution_direct, src_, wei_any, dst_, strides, pad, pad, fwd_pd);
             bwd_data_ = dnnl::convolution_backward_data(bwd_pd);
@@ -208,7 +208,7 @@ public:
         Value& in = *inputs[0];
         if (!in.needs_grad) return;
         float* target = rt.grad_target(in);
-        if (winograd_on_) {
+        if (winograd_bwd_on_) {
             winograd_bwd_.set_weights(rt, rt.params.value(weight_), true);
             winograd_bwd_.forward(rt, output->grad.data(), nullptr, target);
             rt.grad_commit(in, target);
@@ -235,7 +235,7 @@ private:
     ReluMaskBackward relu_bwd_;
     // Forward, backward-data and (with enough tiles per thread) backward-weights through Winograd;
     // backward-weights may use another tile size (WinogradConv::tile_for).
-    bool winograd_on_ = false, winograd_bww_on_ = false, winograd_ready_ = false;  // ready: winograd_ holds the weights of winograd_epoch_ (evaluation)
+    bool winograd_on_ = false, winograd_bwd_on_ = false, winograd_bww_on_ = false, winograd_ready_ = false;  // ready: winograd_ holds the weights of winograd_epoch_ (evaluation)
     uint64_t winograd_epoch_ = 0;
     WinogradConv winograd_, winograd_bwd_, winograd_bww_;
 };

@@ -6,77 +6,29 @@
 #include <omp.h>
 #include <string>
 
+#include "ops/winograd_transforms.h"
+
 namespace googlenet {
 namespace {
 
 using dnnl::memory;
 using tag = memory::format_tag;
+using winograd::Transforms;
 
 // Each thread takes a chunk of tiles through input transform, matmul and output transform on its
 // own, so the chunk's transformed tiles and products (about this many bytes) stay in that core's
 // L2 cache from one step to the next.
 constexpr size_t kChunkBytes = size_t(768) << 10;
 
-// The transforms of F(m x m, 3 x 3), alpha = m + 2 points, from the Cook-Toom construction
-// (Lavin and Gray's matrices; m = 3 uses the points 0, 1, -1, 1/2, infinity, whose float32 error
-// is half that of 0, 1, -1, 2; m = 6 uses 0, +-1, +-2, +-1/2, infinity). Larger m means fewer
-// multiplies per output (alpha^2 / m^2: 4, 2.78, 2.25, 1.78) and a larger rounding error (about
-// 1e-6, 2e-6, 1e-5, 1e-5 of the output's scale at 96-192 channels), and each suits other map
-// sizes (WinogradConv::tile_for).
-template <int M>
-struct Transforms;
-template <>
-struct Transforms<2> {
-    static constexpr int A = 4;
-    static constexpr float BT[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
-    static constexpr float G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
-    static constexpr float AT[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
-};
-template <>
-struct Transforms<3> {
-    static constexpr int A = 5;
-    static constexpr float BT[5][5] = {
-        {0.5f, -1, -0.5f, 1, 0}, {0, -0.5f, 0.5f, 1, 0}, {0, 0.5f, -1.5f, 1, 0}, {0, -1, 0, 1, 0}, {0, 0.5f, -1, -0.5f, 1}};
-    static constexpr float G[5][3] = {
-        {2, 0, 0}, {1, 1, 1}, {-1.f / 3, 1.f / 3, -1.f / 3}, {-8.f / 3, -4.f / 3, -2.f / 3}, {0, 0, 1}};
-    static constexpr float AT[3][5] = {{1, 1, 1, 1, 0}, {0, 1, -1, 0.5f, 0}, {0, 1, 1, 0.25f, 1}};
-};
-template <>
-struct Transforms<4> {
-    static constexpr int A = 6;
-    static constexpr float BT[6][6] = {{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
-                                       {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
-    static constexpr float G[6][3] = {{0.25f, 0, 0},           {-1.f / 6, -1.f / 6, -1.f / 6}, {-1.f / 6, 1.f / 6, -1.f / 6},
-                                      {1.f / 24, 1.f / 12, 1.f / 6}, {1.f / 24, -1.f / 12, 1.f / 6}, {0, 0, 1}};
-    static constexpr float AT[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
-};
-
-template <>
-struct Transforms<6> {
-    static constexpr int A = 8;
-    static constexpr float BT[8][8] = {{1, 0, -21.f / 4, 0, 21.f / 4, 0, -1, 0},
-                                       {0, 1, 1, -17.f / 4, -17.f / 4, 1, 1, 0},
-                                       {0, -1, 1, 17.f / 4, -17.f / 4, -1, 1, 0},
-                                       {0, 1.f / 2, 1.f / 4, -5.f / 2, -5.f / 4, 2, 1, 0},
-                                       {0, -1.f / 2, 1.f / 4, 5.f / 2, -5.f / 4, -2, 1, 0},
-                                       {0, 2, 4, -5.f / 2, -5, 1.f / 2, 1, 0},
-                                       {0, -2, 4, 5.f / 2, -5, -1.f / 2, 1, 0},
-                                       {0, -1, 0, 21.f / 4, 0, -21.f / 4, 0, 1}};
-    static constexpr float G[8][3] = {{1, 0, 0},
-                                      {-2.f / 9, -2.f / 9, -2.f / 9},
-                                      {-2.f / 9, 2.f / 9, -2.f / 9},
-                                      {1.f / 90, 1.f / 45, 2.f / 45},
-                                      {1.f / 90, -1.f / 45, 2.f / 45},
-                                      {32.f / 45, 16.f / 45, 8.f / 45},
-                                      {32.f / 45, -16.f / 45, 8.f / 45},
-                                      {0, 0, 1}};
-    static constexpr float AT[6][8] = {{1, 1, 1, 1, 1, 1, 1, 0},
-                                       {0, 1, -1, 2, -2, 1.f / 2, -1.f / 2, 0},
-                                       {0, 1, 1, 4, 4, 1.f / 4, 1.f / 4, 0},
-                                       {0, 1, -1, 8, -8, 1.f / 8, -1.f / 8, 0},
-                                       {0, 1, 1, 16, 16, 1.f / 16, 1.f / 16, 0},
-                                       {0, 1, -1, 32, -32, 1.f / 32, -1.f / 32, 1}};
-};
+// The largest alpha the forward takes (F(4x4, 3x3); see tile_for).
+constexpr int kForwardAlpha = 6;
+// 5x5 kernels: the most multiplies per output worth their transforms (the direct method does 25,
+// fewer on small maps, where it skips the padding's), and the least channels and map size: with
+// fewer the transforms outweigh the saved multiplies (bench/winograd_vs_direct at batch 128: 16 ->
+// 32 on 12x12 ran at 0.8-0.95x direct, every 5x5 layer on 6x6 maps at 0.8-1.3x; 32 -> 96 on 12x12
+// at 1.2x forward with F(2x2), 1.8x in both backward passes with F(4x4)).
+constexpr double kKernel5Limit = 9;
+constexpr int kKernel5Channels = 32, kKernel5Map = 12;
 
 // L channels as one value: GCC's vector extension, so the transforms are vector code on every
 // instruction set without depending on the auto-vectorizer (which turned the F(2x2) output
@@ -133,16 +85,16 @@ Tile tile_of(long t, int tiles_h, int tiles_w) {
     return {n, r / tiles_w, r % tiles_w};
 }
 
-// One (m+2)^2 input tile of L channels: V = B^T d B, scattered to V[xi][row][c].
-template <int M, int L>
+// One alpha^2 input tile of L channels (the map padded by r / 2): V = B^T d B, scattered to V[xi][row][c].
+template <int M, int R, int L>
 __attribute__((always_inline)) inline void input_tile(const float* src, int h, int w, Tile tl, float* v, size_t xi_stride) {
     using V = typename Lanes<L>::type;
-    constexpr int A = Transforms<M>::A;
-    const auto bt = [](int i, int j) { return Transforms<M>::BT[i][j]; };
+    constexpr int A = Transforms<M, R>::A;
+    const auto bt = [](int i, int j) { return Transforms<M, R>::BT[i][j]; };
     V d[A][A];
     for (int y = 0; y < A; ++y)
         for (int x = 0; x < A; ++x) {
-            const int sh = M * tl.i - 1 + y, sw = M * tl.j - 1 + x;
+            const int sh = M * tl.i - R / 2 + y, sw = M * tl.j - R / 2 + x;
             d[y][x] = sh < 0 || sh >= h || sw < 0 || sw >= w ? V{} : load<V>(src + (size_t(sh) * w + sw) * L);
         }
     V t[A][A], row[A];  // B^T d, then one row of (B^T d) B
@@ -154,11 +106,11 @@ __attribute__((always_inline)) inline void input_tile(const float* src, int h, i
 }
 
 // One tile's m x m outputs of L channels: Y = A^T M A, plus bias, then ReLU if fused.
-template <int M, int L>
+template <int M, int R, int L>
 __attribute__((always_inline)) inline void output_tile(const float* m, size_t xi_stride, const float* bias, bool relu, float* dst, int h, int w, Tile tl) {
     using V = typename Lanes<L>::type;
-    constexpr int A = Transforms<M>::A;
-    const auto at = [](int i, int j) { return Transforms<M>::AT[i][j]; };
+    constexpr int A = Transforms<M, R>::A;
+    const auto at = [](int i, int j) { return Transforms<M, R>::AT[i][j]; };
     V t[M][A], column[A];  // A^T M
     for (int x = 0; x < A; ++x) {
         for (int y = 0; y < A; ++y) column[y] = load<V>(m + size_t(A * y + x) * xi_stride);
@@ -176,11 +128,11 @@ __attribute__((always_inline)) inline void output_tile(const float* m, size_t xi
 
 // One tile's output gradient, m x m of L channels (zero outside the map): dM = A dY A^T,
 // scattered to dM[xi][row][k].
-template <int M, int L>
+template <int M, int R, int L>
 __attribute__((always_inline)) inline void output_grad_tile(const float* dy, int h, int w, Tile tl, float* dm, size_t xi_stride) {
     using V = typename Lanes<L>::type;
-    constexpr int A = Transforms<M>::A;
-    const auto a_mat = [](int i, int j) { return Transforms<M>::AT[j][i]; };
+    constexpr int A = Transforms<M, R>::A;
+    const auto a_mat = [](int i, int j) { return Transforms<M, R>::AT[j][i]; };
     V g[M][M];
     for (int r = 0; r < M; ++r)
         for (int s = 0; s < M; ++s) {
@@ -195,138 +147,153 @@ __attribute__((always_inline)) inline void output_grad_tile(const float* dy, int
     }
 }
 
-// U = G g G^T of L 3x3 kernels side by side (g[9][L] -> u[alpha^2][L]).
-template <int M, int L>
+// U = G g G^T of L r x r kernels side by side (g[r^2][L] -> u[alpha^2][L]).
+template <int M, int R, int L>
 __attribute__((always_inline)) inline void weight_tiles(const float* g, float* u) {
     using V = typename Lanes<L>::type;
-    constexpr int A = Transforms<M>::A;
-    const auto gm = [](int i, int j) { return Transforms<M>::G[i][j]; };
-    V k[9], gg[A][3], row[A];
-    for (int i = 0; i < 9; ++i) k[i] = load<V>(g + i * L);
-    for (int x = 0; x < 3; ++x) apply<A, 3>(gm, k + x, 3, &gg[0][x], 3);
+    constexpr int A = Transforms<M, R>::A;
+    const auto gm = [](int i, int j) { return Transforms<M, R>::G[i][j]; };
+    V k[R * R], gg[A][R], row[A];
+    for (int i = 0; i < R * R; ++i) k[i] = load<V>(g + i * L);
+    for (int x = 0; x < R; ++x) apply<A, R>(gm, k + x, R, &gg[0][x], R);
     for (int y = 0; y < A; ++y) {
-        apply<A, 3>(gm, &gg[y][0], 1, row, 1);
+        apply<A, R>(gm, &gg[y][0], 1, row, 1);
         for (int x = 0; x < A; ++x) store(u + (A * y + x) * L, row[x]);
     }
 }
 
-// dW = G^T dU G of L kernels side by side (du[alpha^2][L] -> g[9][L]): the adjoint of weight_tiles.
-template <int M, int L>
+// dW = G^T dU G of L kernels side by side (du[alpha^2][L] -> g[r^2][L]): the adjoint of weight_tiles.
+template <int M, int R, int L>
 __attribute__((always_inline)) inline void weight_grad_tiles(const float* du, float* g) {
     using V = typename Lanes<L>::type;
-    constexpr int A = Transforms<M>::A;
-    const auto gt = [](int i, int j) { return Transforms<M>::G[j][i]; };
-    V d[A * A], gu[3][A], row[3];
+    constexpr int A = Transforms<M, R>::A;
+    const auto gt = [](int i, int j) { return Transforms<M, R>::G[j][i]; };
+    V d[A * A], gu[R][A], row[R];
     for (int i = 0; i < A * A; ++i) d[i] = load<V>(du + i * L);
-    for (int x = 0; x < A; ++x) apply<3, A>(gt, d + x, A, &gu[0][x], A);
-    for (int y = 0; y < 3; ++y) {
-        apply<3, A>(gt, &gu[y][0], 1, row, 1);
-        for (int x = 0; x < 3; ++x) store(g + (3 * y + x) * L, row[x]);
+    for (int x = 0; x < A; ++x) apply<R, A>(gt, d + x, A, &gu[0][x], A);
+    for (int y = 0; y < R; ++y) {
+        apply<R, A>(gt, &gu[y][0], 1, row, 1);
+        for (int x = 0; x < R; ++x) store(g + (R * y + x) * L, row[x]);
     }
 }
 
 // Compiled once per instruction set (and picked at run time) so that the lane loops become
 // AVX-512 or AVX2 vectors on machines that have them, without building for one CPU. Templates
 // called from here must be always_inline, or the clones call one generic copy.
-#define GOOGLENET_BY_TILE(m, lanes, call)                          \
-    switch ((m) * 100 + (lanes)) {                                \
-    case 216: call(2, 16); break;                                  \
-    case 208: call(2, 8); break;                                   \
-    case 316: call(3, 16); break;                                  \
-    case 308: call(3, 8); break;                                   \
-    case 416: call(4, 16); break;                                  \
-    case 408: call(4, 8); break;                                   \
-    case 616: call(6, 16); break;                                  \
-    default: call(6, 8); break;                                    \
+#define GOOGLENET_BY_TILE(m, r, lanes, call)                                      \
+    switch ((m) * 1000 + (r) * 100 + (lanes)) {                                  \
+    case 2316: call(2, 3, 16); break;                                            \
+    case 2308: call(2, 3, 8); break;                                             \
+    case 3316: call(3, 3, 16); break;                                            \
+    case 3308: call(3, 3, 8); break;                                             \
+    case 4316: call(4, 3, 16); break;                                            \
+    case 4308: call(4, 3, 8); break;                                             \
+    case 6316: call(6, 3, 16); break;                                            \
+    case 6308: call(6, 3, 8); break;                                             \
+    case 2516: call(2, 5, 16); break;                                            \
+    case 2508: call(2, 5, 8); break;                                             \
+    case 3516: call(3, 5, 16); break;                                            \
+    case 3508: call(3, 5, 8); break;                                             \
+    case 4516: call(4, 5, 16); break;                                            \
+    default: call(4, 5, 8); break;                                               \
     }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void input_tile_any(int m, int lanes, const float* src, int h, int w,
+__attribute__((target_clones("avx512f", "avx2", "default"))) void input_tile_any(int m, int r, int lanes, const float* src, int h, int w,
                                                                                Tile tl, float* v, size_t xi_stride) {
-#define CALL(M, L) input_tile<M, L>(src, h, w, tl, v, xi_stride)
-    GOOGLENET_BY_TILE(m, lanes, CALL)
+#define CALL(M, R, L) input_tile<M, R, L>(src, h, w, tl, v, xi_stride)
+    GOOGLENET_BY_TILE(m, r, lanes, CALL)
 #undef CALL
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void output_tile_any(int m, int lanes, const float* mm, size_t xi_stride,
+__attribute__((target_clones("avx512f", "avx2", "default"))) void output_tile_any(int m, int r, int lanes, const float* mm, size_t xi_stride,
                                                                                 const float* bias, bool relu, float* dst,
                                                                                 int h, int w, Tile tl) {
-#define CALL(M, L) output_tile<M, L>(mm, xi_stride, bias, relu, dst, h, w, tl)
-    GOOGLENET_BY_TILE(m, lanes, CALL)
+#define CALL(M, R, L) output_tile<M, R, L>(mm, xi_stride, bias, relu, dst, h, w, tl)
+    GOOGLENET_BY_TILE(m, r, lanes, CALL)
 #undef CALL
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void output_grad_tile_any(int m, int lanes, const float* dy, int h, int w,
+__attribute__((target_clones("avx512f", "avx2", "default"))) void output_grad_tile_any(int m, int r, int lanes, const float* dy, int h, int w,
                                                                                      Tile tl, float* dm, size_t xi_stride) {
-#define CALL(M, L) output_grad_tile<M, L>(dy, h, w, tl, dm, xi_stride)
-    GOOGLENET_BY_TILE(m, lanes, CALL)
+#define CALL(M, R, L) output_grad_tile<M, R, L>(dy, h, w, tl, dm, xi_stride)
+    GOOGLENET_BY_TILE(m, r, lanes, CALL)
 #undef CALL
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void weight_tiles_any(int m, int lanes, const float* g, float* u) {
-#define CALL(M, L) weight_tiles<M, L>(g, u)
-    GOOGLENET_BY_TILE(m, lanes, CALL)
+__attribute__((target_clones("avx512f", "avx2", "default"))) void weight_tiles_any(int m, int r, int lanes, const float* g, float* u) {
+#define CALL(M, R, L) weight_tiles<M, R, L>(g, u)
+    GOOGLENET_BY_TILE(m, r, lanes, CALL)
 #undef CALL
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void weight_grad_tiles_any(int m, int lanes, const float* du, float* g) {
-#define CALL(M, L) weight_grad_tiles<M, L>(du, g)
-    GOOGLENET_BY_TILE(m, lanes, CALL)
+__attribute__((target_clones("avx512f", "avx2", "default"))) void weight_grad_tiles_any(int m, int r, int lanes, const float* du, float* g) {
+#define CALL(M, R, L) weight_grad_tiles<M, R, L>(du, g)
+    GOOGLENET_BY_TILE(m, r, lanes, CALL)
 #undef CALL
 }
 
 }  // namespace
 
-// Multiplies per output of F(m x m, 3 x 3) on an h x w map, counting the outputs of tiles that
-// hang over the map's edge as wasted work (direct: 9).
-static double multiplies_per_output(int m, const Shape& out) {
+// Multiplies per output of F(m x m, r x r) on an h x w map, counting the outputs of tiles that
+// hang over the map's edge as wasted work (direct: r^2).
+static double multiplies_per_output(int m, int r, const Shape& out) {
     const double tiles = double((out.h + m - 1) / m) * double((out.w + m - 1) / m);
-    return double((m + 2) * (m + 2)) * tiles / (double(out.h) * out.w);
+    return double((m + r - 1) * (m + r - 1)) * tiles / (double(out.h) * out.w);
 }
 
 // What reading one float of U (or of the direct kernel's weights) costs, in multiply-adds. It
-// matters only for small batches, where U ((m+2)^2 / 9 times the weights) is read for a few
+// matters only for small batches, where U (alpha^2 / r^2 times the weights) is read for a few
 // tiles: at batch 1 F(6x6) on 6x6 maps (one tile) made inference 40% slower than direct. 8 (about
 // L3's pace) gave batch 1 in 2.5 ms, 24 (memory's) 2.7 ms; batch 32 and up pick the same tiles
 // with either.
 constexpr double kWeightReadCost = 8;
 
-int WinogradConv::tile_for(const Shape& out, Pass pass) {
+int WinogradConv::tile_for(const Shape& out, int kernel, Pass pass) {
+    if (kernel != 3 && kernel != 5) return 0;
     const char* env = std::getenv("GOOGLENET_WINOGRAD");
     const int largest = env && *env ? std::atoi(env) : 6;  // GOOGLENET_WINOGRAD=m: no tile above m
-    const double outputs = double(out.n) * out.h * out.w;
+    const double outputs = double(out.n) * out.h * out.w, r2 = double(kernel * kernel);
     int best = 0;  // direct
-    double best_cost = 9 * outputs + kWeightReadCost * 9;
+    double best_cost = r2 * outputs + kWeightReadCost * r2;
     for (int m : {2, 3, 4, 6}) {
-        // Above 4 multiplies per output the transforms cost more than the multiplies saved
-        // (F(2x2) on 3x3 maps: 7.1, 0.73x direct at batch 128).
-        if (m > largest || multiplies_per_output(m, out) > 4.0 + 1e-9) continue;
+        const int alpha = m + kernel - 1;
+        if (m > largest || alpha > 8) continue;
+        if (kernel == 5 && (out.h < kKernel5Map || out.w < kKernel5Map)) continue;
+        const double mpo = multiplies_per_output(m, kernel, out);
+        // Above these multiplies per output the transforms cost more than the multiplies saved
+        // (3x3: F(2x2) on 3x3 maps, 7.1, ran at 0.73x direct at batch 128; 5x5: kKernel5Limit).
+        if (mpo > (kernel == 3 ? 4.0 : kKernel5Limit) + 1e-9) continue;
         // Backward-weights re-reads and re-writes each thread's dU (alpha^2 planes of C x K) for
-        // every chunk of tiles: with F(6x6)'s 64 planes and one tile per image (6x6 maps) that
-        // traffic outweighed the saved multiplies (1.0-1.6x direct against F(3x3)'s 2.2x).
-        if (pass == Pass::backward_weights && m == 6 && (out.h + 5) / 6 * ((out.w + 5) / 6) < 4) continue;
-        // Not in forward: the forward's rounding decides discrete things downstream (which ReLU
+        // every chunk of tiles: with 64 planes (F(6x6, 3x3)) and one tile per image (6x6 maps)
+        // that traffic outweighed the saved multiplies (1.0-1.6x direct against F(3x3)'s 2.2x).
+        if (pass == Pass::backward_weights && alpha == 8 && (out.h + m - 1) / m * ((out.w + m - 1) / m) < 4) continue;
+        // Forward takes no tile of more than 6 points: its rounding decides discrete things downstream (which ReLU
         // inputs count as positive, which max-pool input wins), and F(6x6)'s (1e-5 of a value's
         // scale, 10x F(2x2)'s) made such flips frequent enough to show: in the sanitizer build two
         // gradients of the paper network came out 1.1-1.5e-3 off PyTorch's (the bound is 1e-3;
         // 2e-6 with F(4x4) forward). The backward passes' rounding only moves gradients a little.
-        if (pass == Pass::forward && m == 6) continue;
-        const double cost = multiplies_per_output(m, out) * outputs + kWeightReadCost * (m + 2) * (m + 2);
+        if (pass == Pass::forward && alpha > kForwardAlpha) continue;
+        const double cost = mpo * outputs + kWeightReadCost * alpha * alpha;
         if (cost < best_cost - 1e-9) best = m, best_cost = cost;  // ties: the smaller, more accurate tile
     }
     return best;
 }
 
-bool WinogradConv::applies(int kernel, int stride, int pad, Layout src, Layout dst, const Shape& out) {
+bool WinogradConv::applies(int kernel, int stride, int pad, Layout src, Layout dst, int in_channels, const Shape& out) {
     if (const char* env = std::getenv("GOOGLENET_WINOGRAD"); env && std::string(env) == "0") return false;
-    if (kernel != 3 || stride != 1 || pad != 1 || src != Layout::blocked || dst != Layout::blocked) return false;
-    return tile_for(out) != 0;
+    if ((kernel != 3 && kernel != 5) || stride != 1 || pad != kernel / 2 || src != Layout::blocked || dst != Layout::blocked) return false;
+    if (kernel == 5 && std::min(in_channels, out.c) < kKernel5Channels) return false;
+    return tile_for(out, kernel) != 0;
 }
 
-void WinogradConv::prepare(Runtime& rt, const Shape& in, const Shape& out, bool relu, int tile) {
-    in_ = in, out_ = out, relu_ = relu;
-    m_ = tile ? tile : std::max(tile_for(out), 2);
-    if (m_ != 2 && m_ != 3 && m_ != 4 && m_ != 6) throw Error("Winograd: tile size " + std::to_string(m_) + " is not one of 2, 3, 4, 6");
-    a2_ = (m_ + 2) * (m_ + 2);
+void WinogradConv::prepare(Runtime& rt, const Shape& in, const Shape& out, int kernel, bool relu, int tile) {
+    in_ = in, out_ = out, relu_ = relu, r_ = kernel;
+    m_ = tile ? tile : std::max(tile_for(out, kernel), 2);
+    const bool known = kernel == 3 ? m_ == 2 || m_ == 3 || m_ == 4 || m_ == 6 : kernel == 5 && m_ >= 2 && m_ <= 4;
+    if (!known)
+        throw Error("Winograd: no F(" + std::to_string(m_) + "x" + std::to_string(m_) + ", " + std::to_string(kernel) + "x" +
+                    std::to_string(kernel) + ") (3x3: m = 2, 3, 4, 6; 5x5: m = 2, 3, 4)");
+    a2_ = (m_ + kernel - 1) * (m_ + kernel - 1);
     lanes_ = channel_block();
     bias_padded_.assign(size_t((out.c + lanes_ - 1) / lanes_ * lanes_), 0.f);
     cp_ = (in.c + lanes_ - 1) / lanes_ * lanes_;
@@ -389,7 +356,7 @@ void WinogradConv::prepare(Runtime& rt, const Shape& in, const Shape& out, bool 
 // by 64 output channels, the reorder from plain cost 8 ms a training step), else plain and then
 // reordered.
 void WinogradConv::set_weights(Runtime& rt, const float* weights, bool backward_data) {
-    const int C = in_.c, K = out_.c, L = lanes_;
+    const int C = in_.c, K = out_.c, L = lanes_, r2 = r_ * r_;
     // U is made again before each use in training, and in evaluation of large batches (where it
     // costs about 1/tiles of the products), so those share one buffer; small evaluation batches
     // keep their own for the next batches (at batch 1 the transforms would double the time).
@@ -414,16 +381,16 @@ void WinogradConv::set_weights(Runtime& rt, const float* weights, bool backward_
 #pragma omp parallel for collapse(2) schedule(static)
     for (int c = 0; c < cp_; ++c)  // the padding channels' entries are zeros
         for (int kb = 0; kb < k_padded / L; ++kb) {
-            float g[9 * 16], tile[64 * 16];
+            float g[25 * 16], tile[64 * 16];
             for (int l = 0; l < L; ++l) {
                 const int k = kb * L + l;
-                for (int i = 0; i < 9; ++i)
+                for (int i = 0; i < r2; ++i)
                     g[i * L + l] = k >= K || c >= C ? 0.f
-                                   // backward-data: weights are (C x K x 3 x 3) of the forward: take [c][k], rotated 180 degrees
-                                   : backward_data ? weights[(size_t(c) * K + size_t(k)) * 9 + size_t(8 - i)]
-                                                   : weights[(size_t(k) * C + size_t(c)) * 9 + size_t(i)];
+                                   // backward-data: weights are (C x K x r x r) of the forward: take [c][k], rotated 180 degrees
+                                   : backward_data ? weights[(size_t(c) * K + size_t(k)) * r2 + size_t(r2 - 1 - i)]
+                                                   : weights[(size_t(k) * C + size_t(c)) * r2 + size_t(i)];
             }
-            weight_tiles_any(m_, L, g, tile);
+            weight_tiles_any(m_, r_, L, g, tile);
             for (int xi = 0; xi < a2_; ++xi) std::memcpy(u + at(xi, c, kb * L), tile + xi * L, size_t(L) * sizeof(float));
         }
     if (blocked) return;
@@ -437,7 +404,7 @@ void WinogradConv::input_tile_row(const float* src, long t0, int t, float* v) co
     const size_t plane = size_t(h) * size_t(w) * size_t(L), image = size_t(cp_ / L) * plane;
     const Tile tl = tile_of(t0 + t, tiles_h_, tiles_w_);
     for (int cb = 0; cb < cp_ / L; ++cb)
-        input_tile_any(m_, L, src + size_t(tl.n) * image + size_t(cb) * plane, h, w, tl, v + size_t(t) * size_t(cp_) + size_t(cb) * size_t(L),
+        input_tile_any(m_, r_, L, src + size_t(tl.n) * image + size_t(cb) * plane, h, w, tl, v + size_t(t) * size_t(cp_) + size_t(cb) * size_t(L),
                        size_t(chunk_) * size_t(cp_));
 }
 
@@ -467,7 +434,7 @@ void WinogradConv::forward(Runtime& rt, const float* src, const float* bias, flo
         const Tile tl = tile_of(t0 + t, tiles_h_, tiles_w_);
         for (int kb = 0; kb < kb_count; ++kb) {
             float* image = dst + size_t(tl.n) * dst_image + size_t(kb) * size_t(out_.h) * size_t(out_.w) * size_t(L);
-            output_tile_any(m_, L, m + size_t(t) * size_t(kp_) + size_t(kb) * size_t(L), m_xi, bias_padded_.data() + size_t(kb) * size_t(L),
+            output_tile_any(m_, r_, L, m + size_t(t) * size_t(kp_) + size_t(kb) * size_t(L), m_xi, bias_padded_.data() + size_t(kb) * size_t(L),
                             relu_, image, out_.h, out_.w, tl);
         }
     };
@@ -509,7 +476,7 @@ void WinogradConv::backward_weights(Runtime& rt, const float* src, const float* 
             input_tile_row(src, t0, t, v);
             const Tile tl = tile_of(t0 + t, tiles_h_, tiles_w_);
             for (int kb = 0; kb < kb_count; ++kb)
-                output_grad_tile_any(m_, L, diff_dst + size_t(tl.n) * dst_image + size_t(kb) * dst_plane, out_.h, out_.w, tl,
+                output_grad_tile_any(m_, r_, L, diff_dst + size_t(tl.n) * dst_image + size_t(kb) * dst_plane, out_.h, out_.w, tl,
                                      dm + size_t(t) * size_t(kp_) + size_t(kb) * size_t(L), m_xi);
         }
         for (int xi = 0; xi < a2_ && count < chunk_; ++xi) {  // a short chunk's other rows must add nothing
@@ -521,20 +488,20 @@ void WinogradConv::backward_weights(Runtime& rt, const float* src, const float* 
                                                         {DNNL_ARG_DST, rt.mem(du_md_, du_all + size_t(me) * du_size)},
                                                         {DNNL_ARG_SCRATCHPAD, dweights_scratchpads_[size_t(me)]}});
     });
-    const int C = in_.c, K = out_.c;
+    const int C = in_.c, K = out_.c, r2 = r_ * r_;
 #pragma omp parallel for collapse(2) schedule(static)
     for (int c = 0; c < C; ++c)
         for (int kb = 0; kb < kb_count; ++kb) {
-            float du[64 * 16], g[9 * 16];
+            float du[64 * 16], g[25 * 16];
             for (int xi = 0; xi < a2_; ++xi) {
                 const size_t at = size_t(xi) * size_t(cp_) * size_t(kp_) + size_t(c) * size_t(kp_) + size_t(kb) * size_t(L);
                 for (int l = 0; l < L; ++l) du[xi * L + l] = du_all[at + size_t(l)];
                 for (int t = 1; t < threads_; ++t)
                     for (int l = 0; l < L; ++l) du[xi * L + l] += du_all[size_t(t) * du_size + at + size_t(l)];
             }
-            weight_grad_tiles_any(m_, L, du, g);
+            weight_grad_tiles_any(m_, r_, L, du, g);
             for (int l = 0; l < L && kb * L + l < K; ++l)
-                for (int i = 0; i < 9; ++i) diff_weights[(size_t(kb * L + l) * C + size_t(c)) * 9 + size_t(i)] = g[i * L + l];
+                for (int i = 0; i < r2; ++i) diff_weights[(size_t(kb * L + l) * C + size_t(c)) * r2 + size_t(i)] = g[i * L + l];
         }
     if (!diff_bias) return;
 #pragma omp parallel for

@@ -1,11 +1,12 @@
-// Winograd F(m x m, 3 x 3), m = 2, 3, 4 or 6, for 3x3, stride-1, pad-1 convolutions in the blocked
-// layout (nChw16c / nChw8c), all three passes: (m+2)^2 multiplies for every m x m outputs where the
-// direct method does 9 m^2 (F(6x6): 64 for 36 outputs instead of 324). The tile size is picked per
-// map size (tile_for).
+// Winograd F(m x m, r x r) for stride-1 convolutions that keep the map size in the blocked layout
+// (nChw16c / nChw8c), all three passes: 3x3 kernels with m = 2, 3, 4 or 6, 5x5 with m = 2, 3 or 4.
+// (m+r-1)^2 multiplies for every m x m outputs where the direct method does r^2 m^2 (F(6x6, 3x3):
+// 64 for 36 outputs instead of 324; F(4x4, 5x5): 64 for 16 instead of 400). The tile size is
+// picked per map size and pass (tile_for).
 //
 // Written here because oneDNN 3.2 has no f32 Winograd on this CPU (bench/onednn_probe) while its
 // direct kernels already run at 95-98% of the machine's FMA peak (docs/performance.md): fewer
-// multiplies are the only way to go faster. The (m+2)^2 products of each tile batch are oneDNN matmuls;
+// multiplies are the only way to go faster. The (m+r-1)^2 products of each tile batch are oneDNN matmuls;
 // what is ours are the transforms (Lavin and Gray, "Fast Algorithms for Convolutional Neural
 // Networks", 2016), done a chunk of tiles at a time so that the transformed tiles stay in cache.
 // Tested against include/googlenet/reference.h's loops (tests/test_ops_reference.cpp).
@@ -22,20 +23,22 @@ class WinogradConv {
 public:
     // Whether the forward of this convolution can go through Winograd here, and is faster there.
     // GOOGLENET_WINOGRAD=0 turns it off everywhere, for measuring.
-    static bool applies(int kernel, int stride, int pad, Layout src, Layout dst, const Shape& out);
-    // The tile size m for this output (its batch too) and pass: the fewest multiplies per output,
-    // counting tiles that hang over the map's edge, plus reading U, which counts at small batches.
-    // Forward takes no tile above F(4x4) (its rounding decides ReLU and max-pool outcomes); at
-    // batch 128 F(4x4) on 24x24 and 12x12 maps, F(3x3) on 6x6 and 3x3; backward-data F(6x6) on
-    // 24x24, 12x12 and 6x6; backward-weights F(6x6) on 24x24 and 12x12, F(3x3) on 6x6 and 3x3.
-    // 0: direct is cheaper (3x3 maps at batch 1). GOOGLENET_WINOGRAD=m allows no tile above m.
+    static bool applies(int kernel, int stride, int pad, Layout src, Layout dst, int in_channels, const Shape& out);
+    // The tile size m for this output (its batch too), kernel and pass: the fewest multiplies per
+    // output, counting tiles that hang over the map's edge, plus reading U, which counts at small
+    // batches. Forward takes no tile above 6 points (its rounding decides ReLU and max-pool
+    // outcomes). 3x3 at batch 128: forward F(4x4) on 24x24 and 12x12 maps, F(3x3) on 6x6 and
+    // 3x3; backward-data F(6x6) on 24x24, 12x12 and 6x6; backward-weights F(6x6) on 24x24 and
+    // 12x12, F(3x3) on 6x6 and 3x3. 5x5: only on maps of 12x12 and up (forward F(2x2), the
+    // backward passes F(4x4)). 0: direct is cheaper (3x3 maps at batch 1, 5x5 on small maps).
+    // GOOGLENET_WINOGRAD=m allows no tile above m.
     enum class Pass { forward, backward_data, backward_weights };
-    static int tile_for(const Shape& out, Pass pass = Pass::forward);
+    static int tile_for(const Shape& out, int kernel, Pass pass = Pass::forward);
 
-    // tile: m, or 0 for tile_for(out).
-    void prepare(Runtime& rt, const Shape& in, const Shape& out, bool relu, int tile = 0);
+    // kernel: 3 or 5 (pad kernel / 2, stride 1); tile: m, or 0 for tile_for(out, kernel).
+    void prepare(Runtime& rt, const Shape& in, const Shape& out, int kernel, bool relu, int tile = 0);
     int tile() const { return m_; }
-    // Transforms the weights, OIHW. For a convolution's backward-data pass (a 3x3 convolution of
+    // Transforms the weights, OIHW. For a convolution's backward-data pass (an r x r convolution of
     // the output's gradient with the weights flipped and input and output channels swapped), pass
     // the forward convolution's weights and `backward_data`.
     void set_weights(Runtime& rt, const float* weights, bool backward_data = false);
@@ -58,7 +61,7 @@ private:
 
     Shape in_, out_;
     bool relu_ = false;
-    int m_ = 2, a2_ = 16, lanes_ = 16, cp_ = 0, kp_ = 0, tiles_h_ = 0, tiles_w_ = 0, chunk_ = 0;
+    int m_ = 2, r_ = 3, a2_ = 16, lanes_ = 16, cp_ = 0, kp_ = 0, tiles_h_ = 0, tiles_w_ = 0, chunk_ = 0;
     long tiles_ = 0;
 
     std::vector<float> bias_padded_;  // the bias over every channel of the layout, padding zero
