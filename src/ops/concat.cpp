@@ -1,9 +1,13 @@
 // Channel concatenation: oneDNN's concat primitive forward; backward, each input's gradient is a
 // reorder out of its channel range of the output's gradient (a sub-memory view), so any layout
-// works, including blocked ones.
+// works. In the blocked layout every input's range is whole channel blocks (Net::set_batch), and
+// one pass copies each block with the ReLU mask applied on the way.
 #include "core/runtime.h"
 #include "ops/ops.h"
 #include "ops/relu_mask.h"
+
+#include <cstring>
+#include <vector>
 
 namespace googlenet {
 namespace {
@@ -45,6 +49,7 @@ public:
     }
 
     void backward(Runtime& rt) override {
+        if (output->layout == Layout::blocked && !shares_scratch()) return backward_blocked(rt);
         if (relu_mask == ReluMask::own) relu_mask_.apply(rt, *output);
         for (size_t i = 0; i < inputs.size(); ++i) {
             Value& in = *inputs[i];
@@ -58,6 +63,56 @@ public:
     }
 
 private:
+    // Whether two inputs' gradients would meet in Runtime's one scratch buffer (a value given twice,
+    // or two whose gradients other readers already wrote); the reorders commit one at a time.
+    bool shares_scratch() const {
+        int written = 0;
+        for (size_t i = 0; i < inputs.size(); ++i) {
+            if (!inputs[i]->needs_grad) continue;
+            written += inputs[i]->grad_written;
+            for (size_t j = 0; j < i; ++j)
+                if (inputs[j] == inputs[i]) return true;
+        }
+        return written > 1;
+    }
+
+    // One pass instead of the mask's (read y and dy, write dy) and the reorders' (read dy, write
+    // dx): each input's blocks are contiguous runs of h * w * L floats in both tensors. The
+    // training step spent 11 ms in the masks and 8-14 ms in oneDNN's generic (simple:any) reorders.
+    void backward_blocked(Runtime& rt) {
+        const int L = channel_block();
+        const Shape& out = output->shape;
+        const size_t run = size_t(out.h) * size_t(out.w) * size_t(L);
+        const int out_blocks = (out.c + L - 1) / L;
+        std::vector<float*> targets(inputs.size(), nullptr);
+        std::vector<int> first_block(inputs.size()), blocks(inputs.size());
+        for (size_t i = 0, b = 0; i < inputs.size(); ++i) {
+            blocks[i] = (inputs[i]->shape.c + L - 1) / L;
+            first_block[i] = int(b);
+            b += size_t(blocks[i]);
+            if (inputs[i]->needs_grad) targets[i] = rt.grad_target(*inputs[i]);
+        }
+        const float* dy = output->grad.data();
+        const float* y = relu_mask == ReluMask::own ? output->data.data() : nullptr;
+#pragma omp parallel for collapse(2) schedule(static)
+        for (int n = 0; n < out.n; ++n)
+            for (int ob = 0; ob < out_blocks; ++ob) {
+                size_t i = 0;
+                while (i + 1 < inputs.size() && ob >= first_block[i + 1]) ++i;
+                if (!targets[i]) continue;
+                const size_t from = (size_t(n) * size_t(out_blocks) + size_t(ob)) * run;
+                float* dx = targets[i] + (size_t(n) * size_t(blocks[i]) + size_t(ob - first_block[i])) * run;
+                if (!y) {
+                    std::memcpy(dx, dy + from, run * sizeof(float));
+                    continue;
+                }
+#pragma omp simd
+                for (size_t j = 0; j < run; ++j) dx[j] = y[from + j] > 0.f ? dy[from + j] : 0.f;
+            }
+        for (size_t i = 0; i < inputs.size(); ++i)
+            if (targets[i]) rt.grad_commit(*inputs[i], targets[i]);
+    }
+
     dnnl::memory::desc dst_;
     std::vector<dnnl::memory::desc> srcs_, parts_;
     std::vector<dnnl::reorder> splits_;
