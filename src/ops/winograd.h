@@ -57,7 +57,7 @@ public:
 private:
     void input_tile_row(const float* src, long t0, int t, float* v) const;
     template <class Body>
-    void each_chunk_per_thread(float* v_all, float* m_all, const Body& body) const;
+    void each_chunk_per_thread(float* v_all, float* m_all, bool balanced, const Body& body) const;
 
     Shape in_, out_;
     bool relu_ = false;
