@@ -4,6 +4,8 @@ src/ops/winograd.cpp, and checks each in exact rational arithmetic first.
 
 Usage: tools/winograd_tables.py            (the 5x5 tables: F(2, 5), F(3, 5), F(4, 5))
        tools/winograd_tables.py M R P...   (one table from the finite points P, e.g. 4 3 0 1 -1 2 -2)
+       tools/winograd_tables.py --check HEADER   (exit 1 unless HEADER holds the 5x5 tables as printed;
+                                                  the test suite runs it on src/ops/winograd_transforms.h)
 
 For alpha = m + r - 1 points, alpha - 1 finite ones a_j and infinity (Lavin and Gray, 2016):
 A^T[i][j] = a_j^i, G[j][k] = a_j^k / prod_{l != j} (a_j - a_l), B^T's row j holds the
@@ -85,25 +87,34 @@ def table(name, rows):
 def emit(m, r, points):
     at, g, bt = matrices(m, r, points)
     check(m, r, at, g, bt)
-    print(f"// F({m}, {r}): points {', '.join(str(p) for p in points)}, infinity (tools/winograd_tables.py)")
-    print("template <>")
-    print(f"struct Transforms<{m}, {r}> {{")
-    print(f"    static constexpr int A = {m + r - 1};")
-    print(table("BT", bt))
-    print(table("G", g))
-    print(table("AT", at))
-    print("};")
+    return "\n".join([f"// F({m}, {r}): points {', '.join(str(p) for p in points)}, infinity (tools/winograd_tables.py)",
+                      "template <>", f"struct Transforms<{m}, {r}> {{", f"    static constexpr int A = {m + r - 1};",
+                      table("BT", bt), table("G", g), table("AT", at), "};"])
+
+
+def five_by_five():
+    half = Fraction(1, 2)
+    return [emit(m, 5, [Fraction(p) for p in points])
+            for m, points in [(2, [0, 1, -1, 2, -2]), (3, [0, 1, -1, 2, -2, half]), (4, [0, 1, -1, 2, -2, half, -half])]]
 
 
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--check":
+        # Line breaks and indentation are the header's own; compare everything else.
+        squeeze = lambda text: "".join(text.split())
+        with open(sys.argv[2]) as f:
+            header = squeeze(f.read())
+        stale = [t.splitlines()[0] for t in five_by_five() if squeeze(t) not in header]
+        if stale:
+            sys.exit(f"{sys.argv[2]}: differs from tools/winograd_tables.py for: " + "; ".join(stale))
+        print(f"{sys.argv[2]}: the 5x5 tables match")
+        return
     if len(sys.argv) > 1:
         if len(sys.argv) < 4:
             sys.exit(__doc__)
-        emit(int(sys.argv[1]), int(sys.argv[2]), [Fraction(p) for p in sys.argv[3:]])
+        print(emit(int(sys.argv[1]), int(sys.argv[2]), [Fraction(p) for p in sys.argv[3:]]))
         return
-    half = Fraction(1, 2)
-    for m, points in [(2, [0, 1, -1, 2, -2]), (3, [0, 1, -1, 2, -2, half]), (4, [0, 1, -1, 2, -2, half, -half])]:
-        emit(m, 5, [Fraction(p) for p in points])
+    print("\n".join(five_by_five()))
 
 
 if __name__ == "__main__":
