@@ -49,7 +49,7 @@ public:
     }
 
     void backward(Runtime& rt) override {
-        if (output->layout == Layout::blocked && !shares_scratch()) return backward_blocked(rt);
+        if (all_blocked() && !shares_scratch()) return backward_blocked(rt);
         if (relu_mask == ReluMask::own) relu_mask_.apply(rt, *output);
         for (size_t i = 0; i < inputs.size(); ++i) {
             Value& in = *inputs[i];
@@ -63,6 +63,14 @@ public:
     }
 
 private:
+    // The network's input image keeps the caller's layout, so an input may not be blocked.
+    bool all_blocked() const {
+        if (output->layout != Layout::blocked) return false;
+        for (const Value* in : inputs)
+            if (in->layout != Layout::blocked) return false;
+        return true;
+    }
+
     // Whether two inputs' gradients would meet in Runtime's one scratch buffer (a value given twice,
     // or two whose gradients other readers already wrote); the reorders commit one at a time.
     bool shares_scratch() const {
