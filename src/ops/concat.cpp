@@ -38,6 +38,11 @@ public:
             offset += s.c;
         }
         fwd_ = dnnl::concat(dnnl::concat::primitive_desc(rt.engine, dst_, 1, srcs_));
+        // Where each input's channel blocks start in the output's (backward_blocked).
+        const int L = channel_block();
+        first_block_.assign(inputs.size(), 0);
+        for (size_t i = 1; i < inputs.size(); ++i) first_block_[i] = first_block_[i - 1] + (inputs[i - 1]->shape.c + L - 1) / L;
+        targets_.assign(inputs.size(), nullptr);
         if (relu_mask == ReluMask::own) relu_mask_.prepare(rt, dst_);
     }
 
@@ -92,24 +97,18 @@ private:
         const Shape& out = output->shape;
         const size_t run = size_t(out.h) * size_t(out.w) * size_t(L);
         const int out_blocks = (out.c + L - 1) / L;
-        std::vector<float*> targets(inputs.size(), nullptr);
-        std::vector<int> first_block(inputs.size()), blocks(inputs.size());
-        for (size_t i = 0, b = 0; i < inputs.size(); ++i) {
-            blocks[i] = (inputs[i]->shape.c + L - 1) / L;
-            first_block[i] = int(b);
-            b += size_t(blocks[i]);
-            if (inputs[i]->needs_grad) targets[i] = rt.grad_target(*inputs[i]);
-        }
+        for (size_t i = 0; i < inputs.size(); ++i) targets_[i] = inputs[i]->needs_grad ? rt.grad_target(*inputs[i]) : nullptr;
         const float* dy = output->grad.data();
         const float* y = relu_mask == ReluMask::own ? output->data.data() : nullptr;
 #pragma omp parallel for collapse(2) schedule(static)
         for (int n = 0; n < out.n; ++n)
             for (int ob = 0; ob < out_blocks; ++ob) {
                 size_t i = 0;
-                while (i + 1 < inputs.size() && ob >= first_block[i + 1]) ++i;
-                if (!targets[i]) continue;
+                while (i + 1 < inputs.size() && ob >= first_block_[i + 1]) ++i;
+                if (!targets_[i]) continue;
+                const int blocks = (inputs[i]->shape.c + L - 1) / L;
                 const size_t from = (size_t(n) * size_t(out_blocks) + size_t(ob)) * run;
-                float* dx = targets[i] + (size_t(n) * size_t(blocks[i]) + size_t(ob - first_block[i])) * run;
+                float* dx = targets_[i] + (size_t(n) * size_t(blocks) + size_t(ob - first_block_[i])) * run;
                 if (!y) {
                     std::memcpy(dx, dy + from, run * sizeof(float));
                     continue;
@@ -118,11 +117,13 @@ private:
                 for (size_t j = 0; j < run; ++j) dx[j] = y[from + j] > 0.f ? dy[from + j] : 0.f;
             }
         for (size_t i = 0; i < inputs.size(); ++i)
-            if (targets[i]) rt.grad_commit(*inputs[i], targets[i]);
+            if (targets_[i]) rt.grad_commit(*inputs[i], targets_[i]);
     }
 
     dnnl::memory::desc dst_;
     std::vector<dnnl::memory::desc> srcs_, parts_;
+    std::vector<int> first_block_;
+    std::vector<float*> targets_;  // each input's gradient target in the running backward_blocked
     std::vector<dnnl::reorder> splits_;
     dnnl::concat fwd_;
     ReluMaskBackward relu_mask_;

@@ -127,8 +127,9 @@ public:
         auto fwd_pd = dnnl::convolution_forward::primitive_desc(
             rt.engine, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src_,
             wei_any, bias_md_, dst_, strides, pad, pad, attr);
-        // Winograd, where it applies, replaces the direct forward and backward-data (and backward-
-        // weights when it has enough tiles): their primitives and weight buffers are not made.
+        // Winograd, where it applies, replaces the direct forward, and backward-data and backward-
+        // weights where their own tile choice finds it cheaper (backward-weights also needs enough
+        // tiles per thread): the replaced passes' primitives and weight buffers are not made.
         winograd_on_ = WinogradConv::applies(k, spec_.stride, spec_.pad, inputs[0]->layout, output->layout, cin_, output->shape);
         winograd_ready_ = winograd_bww_on_ = winograd_bwd_on_ = false;
         if (winograd_on_) {

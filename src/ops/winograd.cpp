@@ -267,11 +267,12 @@ int WinogradConv::tile_for(const Shape& out, int kernel, Pass pass) {
         // every chunk of tiles: with 64 planes (F(6x6, 3x3)) and one tile per image (6x6 maps)
         // that traffic outweighed the saved multiplies (1.0-1.6x direct against F(3x3)'s 2.2x).
         if (pass == Pass::backward_weights && alpha == 8 && (out.h + m - 1) / m * ((out.w + m - 1) / m) < 4) continue;
-        // Forward takes no tile of more than 6 points: its rounding decides discrete things downstream (which ReLU
-        // inputs count as positive, which max-pool input wins), and F(6x6)'s (1e-5 of a value's
-        // scale, 10x F(2x2)'s) made such flips frequent enough to show: in the sanitizer build two
-        // gradients of the paper network came out 1.1-1.5e-3 off PyTorch's (the bound is 1e-3;
-        // 2e-6 with F(4x4) forward). The backward passes' rounding only moves gradients a little.
+        // Forward takes no tile of more than 6 points: its rounding decides discrete things
+        // downstream (which ReLU inputs count as positive, which max-pool input wins), and F(6x6)'s
+        // (1e-5 of a value's scale, 10x F(2x2)'s) made such flips frequent enough to show: in the
+        // sanitizer build two gradients of the paper network came out 1.1-1.5e-3 off PyTorch's (the
+        // bound is 1e-3; 2e-6 with F(4x4) forward). The backward passes' rounding only moves
+        // gradients a little.
         if (pass == Pass::forward && alpha > kForwardAlpha) continue;
         const double cost = mpo * outputs + kWeightReadCost * alpha * alpha;
         if (cost < best_cost - 1e-9) best = m, best_cost = cost;  // ties: the smaller, more accurate tile
