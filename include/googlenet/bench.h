@@ -11,6 +11,7 @@ struct BenchConfig {
     int batch_size = 128;
     int size = 0;  // 0: the model's input size
     int threads = 0;  // 0: every core
+    std::string parallel = "batch";  // as TrainConfig::parallel
     int warmup = 2;
     int iters = 5;
 };
@@ -27,6 +28,7 @@ struct BenchResult {
     // where most of the peak goes.
     double activations_mib = 0, gradients_mib = 0, parameters_mib = 0;
     int64_t macs_per_image = 0;
+    bool batch_split = false;  // whether the batch ran split over the threads (--parallel batch, if the net allows)
 };
 
 BenchResult benchmark(const BenchConfig& config);

@@ -139,7 +139,10 @@ public:
     ValueId adaptive_avg_pool(ValueId x, int out_h, int out_w);
     ValueId concat(const std::vector<ValueId>& xs);
     ValueId linear(ValueId x, int out_features, const std::string& param_name);  // flattens x
-    void set_output(ValueId x) { output_ = x; }
+    void set_output(ValueId x) {
+        output_ = x;
+        remembered(x, [=](Net& n) { n.set_output(x); });
+    }
     // The ops added since op `first_op` form an auxiliary classifier ending in `logits` (the
     // paper's heads after 4a and 4d): in training its loss, times `weight`, joins the main loss
     // and its gradient flows back into the network; in evaluation it does not run.
@@ -165,8 +168,10 @@ public:
     Shape input_shape() const { return values_[0]->shape; }
     int classes() const { return value(output_).shape.c; }
     int64_t macs_per_image() const;  // of inference: auxiliary classifiers left out
-    size_t gradient_arena_floats() const { return grad_arena_.size(); }
-    size_t activation_arena_floats() const { return act_arena_.size(); }
+    // Summed over the copies while the batch runs split.
+    size_t gradient_arena_floats() const;
+    size_t activation_arena_floats() const;
+    int gradient_copies() const { return lanes_.empty() ? 1 : int(lanes_.size()); }  // of the parameters' gradients
 
     // Running.
     void set_threads(int threads);
@@ -180,6 +185,17 @@ public:
     void set_random(uint64_t seed, uint64_t step);
     void set_batch(int n);
     int batch() const { return batch_; }
+    // Data parallelism over the threads (off by default): from the next set_batch on, a batch of
+    // at least kSplitMinImages per thread is cut into one share per thread, and each thread runs
+    // its own copy of the network (same weights, its own activations and gradients) on its share
+    // with no other thread in its ops; backward sums the copies' weight gradients. Results equal
+    // the whole batch's up to float rounding. Not for networks with batch norm (its statistics
+    // would be the shares', not the batch's) nor with require_input_grad; those and smaller
+    // batches run every op on all threads. Intermediate values (value()) are then not the
+    // batch's: forward's logits and the parameters' gradients are.
+    void set_batch_split(bool on);
+    bool batch_split() const { return !lanes_.empty(); }  // whether the current batch runs split
+    static constexpr int kSplitMinImages = 8;
     const float* forward(const float* images);  // images: batch x C x H x W; returns logits
     // Mean softmax cross-entropy of the last forward's logits; also sets the logits' gradient.
     // In training, plus each auxiliary classifier's, times its weight.
@@ -193,6 +209,15 @@ public:
     void require_input_grad() { values_[0]->needs_grad = true; }
 
 private:
+    ValueId remembered(ValueId id, std::function<void(Net&)> replay) {
+        recipe_.push_back(std::move(replay));
+        return id;
+    }
+    bool splittable() const;
+    void set_lanes(int n, int threads);
+    const float* forward_lanes(const float* images);
+    float loss_lanes(const int* labels);
+    void backward_lanes(const float* dlogits, const std::function<void(const Op&)>& after_op);
     ValueId add_value(const std::string& name, Shape shape);
     ValueId add_op(std::unique_ptr<Op> op, const std::vector<ValueId>& inputs, Shape out);
     std::map<const Value*, int> reader_counts() const;  // how many ops read each value
@@ -214,6 +239,13 @@ private:
     bool training_ = true;
     uint64_t seed_ = 0, step_ = 0;
     std::unique_ptr<Runtime> rt_;
+    // The builder calls that made this net, replayed to make the copies a split batch runs on.
+    std::vector<std::function<void(Net&)>> recipe_;
+    bool split_ = false, split_planned_ = false;  // asked for; in force at the last set_batch
+    std::vector<std::unique_ptr<Net>> lanes_;  // one copy per thread while a batch runs split
+    std::vector<int> lane_first_;              // each copy's first image of the batch
+    std::vector<float> logits_;                // the whole batch's, gathered from the copies
+    int image_offset_ = 0;                     // as a copy: its first image (dropout draws by the batch's index)
 };
 
 }  // namespace googlenet

@@ -28,19 +28,25 @@ public:
     // hold `value` from allocate() on.
     int add_buffer(std::string name, std::vector<int64_t> dims, float value);
     void allocate();
-    bool allocated() const { return values_.size() == total_; }
+    bool allocated() const { return allocated_; }
+    // Makes this store (of the same parameters, registered in the same order) read and write
+    // `from`'s values and buffers, and its gradients too if `grads`; otherwise it gets gradients
+    // of its own. For copies of a network that run on parts of a batch (Net::set_batch_split).
+    // values(), grads() and buffers() stay this store's own arenas, empty where shared.
+    void share(ParamStore& from, bool grads);
 
     const std::vector<Param>& list() const { return params_; }
     const Param& param(int i) const { return params_[size_t(i)]; }
     int find(const std::string& name) const;  // -1 if absent
     size_t total() const { return total_; }
-    float* value(int i) { return values_.data() + params_[size_t(i)].offset; }
-    float* grad(int i) { return grads_.data() + params_[size_t(i)].offset; }
-    const float* value(int i) const { return values_.data() + params_[size_t(i)].offset; }
-    const float* grad(int i) const { return grads_.data() + params_[size_t(i)].offset; }
+    float* value(int i) { return value_base_ + params_[size_t(i)].offset; }
+    float* grad(int i) { return grad_base_ + params_[size_t(i)].offset; }
+    const float* value(int i) const { return value_base_ + params_[size_t(i)].offset; }
+    const float* grad(int i) const { return grad_base_ + params_[size_t(i)].offset; }
+    float* grad_base() { return grad_base_; }  // all gradients, total() floats
     const std::vector<Param>& buffer_list() const { return buffers_list_; }
-    float* buffer(int i) { return buffers_.data() + buffers_list_[size_t(i)].offset; }
-    const float* buffer(int i) const { return buffers_.data() + buffers_list_[size_t(i)].offset; }
+    float* buffer(int i) { return buffer_base_ + buffers_list_[size_t(i)].offset; }
+    const float* buffer(int i) const { return buffer_base_ + buffers_list_[size_t(i)].offset; }
     int find_buffer(const std::string& name) const;  // -1 if absent
     Buffer& buffers() { return buffers_; }
     const Buffer& buffers() const { return buffers_; }
@@ -53,6 +59,8 @@ private:
     std::vector<Param> params_, buffers_list_;
     size_t total_ = 0, buffers_total_ = 0;
     Buffer values_, grads_, buffers_;
+    bool allocated_ = false;
+    float *value_base_ = nullptr, *grad_base_ = nullptr, *buffer_base_ = nullptr;  // own arenas, or shared ones
 };
 
 }  // namespace googlenet

@@ -24,6 +24,9 @@ struct TrainConfig {
     std::string model = "d2l";  // a built-in model's name or a model file's path
     int resize = 0;  // 0: the model's input size
     int threads = 0;  // 0: every core
+    // "batch": each thread runs its own copy of the network on its share of every batch
+    // (Net::set_batch_split); "ops": every op runs on all threads.
+    std::string parallel = "batch";
     uint64_t seed = 0;
     std::string data_dir = kFashionMnistDir;
     // Image folders (one sub-folder per class) instead of Fashion-MNIST; see image_folder.h.

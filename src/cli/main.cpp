@@ -36,6 +36,9 @@ std::string join(const std::vector<std::string>& names) {
     return s;
 }
 
+const char* const kParallelHelp =
+    "batch: each thread runs its own copy of the network on its share of the batch (not for batch-norm models; batches of 8+ images a thread); ops: every op on all threads";
+
 void add_data_options(CLI::App* cmd, TrainConfig& c) {
     cmd->add_option("--data-dir", c.data_dir, "Folder with Fashion-MNIST's IDX files (*-idx?-ubyte.gz)")
         ->capture_default_str();
@@ -50,6 +53,7 @@ void add_data_options(CLI::App* cmd, TrainConfig& c) {
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
     cmd->add_option("--threads", c.threads, "Compute threads (0: every core)")->capture_default_str()->check(CLI::NonNegativeNumber);
+    cmd->add_option("--parallel", c.parallel, kParallelHelp)->capture_default_str()->check(CLI::IsMember({"batch", "ops"}));
 }
 
 // Progress on the terminal: a live bar when stdout is a terminal, a plain line every
@@ -65,11 +69,11 @@ public:
         epochs_ = c.epochs;
         log_every_ = c.log_every;
         std::printf("training %s on %s: %d epochs of %d batches, batch %d, lr %g (%s), momentum %g, "
-                    "weight decay %g%s, %dx%d, %d threads, seed %llu\n",
+                    "weight decay %g%s, %dx%d, %d threads (parallel: %s), seed %llu\n",
                     c.model.c_str(), c.train_folder.empty() ? "Fashion-MNIST" : c.train_folder.c_str(), c.epochs,
                     batches, c.batch_size, double(c.lr), c.lr_schedule.c_str(), double(c.momentum),
                     double(c.weight_decay), c.nesterov ? " (nesterov)" : "", c.resize, c.resize,
-                    resolve_threads(c.threads), static_cast<unsigned long long>(c.seed));
+                    resolve_threads(c.threads), c.parallel.c_str(), static_cast<unsigned long long>(c.seed));
         if (epoch > 1 || batch > 0) std::printf("resuming at epoch %d, batch %d\n", epoch, batch + 1);
         std::fflush(stdout);
     }
@@ -170,6 +174,7 @@ int run_eval(const TrainConfig& c, const std::string& weights, std::string out_d
     const int size = c.resize > 0 ? c.resize : spec.input_size;
     Net net = build_net(spec, size);
     net.set_threads(resolve_threads(c.threads));
+    net.set_batch_split(c.parallel == "batch");
     load_weights(weights, net);
     EvalResult r;
     std::vector<std::string> classes;
@@ -235,18 +240,19 @@ int run_eval(const TrainConfig& c, const std::string& weights, std::string out_d
 int run_bench(const BenchConfig& config, bool json) {
     const BenchResult r = benchmark(config);
     const BenchConfig& c = r.config;  // with the model's input size filled in
-    std::printf("bench %s: %s, batch %d, %dx%d, %d threads, %d warm-up + %d timed iterations\n", c.mode.c_str(),
-                c.model.c_str(), c.batch_size, c.size, c.size, r.threads, c.warmup, c.iters);
+    std::printf("bench %s: %s, batch %d, %dx%d, %d threads (%s), %d warm-up + %d timed iterations\n", c.mode.c_str(),
+                c.model.c_str(), c.batch_size, c.size, c.size, r.threads, r.batch_split ? "batch split" : "every op on all",
+                c.warmup, c.iters);
     std::printf("%.1f img/s, %.1f ms/iter (median; best %.1f), %.1f GFLOP/s, peak RSS %.0f MiB\n", r.images_per_sec,
                 r.ms_per_iter, r.ms_best, r.gflops, r.peak_rss_mib);
     std::printf("planned: activations %.0f MiB, gradients %.0f MiB; parameters and their gradients %.0f MiB\n",
                 r.activations_mib, r.gradients_mib, r.parameters_mib);
     if (json)
-        std::printf("%s\n", fmt::format(R"({{"mode": "{}", "model": {}, "batch_size": {}, "size": {}, "threads": {}, )"
+        std::printf("%s\n", fmt::format(R"({{"mode": "{}", "model": {}, "batch_size": {}, "size": {}, "threads": {}, "batch_split": {}, )"
                                          R"("warmup": {}, "iters": {}, "images_per_sec": {:.3f}, "ms_per_iter": {:.3f}, )"
                                          R"("ms_best": {:.3f}, "gflops": {:.3f}, "peak_rss_mib": {:.1f}, "activations_mib": {:.1f}, )"
                                          R"("gradients_mib": {:.1f}, "parameters_mib": {:.1f}, "macs_per_image": {}}})",
-                                         c.mode, nlohmann::json(c.model).dump(), c.batch_size, c.size, r.threads,
+                                         c.mode, nlohmann::json(c.model).dump(), c.batch_size, c.size, r.threads, r.batch_split,
                                          c.warmup, c.iters, r.images_per_sec, r.ms_per_iter, r.ms_best, r.gflops,
                                          r.peak_rss_mib, r.activations_mib, r.gradients_mib, r.parameters_mib,
                                          r.macs_per_image)
@@ -354,6 +360,7 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::Range(0, 4096));
     bench_cmd->add_option("--threads", bc.threads, "Compute threads (0: every core)")->capture_default_str()->check(CLI::NonNegativeNumber);
+    bench_cmd->add_option("--parallel", bc.parallel, kParallelHelp)->capture_default_str()->check(CLI::IsMember({"batch", "ops"}));
     bench_cmd->add_option("--warmup", bc.warmup, "Untimed iterations first")->capture_default_str()->check(CLI::NonNegativeNumber);
     bench_cmd->add_option("--iters", bc.iters, "Timed iterations")->capture_default_str()->check(CLI::Range(1, 1000000));
     bench_cmd->add_flag("--json", bench_json, "Also print the figures as one JSON object on the last line");

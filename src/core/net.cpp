@@ -54,10 +54,12 @@ ValueId Net::conv(ValueId x, ConvSpec s, const std::string& param_name) {
     const Shape in = value(x).shape;
     Shape out{1, s.out_channels, pooled(in.h, s.kernel, s.stride, s.pad),
               pooled(in.w, s.kernel, s.stride, s.pad)};
-    return add_op(make_conv(params_, in.c, s, param_name), {x}, out);
+    return remembered(add_op(make_conv(params_, in.c, s, param_name), {x}, out), [=](Net& n) { n.conv(x, s, param_name); });
 }
 
-ValueId Net::relu(ValueId x) { return add_op(make_relu(), {x}, value(x).shape); }
+ValueId Net::relu(ValueId x) {
+    return remembered(add_op(make_relu(), {x}, value(x).shape), [=](Net& n) { n.relu(x); });
+}
 
 // PyTorch's ceil-mode size: round up, but the last window must start inside the input or its
 // left padding.
@@ -72,13 +74,15 @@ ValueId Net::max_pool(ValueId x, int kernel, int stride, int pad, bool ceil_mode
     const Shape in = value(x).shape;
     auto size = [&](int s) { return ceil_mode ? pooled_ceil(s, kernel, stride, pad) : pooled(s, kernel, stride, pad); };
     Shape out{1, in.c, size(in.h), size(in.w)};
-    return add_op(make_max_pool(kernel, stride, pad, ceil_mode), {x}, out);
+    return remembered(add_op(make_max_pool(kernel, stride, pad, ceil_mode), {x}, out),
+                      [=](Net& n) { n.max_pool(x, kernel, stride, pad, ceil_mode); });
 }
 
 ValueId Net::batch_norm(ValueId x, float eps, float momentum, const std::string& param_name) {
     if (!(eps > 0.f) || !(momentum >= 0.f && momentum <= 1.f))
         throw Error("batch-norm " + param_name + ": eps must be positive and momentum in [0, 1]");
-    return add_op(make_batch_norm(params_, value(x).shape.c, eps, momentum, param_name), {x}, value(x).shape);
+    return remembered(add_op(make_batch_norm(params_, value(x).shape.c, eps, momentum, param_name), {x}, value(x).shape),
+                      [=](Net& n) { n.batch_norm(x, eps, momentum, param_name); });
 }
 
 ValueId Net::adaptive_avg_pool(ValueId x, int out_h, int out_w) {
@@ -86,39 +90,43 @@ ValueId Net::adaptive_avg_pool(ValueId x, int out_h, int out_w) {
     if (out_h < 1 || out_w < 1 || out_h > in.h || out_w > in.w)
         throw Error("adaptive-avg-pool to " + std::to_string(out_h) + "x" + std::to_string(out_w) + ": input too small (" +
                     in.str() + ")");
-    return add_op(make_adaptive_avg_pool(out_h, out_w), {x}, Shape{1, in.c, out_h, out_w});
+    return remembered(add_op(make_adaptive_avg_pool(out_h, out_w), {x}, Shape{1, in.c, out_h, out_w}),
+                      [=](Net& n) { n.adaptive_avg_pool(x, out_h, out_w); });
 }
 
 ValueId Net::lrn(ValueId x, int size, float alpha, float beta, float k) {
     if (size < 1 || size % 2 == 0) throw Error("lrn: the window size must be odd, not " + std::to_string(size));
-    return add_op(make_lrn(size, alpha, beta, k), {x}, value(x).shape);
+    return remembered(add_op(make_lrn(size, alpha, beta, k), {x}, value(x).shape), [=](Net& n) { n.lrn(x, size, alpha, beta, k); });
 }
 
 ValueId Net::dropout(ValueId x, float p) {
     if (!(p >= 0.f && p < 1.f)) throw Error("dropout: p must be in [0, 1), not " + std::to_string(p));
-    return add_op(make_dropout(p, uint64_t(ops_.size())), {x}, value(x).shape);
+    return remembered(add_op(make_dropout(p, uint64_t(ops_.size())), {x}, value(x).shape), [=](Net& n) { n.dropout(x, p); });
 }
 
 void Net::set_training(bool training) {
     training_ = training;
     if (rt_) rt_->training = training;
+    for (auto& lane : lanes_) lane->set_training(training);
     weights_changed();
 }
 
 void Net::weights_changed() {
     if (rt_) ++rt_->weights_epoch;
+    for (auto& lane : lanes_) lane->weights_changed();
 }
 
 void Net::set_random(uint64_t seed, uint64_t step) {
     seed_ = seed;
     step_ = step;
     if (rt_) rt_->seed = seed, rt_->step = step;
+    for (auto& lane : lanes_) lane->set_random(seed, step);
 }
 
 ValueId Net::avg_pool(ValueId x, int kernel, int stride, int pad) {
     const Shape in = value(x).shape;
     Shape out{1, in.c, pooled(in.h, kernel, stride, pad), pooled(in.w, kernel, stride, pad)};
-    return add_op(make_avg_pool(kernel, kernel, stride, pad), {x}, out);
+    return remembered(add_op(make_avg_pool(kernel, kernel, stride, pad), {x}, out), [=](Net& n) { n.avg_pool(x, kernel, stride, pad); });
 }
 
 ValueId Net::normalize(ValueId x, std::vector<float> mean, std::vector<float> stddev) {
@@ -128,12 +136,12 @@ ValueId Net::normalize(ValueId x, std::vector<float> mean, std::vector<float> st
                     " standard deviations for " + std::to_string(c) + " channels");
     for (float s : stddev)
         if (!(s != 0.f && std::isfinite(s))) throw Error("normalize: a standard deviation must be finite and non-zero");
-    return add_op(make_normalize(std::move(mean), std::move(stddev)), {x}, value(x).shape);
+    return remembered(add_op(make_normalize(mean, stddev), {x}, value(x).shape), [=](Net& n) { n.normalize(x, mean, stddev); });
 }
 
 ValueId Net::global_avg_pool(ValueId x) {
     const Shape in = value(x).shape;
-    return add_op(make_avg_pool(in.h, in.w, 1, 0), {x}, Shape{1, in.c, 1, 1});
+    return remembered(add_op(make_avg_pool(in.h, in.w, 1, 0), {x}, Shape{1, in.c, 1, 1}), [=](Net& n) { n.global_avg_pool(x); });
 }
 
 ValueId Net::concat(const std::vector<ValueId>& xs) {
@@ -145,7 +153,7 @@ ValueId Net::concat(const std::vector<ValueId>& xs) {
             throw Error("concat: spatial sizes differ (" + s.str() + " vs " + out.str() + ")");
         out.c += s.c;
     }
-    return add_op(make_concat(), xs, out);
+    return remembered(add_op(make_concat(), xs, out), [=](Net& n) { n.concat(xs); });
 }
 
 ValueId Net::linear(ValueId x, int out_features, const std::string& param_name) {
@@ -153,8 +161,8 @@ ValueId Net::linear(ValueId x, int out_features, const std::string& param_name) 
         throw Error("linear " + param_name + ": " + std::to_string(value(x).shape.per_image()) +
                     " input features are too many (flatten a smaller map)");
     const int in = int(value(x).shape.per_image());
-    return add_op(make_linear(params_, in, out_features, param_name), {x},
-                  Shape{1, out_features, 1, 1});
+    return remembered(add_op(make_linear(params_, in, out_features, param_name), {x}, Shape{1, out_features, 1, 1}),
+                      [=](Net& n) { n.linear(x, out_features, param_name); });
 }
 
 int64_t Net::macs_per_image() const {
@@ -219,8 +227,17 @@ Layout Net::activation_layout() {
 
 void Net::set_batch(int n) {
     if (n < 1) throw Error("batch size must be at least 1, got " + std::to_string(n));
-    if (n == batch_) return;
+    const int threads = omp_get_max_threads();
+    if (n == batch_ && split_ == split_planned_ && (lanes_.empty() || int(lanes_.size()) == threads)) return;
+    split_planned_ = split_;
     if (!params_.allocated()) params_.allocate();
+    if (split_ && threads > 1 && n >= kSplitMinImages * threads && splittable()) {
+        set_lanes(n, threads);
+        for (auto& v : values_) v->shape.n = n;  // for summaries; the copies hold the data
+        batch_ = n;
+        return;
+    }
+    lanes_.clear();
     if (!rt_) {
         fuse_conv_relu();
         hand_on_relu_masks();
@@ -228,6 +245,7 @@ void Net::set_batch(int n) {
         rt_->training = training_;
         rt_->seed = seed_;
         rt_->step = step_;
+        rt_->image_offset = image_offset_;
     }
     // The input image stays as the user gives it; everything else takes the canonical layout,
     // except 1x1 maps whose channels do not fill whole blocks (the linear layer reads a 1x1 map
@@ -261,10 +279,12 @@ void Net::add_auxiliary(size_t first_op, ValueId logits, float weight) {
     if (first_op >= ops_.size()) throw Error("an auxiliary classifier needs at least one op");
     for (size_t i = first_op; i < ops_.size(); ++i) ops_[i]->auxiliary = true;
     auxiliaries_.push_back({logits, weight});
+    remembered(0, [=](Net& n) { n.add_auxiliary(first_op, logits, weight); });
 }
 
 const float* Net::forward(const float* images) {
     if (batch_ == 0) throw Error("Net::forward before set_batch");
+    if (!lanes_.empty()) return forward_lanes(images);
     Value& in = *values_[0];
     std::memcpy(in.data.data(), images, in.shape.numel() * sizeof(float));
     for (auto& op : ops_)
@@ -274,6 +294,7 @@ const float* Net::forward(const float* images) {
 }
 
 float Net::loss(const int* labels) {
+    if (!lanes_.empty()) return loss_lanes(labels);
     Value& out = value(output_);
     float total = softmax_cross_entropy(out.data.data(), labels, out.shape.n, out.shape.c, out.grad.data());
     if (!training_) return total;
@@ -286,6 +307,7 @@ float Net::loss(const int* labels) {
 }
 
 void Net::backward(const float* dlogits) {
+    if (!lanes_.empty()) return backward_lanes(dlogits, {});
     Value& out = value(output_);
     std::memcpy(out.grad.data(), dlogits, out.grad.size() * sizeof(float));
     backward();
@@ -294,6 +316,7 @@ void Net::backward(const float* dlogits) {
 void Net::backward() { backward(std::function<void(const Op&)>{}); }
 
 void Net::backward(const std::function<void(const Op&)>& after_op) {
+    if (!lanes_.empty()) return backward_lanes(nullptr, after_op);
     for (auto& v : values_) v->grad_written = false;
     for (Value* v : unconsumed_) std::fill(v->grad.data(), v->grad.data() + v->grad.size(), 0.f);
     value(output_).grad_written = true;

@@ -51,6 +51,19 @@ void ParamStore::allocate() {
     grads_.resize(total_);
     buffers_.resize(buffers_total_);
     for (const Param& b : buffers_list_) std::fill(buffers_.data() + b.offset, buffers_.data() + b.offset + b.size, b.init_value);
+    value_base_ = values_.data(), grad_base_ = grads_.data(), buffer_base_ = buffers_.data();
+    allocated_ = true;
+}
+
+void ParamStore::share(ParamStore& from, bool grads) {
+    if (!from.allocated()) throw Error("ParamStore::share: the store shared from has no arenas yet");
+    if (from.total_ != total_ || from.buffers_total_ != buffers_total_ || from.params_.size() != params_.size())
+        throw Error("ParamStore::share: the two stores hold different parameters");
+    values_ = Buffer(), buffers_ = Buffer();
+    grads_ = grads ? Buffer() : Buffer(total_);
+    value_base_ = from.value_base_, buffer_base_ = from.buffer_base_;
+    grad_base_ = grads ? from.grad_base_ : grads_.data();
+    allocated_ = true;
 }
 
 int ParamStore::find_buffer(const std::string& name) const {

@@ -45,6 +45,7 @@ public:
     // Net::weights_changed): in evaluation, ops may keep weights they derived (reordered) until then.
     uint64_t weights_epoch = 0;
     uint64_t seed = 0, step = 0;
+    int image_offset = 0;  // images of the batch before this net's share (Net::set_batch_split)
 
 private:
     Buffer scratch_, transient_[4];

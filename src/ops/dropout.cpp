@@ -54,9 +54,11 @@ public:
                                                                                                 : double(1.0 - p_) * 4294967296.0);
         const float scale = p_ < 1.f ? 1.f / (1.f - p_) : 0.f;
         float* m = mask_.data();
+        // Indexed within the whole batch, so a batch split over threads draws the same masks.
+        const uint64_t first = uint64_t(rt.image_offset) * uint64_t(n / size_t(output->shape.n));
 #pragma omp parallel for
         for (size_t i = 0; i < n; ++i) {
-            m[i] = uint32_t(splitmix64(key + i) >> 32) < keep_below ? scale : 0.f;
+            m[i] = uint32_t(splitmix64(key + first + i) >> 32) < keep_below ? scale : 0.f;
             y[i] = x[i] * m[i];
         }
     }

@@ -20,12 +20,14 @@ BenchResult benchmark(const BenchConfig& config) {
     if (c.mode != "train" && c.mode != "infer") throw Error("--mode must be train or infer, not '" + c.mode + "'");
     if (c.batch_size < 1 || c.size < 1 || c.iters < 1 || c.warmup < 0)
         throw Error("--batch-size, --size and --iters must be at least 1, --warmup at least 0");
+    if (c.parallel != "batch" && c.parallel != "ops") throw Error("--parallel must be batch or ops, not '" + c.parallel + "'");
     BenchResult r;
     r.config = c;
     r.threads = resolve_threads(c.threads);
     Net net = build_net(spec, c.size);
     net.set_threads(r.threads);
     net.set_training(c.mode == "train");
+    net.set_batch_split(c.parallel == "batch");
     init_params(net.params(), 0);
     net.set_batch(c.batch_size);
     Sgd sgd(net.params(), SgdOptions{});
@@ -56,6 +58,7 @@ BenchResult benchmark(const BenchConfig& config) {
     r.ms_best = ms.front();
     r.images_per_sec = c.batch_size / (r.ms_per_iter / 1000);
     r.macs_per_image = net.macs_per_image();
+    r.batch_split = net.batch_split();
     r.gflops = double(r.macs_per_image) * 2 * (train ? 3 : 1) * r.images_per_sec / 1e9;
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
@@ -63,7 +66,7 @@ BenchResult benchmark(const BenchConfig& config) {
     const double mib = sizeof(float) / 1048576.0;
     r.activations_mib = double(net.activation_arena_floats()) * mib;
     r.gradients_mib = double(net.gradient_arena_floats()) * mib;
-    r.parameters_mib = 2 * double(net.params().total()) * mib;
+    r.parameters_mib = double(1 + net.gradient_copies()) * double(net.params().total()) * mib;
     return r;
 }
 

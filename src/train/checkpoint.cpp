@@ -45,6 +45,7 @@ void config_fields(Config& c, Visit&& f) {
     f.optional("val_folder", c.val_folder);
     f.optional("data_threads", c.data_threads);
     f.optional("skip_bad_images", c.skip_bad_images);
+    f.optional("parallel", c.parallel);
 }
 
 template <class Stats, class Visit>

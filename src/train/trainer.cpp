@@ -54,6 +54,7 @@ void validate(const TrainConfig& c) {
     if (c.resize < 1) throw Error("--resize must be at least 1");
     if (c.log_every < 1) throw Error("--log-every must be at least 1");
     if (c.checkpoint_every < 0) throw Error("--checkpoint-every must not be negative");
+    if (c.parallel != "batch" && c.parallel != "ops") throw Error("--parallel must be batch or ops, not '" + c.parallel + "'");
 }
 
 LrSchedule schedule_of(const TrainConfig& c, int steps_per_epoch) {
@@ -394,6 +395,7 @@ std::vector<EpochStats> train(const TrainConfig& config, TrainObserver* observer
     schedule_of(c, 1);
     Net net = build_net(spec, c.resize);
     net.set_threads(resolve_threads(c.threads));
+    net.set_batch_split(c.parallel == "batch");
     if (c.init_weights.empty())
         init_params(net.params(), c.seed);
     else
@@ -408,6 +410,7 @@ std::vector<EpochStats> train(const TrainConfig& config, TrainObserver* observer
 std::vector<EpochStats> resume(const std::string& dir, int epochs, int threads, TrainObserver* observer) {
     const std::string path = dir + "/checkpoint.safetensors";
     TrainConfig c;
+    c.parallel = "ops";  // what checkpoints from before the setting was saved ran with
     RunState st;
     TensorMap tensors;
     read_checkpoint(path, c, st, tensors);
@@ -423,6 +426,7 @@ std::vector<EpochStats> resume(const std::string& dir, int epochs, int threads, 
     if (c.train_folder.empty()) spec = model_for_fashion_mnist(spec);
     Net net = build_net(spec, c.resize);
     net.set_threads(resolve_threads(c.threads));
+    net.set_batch_split(c.parallel == "batch");
     Sgd sgd(net.params(), SgdOptions{c.lr, c.momentum, c.weight_decay, c.nesterov});
     load_checkpoint_tensors(path, tensors, net.params(), sgd, st.sgd_started);
     make_dir(c.out_dir);

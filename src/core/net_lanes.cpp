@@ -1,0 +1,138 @@
+// A batch split over the threads (Net::set_batch_split): one copy of the network per thread, each
+// on its share of the images, sharing the weights.
+//
+// Why: with every op spread over both cores, each op ends at a barrier and hands its output to
+// the other core's cache; on this 2-core machine the step then swung between 606-640 ms and
+// 676-713 ms with the machine's state (docs/performance.md). Two copies that share nothing but
+// the weights ran the same step in 594-615 ms in both states, and the copies' gradients cost
+// one sum per step.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/runtime.h"
+#include "googlenet/net.h"
+#include "ops/ops.h"
+
+namespace googlenet {
+
+void Net::set_batch_split(bool on) { split_ = on; }
+
+size_t Net::activation_arena_floats() const {
+    size_t total = act_arena_.size();
+    for (const auto& lane : lanes_) total += lane->activation_arena_floats();
+    return total;
+}
+
+size_t Net::gradient_arena_floats() const {
+    size_t total = grad_arena_.size();
+    for (const auto& lane : lanes_) total += lane->gradient_arena_floats();
+    return total;
+}
+
+bool Net::splittable() const {
+    if (values_[0]->needs_grad) return false;  // the input's gradient is wanted whole
+    for (const auto& op : ops_)
+        if (op->attributes().kind == OpAttributes::batch_norm) return false;
+    return true;
+}
+
+// Runs body(lane) on every copy at once, each on its own thread, which its ops do not share:
+// oneDNN, asked for one thread, plans and runs each primitive on the calling thread.
+template <class Body>
+static void each_lane(std::vector<std::unique_ptr<Net>>& lanes, const Body& body) {
+    std::exception_ptr error;
+#pragma omp parallel num_threads(int(lanes.size()))
+    {
+        omp_set_num_threads(1);
+        try {
+            body(*lanes[size_t(omp_get_thread_num())]);
+        } catch (...) {
+#pragma omp critical(googlenet_lane_error)
+            if (!error) error = std::current_exception();
+        }
+    }
+    if (error) std::rethrow_exception(error);
+}
+
+void Net::set_lanes(int n, int threads) {
+    if (int(lanes_.size()) != threads) {
+        lanes_.clear();
+        for (int i = 0; i < threads; ++i) {
+            const Shape in = values_[0]->shape;
+            auto lane = std::make_unique<Net>(in.c, in.h, in.w);
+            for (const auto& step : recipe_) step(*lane);
+            for (const auto& [id, name] : block_names_) lane->name_block(id, name);
+            // The first copy writes the gradients straight into this net's; the others sum theirs in.
+            lane->params_.share(params_, i == 0);
+            lane->training_ = training_, lane->seed_ = seed_, lane->step_ = step_;
+            lanes_.push_back(std::move(lane));
+        }
+        // This net's own activations are not used while the batch runs split.
+        act_arena_ = Buffer(), grad_arena_ = Buffer();
+    }
+    lane_first_.assign(size_t(threads) + 1, 0);
+    for (int i = 0; i < threads; ++i) lane_first_[size_t(i) + 1] = lane_first_[size_t(i)] + n / threads + (i < n % threads);
+    for (int i = 0; i < threads; ++i) lanes_[size_t(i)]->image_offset_ = lane_first_[size_t(i)];
+    each_lane(lanes_, [&](Net& lane) {
+        const int i = omp_get_thread_num();
+        if (lane.rt_) lane.rt_->image_offset = lane.image_offset_;
+        lane.set_batch(lane_first_[size_t(i) + 1] - lane_first_[size_t(i)]);
+    });
+    logits_.assign(size_t(n) * size_t(classes()), 0.f);
+}
+
+const float* Net::forward_lanes(const float* images) {
+    const size_t per_image = values_[0]->shape.per_image(), classes = size_t(this->classes());
+    each_lane(lanes_, [&](Net& lane) {
+        const size_t first = size_t(lane.image_offset_);
+        const float* logits = lane.forward(images + first * per_image);
+        std::memcpy(logits_.data() + first * classes, logits, size_t(lane.batch()) * classes * sizeof(float));
+    });
+    return logits_.data();
+}
+
+// Each copy's loss is the mean over its share; the batch's is their mean weighted by share, and
+// each copy's logit gradients take the same weight, so that the copies' weight gradients add up
+// to the batch's.
+float Net::loss_lanes(const int* labels) {
+    double total = 0;
+    for (auto& lane : lanes_) {
+        const float share = float(lane->batch()) / float(batch_);
+        total += double(share) * lane->loss(labels + lane->image_offset_);
+        std::vector<ValueId> logits{lane->output_};
+        if (training_)
+            for (const Auxiliary& a : lane->auxiliaries_) logits.push_back(a.logits);
+        for (ValueId id : logits) {
+            TensorView& g = lane->value(id).grad;
+            for (size_t i = 0; i < g.size(); ++i) g[i] *= share;
+        }
+    }
+    return float(total);
+}
+
+void Net::backward_lanes(const float* dlogits, const std::function<void(const Op&)>& after_op) {
+    const size_t classes = size_t(this->classes());
+    each_lane(lanes_, [&](Net& lane) {
+        if (dlogits)
+            lane.backward(dlogits + size_t(lane.image_offset_) * classes);
+        else
+            lane.backward();
+    });
+    float* g = params_.grad_base();
+    const long total = long(params_.total());
+#pragma omp parallel for num_threads(int(lanes_.size()))
+    for (long i = 0; i < total; ++i) {
+        float sum = g[i];
+        for (size_t l = 1; l < lanes_.size(); ++l) sum += lanes_[l]->params_.grad_base()[i];
+        g[i] = sum;
+    }
+    // Every op's gradients are final only now: callers that overlap work with backward (the
+    // data-parallel allreduce) get each op at once, last op first.
+    if (after_op)
+        for (auto it = ops_.rbegin(); it != ops_.rend(); ++it)
+            if (training_ || !(*it)->auxiliary) after_op(**it);
+}
+
+}  // namespace googlenet

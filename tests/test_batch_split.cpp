@@ -1,0 +1,139 @@
+// A batch split over the threads (Net::set_batch_split) against the same network running the
+// whole batch with every op on all threads: the same logits, loss and weight gradients up to float
+// rounding (the copies sum their images in another order). Run with OMP_NUM_THREADS=2 (CTest
+// sets it), so that a batch of 17 is cut into shares of 9 and 8. Tolerances: logits and loss
+// 1e-5, gradients 1e-4 (max |diff| / max |expected| per tensor); a share left unweighted, a
+// dropout mask drawn by the copy's own index or a copy's gradients left out exceed them by orders
+// of magnitude.
+#include <omp.h>
+
+#include <random>
+
+#include "googlenet/models.h"
+#include "googlenet/train.h"
+#include "testing.h"
+
+using namespace googlenet;
+using namespace googlenet::testing;
+
+namespace {
+
+constexpr int kBatch = 17;
+
+std::vector<float> random_images(const Net& net, int n) {
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> u(0.f, 1.f);
+    std::vector<float> images(size_t(n) * net.input_shape().per_image());
+    for (auto& v : images) v = u(rng);
+    return images;
+}
+
+std::vector<int> random_labels(const Net& net, int n) {
+    std::mt19937 rng(8);
+    std::vector<int> labels(static_cast<size_t>(n));
+    for (auto& y : labels) y = int(rng() % uint32_t(net.classes()));
+    return labels;
+}
+
+// Two copies of a model with the same weights, the second with its batch split.
+struct Pair {
+    Net whole, split;
+    Pair(const ModelSpec& spec, int size, bool training)
+        : whole(build_net(spec, size)), split(build_net(spec, size)) {
+        init_params(whole.params(), 3);
+        init_params(split.params(), 3);
+        for (Net* n : {&whole, &split}) {
+            n->set_training(training);
+            n->set_random(11, 5);
+        }
+        split.set_batch_split(true);
+        whole.set_batch(kBatch);
+        split.set_batch(kBatch);
+    }
+};
+
+void expect_same_step(Pair& p) {
+    ASSERT_GE(omp_get_max_threads(), 2) << "run with OMP_NUM_THREADS=2";
+    ASSERT_TRUE(p.split.batch_split());
+    ASSERT_FALSE(p.whole.batch_split());
+    const auto images = random_images(p.whole, kBatch);
+    const auto labels = random_labels(p.whole, kBatch);
+    const size_t logits_size = size_t(kBatch) * size_t(p.whole.classes());
+    const float* whole_out = p.whole.forward(images.data());
+    const std::vector<float> whole_logits(whole_out, whole_out + logits_size);
+    const float* split_logits = p.split.forward(images.data());
+    EXPECT_TENSOR_NEAR(split_logits, whole_logits.data(), logits_size, 1e-5, "logits");
+    const float whole_loss = p.whole.loss(labels.data()), split_loss = p.split.loss(labels.data());
+    EXPECT_NEAR(split_loss, whole_loss, 1e-5 * std::fabs(whole_loss));
+    p.whole.backward();
+    p.split.backward();
+    for (int i = 0; i < int(p.whole.params().list().size()); ++i) {
+        const Param& param = p.whole.params().param(i);
+        EXPECT_TENSOR_NEAR(p.split.params().grad(i), p.whole.params().grad(i), param.size, 1e-4, param.name);
+    }
+}
+
+TEST(BatchSplit, D2lTrainingStepMatchesTheWholeBatch) {
+    Pair p(load_model("d2l"), 96, true);
+    expect_same_step(p);
+}
+
+// Dropout on (its masks must be the whole batch's) and the auxiliary classifiers' weighted losses.
+TEST(BatchSplit, PaperTrainingStepWithDropoutAndAuxiliaryHeadsMatchesTheWholeBatch) {
+    Pair p(load_model("paper"), 96, true);
+    expect_same_step(p);
+}
+
+TEST(BatchSplit, EvaluationLogitsMatchTheWholeBatch) {
+    Pair p(load_model("d2l"), 96, false);
+    const auto images = random_images(p.whole, kBatch);
+    const size_t n = size_t(kBatch) * size_t(p.whole.classes());
+    const float* out = p.whole.forward(images.data());
+    const std::vector<float> whole(out, out + n);
+    EXPECT_TENSOR_NEAR(p.split.forward(images.data()), whole.data(), n, 1e-5, "evaluation logits");
+}
+
+TEST(BatchSplit, GivenLogitGradientAndEveryOpReportedOnce) {
+    Pair p(load_model("d2l"), 64, true);
+    const auto images = random_images(p.whole, kBatch);
+    std::vector<float> dlogits(size_t(kBatch) * size_t(p.whole.classes()));
+    std::mt19937 rng(9);
+    std::normal_distribution<float> g(0.f, 1.f);
+    for (auto& v : dlogits) v = g(rng);
+    p.whole.forward(images.data());
+    p.split.forward(images.data());
+    p.whole.backward(dlogits.data());
+    p.split.backward(dlogits.data());
+    for (int i = 0; i < int(p.whole.params().list().size()); ++i) {
+        const Param& param = p.whole.params().param(i);
+        EXPECT_TENSOR_NEAR(p.split.params().grad(i), p.whole.params().grad(i), param.size, 1e-4, param.name);
+    }
+    p.split.forward(images.data());
+    p.split.loss(random_labels(p.whole, kBatch).data());
+    std::map<const Op*, int> reported;
+    p.split.backward([&](const Op& op) { ++reported[&op]; });
+    EXPECT_EQ(reported.size(), p.split.ops().size());
+    for (const auto& [op, count] : reported) EXPECT_EQ(count, 1) << op->describe();
+}
+
+// Batch norm's statistics are the batch's: such a network, and batches too small to share, run whole.
+TEST(BatchSplit, BatchNormAndSmallBatchesRunWhole) {
+    Net bn = build_net(load_model("torchvision"), 96);
+    init_params(bn.params(), 1);
+    bn.set_batch_split(true);
+    bn.set_batch(32);
+    EXPECT_FALSE(bn.batch_split());
+
+    Net small = build_net(load_model("d2l"), 96);
+    init_params(small.params(), 1);
+    small.set_batch_split(true);
+    small.set_batch(Net::kSplitMinImages * omp_get_max_threads() - 1);
+    EXPECT_FALSE(small.batch_split());
+    small.set_batch(Net::kSplitMinImages * omp_get_max_threads());
+    EXPECT_TRUE(small.batch_split());
+    small.set_batch_split(false);
+    small.set_batch(Net::kSplitMinImages * omp_get_max_threads());
+    EXPECT_FALSE(small.batch_split());
+}
+
+}  // namespace
