@@ -92,11 +92,18 @@ __attribute__((always_inline)) inline void input_tile(const float* src, int h, i
     constexpr int A = Transforms<M, R>::A;
     const auto bt = [](int i, int j) { return Transforms<M, R>::BT[i][j]; };
     V d[A][A];
-    for (int y = 0; y < A; ++y)
-        for (int x = 0; x < A; ++x) {
-            const int sh = M * tl.i - R / 2 + y, sw = M * tl.j - R / 2 + x;
-            d[y][x] = sh < 0 || sh >= h || sw < 0 || sw >= w ? V{} : load<V>(src + (size_t(sh) * w + sw) * L);
-        }
+    const int top = M * tl.i - R / 2, left = M * tl.j - R / 2;
+    if (top >= 0 && left >= 0 && top + A <= h && left + A <= w) {  // inside the map: no padding to test for
+        const float* p = src + (size_t(top) * w + size_t(left)) * L;
+        for (int y = 0; y < A; ++y)
+            for (int x = 0; x < A; ++x) d[y][x] = load<V>(p + (size_t(y) * w + size_t(x)) * L);
+    } else {
+        for (int y = 0; y < A; ++y)
+            for (int x = 0; x < A; ++x) {
+                const int sh = top + y, sw = left + x;
+                d[y][x] = sh < 0 || sh >= h || sw < 0 || sw >= w ? V{} : load<V>(src + (size_t(sh) * w + sw) * L);
+            }
+    }
     V t[A][A], row[A];  // B^T d, then one row of (B^T d) B
     for (int x = 0; x < A; ++x) apply<A, A>(bt, &d[0][x], A, &t[0][x], A);
     for (int y = 0; y < A; ++y) {
