@@ -107,6 +107,8 @@ struct ConvSpec {
     bool bias = true;  // false before a batch norm, as torchvision's BasicConv2d
 };
 
+struct LaneShare;
+
 class Net {
 public:
     Net(int channels, int height, int width);
@@ -243,6 +245,7 @@ private:
     std::vector<std::function<void(Net&)>> recipe_;
     bool split_ = false, split_planned_ = false;  // asked for; in force at the last set_batch
     std::vector<std::unique_ptr<Net>> lanes_;  // one copy per thread while a batch runs split
+    std::unique_ptr<struct LaneShare> lane_share_;
     std::vector<int> lane_first_;              // each copy's first image of the batch
     std::vector<float> logits_;                // the whole batch's, gathered from the copies
     int image_offset_ = 0;                     // as a copy: its first image (dropout draws by the batch's index)

@@ -69,6 +69,9 @@ void Net::set_lanes(int n, int threads) {
             lane->training_ = training_, lane->seed_ = seed_, lane->step_ = step_;
             lanes_.push_back(std::move(lane));
         }
+        lane_share_ = std::make_unique<LaneShare>();
+        lane_share_->lanes = threads;
+        for (auto& kinds : lane_share_->u_kind) kinds.assign(size_t(threads), 0);
         // This net's own activations are not used while the batch runs split.
         act_arena_ = Buffer(), grad_arena_ = Buffer();
     }
@@ -79,6 +82,8 @@ void Net::set_lanes(int n, int threads) {
         const int i = omp_get_thread_num();
         if (lane.rt_) lane.rt_->image_offset = lane.image_offset_;
         lane.set_batch(lane_first_[size_t(i) + 1] - lane_first_[size_t(i)]);
+        lane.rt_->share = lane_share_.get();
+        lane.rt_->lane = i;
     });
     logits_.assign(size_t(n) * size_t(classes()), 0.f);
 }

@@ -46,9 +46,26 @@ public:
     uint64_t weights_epoch = 0;
     uint64_t seed = 0, step = 0;
     int image_offset = 0;  // images of the batch before this net's share (Net::set_batch_split)
+    // With the batch split, every copy's Runtime points at one LaneShare, and each copy runs on
+    // thread `lane` of the copies' OpenMP team; null otherwise.
+    LaneShare* share = nullptr;
+    int lane = 0;
+    unsigned share_calls = 0;  // this copy's calls that met the others (WinogradConv::set_weights)
 
 private:
     Buffer scratch_, transient_[4];
+};
+
+// What the copies of a split batch share. Ops that use it must be reached by every copy, in the
+// same order (the copies run the same ops), since they meet at the team's barriers there.
+struct LaneShare {
+    int lanes = 1;
+    // Winograd's transformed weights in training, the same for every copy: each computes its
+    // part (WinogradConv::set_weights). Each copy first posts what its U is (tile and channels:
+    // shares of different sizes may pick different tiles), alternating between two rows so that a
+    // copy that runs ahead does not overwrite what another is still comparing.
+    Buffer u;
+    std::vector<uint64_t> u_kind[2];  // per copy
 };
 
 // The channel block of Layout::blocked on this CPU: 16 with AVX-512, else 8.

@@ -369,14 +369,36 @@ void WinogradConv::set_weights(Runtime& rt, const float* weights, bool backward_
     // costs about 1/tiles of the products), so those share one buffer; small evaluation batches
     // keep their own for the next batches (at batch 1 the transforms would double the time).
     keeps_weights_ = !rt.training && tiles_ < 64;
-    if (!keeps_weights_) {
+    const bool blocked = L == 16 && u_md_ == memory::desc({a2_, cp_, kp_}, memory::data_type::f32, tag::aCB16b64c);
+    // With the batch split in training, the copies share one U where theirs are alike, and each
+    // transforms its part of the input channels: half the work each, and one U in the shared L3
+    // cache instead of one per copy (up to 13 MiB each). The first barrier also makes sure no copy
+    // still reads the last layer's U, the second (the single's) that all see the buffer's size,
+    // the last that every part is written. Each copy comes here for the same layers in the same
+    // order (training: every forward and backward-data call), which the barriers need.
+    bool shared = false;
+    if (rt.training && rt.share && rt.share->lanes > 1) {
+        auto& kinds = rt.share->u_kind[rt.share_calls++ % 2];
+        kinds[size_t(rt.lane)] = uint64_t(blocked) | uint64_t(m_) << 1 | uint64_t(r_) << 8 | uint64_t(cp_) << 16 | uint64_t(kp_) << 40;
+#pragma omp barrier
+        shared = blocked && std::all_of(kinds.begin(), kinds.end(), [&](uint64_t k) { return k == kinds[0]; });
+    }
+    int c_first = 0, c_last = cp_;
+    if (shared) {
+        const size_t n = u_md_.get_size() / sizeof(float);
+        Buffer& u = rt.share->u;
+#pragma omp single
+        if (u.size() < n) u.resize(n);
+        u_ = rt.mem(u_md_, u.data());
+        const int blocks = cp_ / L, lanes = rt.share->lanes;
+        c_first = blocks * rt.lane / lanes * L, c_last = blocks * (rt.lane + 1) / lanes * L;
+    } else if (!keeps_weights_) {
         own_u_ = memory();
         u_ = rt.mem(u_md_, rt.transient(3, u_md_.get_size() / sizeof(float)));
     } else {
         if (!own_u_) own_u_ = memory(u_md_, rt.engine);
         u_ = own_u_;
     }
-    const bool blocked = L == 16 && u_md_ == memory::desc({a2_, cp_, kp_}, memory::data_type::f32, tag::aCB16b64c);
     const int k_padded = blocked ? (kp_ + 63) / 64 * 64 : kp_;  // the blocks' padding must hold zeros
     const size_t xi_stride = size_t(cp_) * size_t(k_padded);
     float* u = blocked ? static_cast<float*>(u_.get_data_handle()) : rt.transient(0, size_t(a2_) * xi_stride);
@@ -387,7 +409,7 @@ void WinogradConv::set_weights(Runtime& rt, const float* weights, bool backward_
                size_t(c % 16) * 64 + size_t(k % 64);
     };
 #pragma omp parallel for collapse(2) schedule(static)
-    for (int c = 0; c < cp_; ++c)  // the padding channels' entries are zeros
+    for (int c = c_first; c < c_last; ++c)  // the padding channels' entries are zeros
         for (int kb = 0; kb < k_padded / L; ++kb) {
             float g[25 * 16], tile[64 * 16];
             for (int l = 0; l < L; ++l) {
@@ -401,6 +423,9 @@ void WinogradConv::set_weights(Runtime& rt, const float* weights, bool backward_
             weight_tiles_any(m_, r_, L, g, tile);
             for (int xi = 0; xi < a2_; ++xi) std::memcpy(u + at(xi, c, kb * L), tile + xi * L, size_t(L) * sizeof(float));
         }
+    if (shared) {
+#pragma omp barrier
+    }
     if (blocked) return;
     auto from = rt.mem(memory::desc({a2_, cp_, kp_}, memory::data_type::f32, tag::abc), u);
     dnnl::reorder(from, u_).execute(rt.stream, from, u_);
