@@ -249,6 +249,7 @@ private:
     std::vector<int> lane_first_;              // each copy's first image of the batch
     std::vector<float> logits_;                // the whole batch's, gathered from the copies
     int image_offset_ = 0;                     // as a copy: its first image (dropout draws by the batch's index)
+    int choice_batch_ = 0;                     // as a copy: the share size every copy chooses algorithms for
 };
 
 }  // namespace googlenet

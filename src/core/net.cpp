@@ -246,6 +246,7 @@ void Net::set_batch(int n) {
         rt_->seed = seed_;
         rt_->step = step_;
         rt_->image_offset = image_offset_;
+        rt_->choice_batch = choice_batch_;
     }
     // The input image stays as the user gives it; everything else takes the canonical layout,
     // except 1x1 maps whose channels do not fill whole blocks (the linear layer reads a 1x1 map

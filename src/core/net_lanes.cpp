@@ -77,10 +77,13 @@ void Net::set_lanes(int n, int threads) {
     }
     lane_first_.assign(size_t(threads) + 1, 0);
     for (int i = 0; i < threads; ++i) lane_first_[size_t(i) + 1] = lane_first_[size_t(i)] + n / threads + (i < n % threads);
-    for (int i = 0; i < threads; ++i) lanes_[size_t(i)]->image_offset_ = lane_first_[size_t(i)];
+    for (int i = 0; i < threads; ++i) {
+        lanes_[size_t(i)]->image_offset_ = lane_first_[size_t(i)];
+        lanes_[size_t(i)]->choice_batch_ = lane_first_[1];  // the first share is the largest
+    }
     each_lane(lanes_, [&](Net& lane) {
         const int i = omp_get_thread_num();
-        if (lane.rt_) lane.rt_->image_offset = lane.image_offset_;
+        if (lane.rt_) lane.rt_->image_offset = lane.image_offset_, lane.rt_->choice_batch = lane.choice_batch_;
         lane.set_batch(lane_first_[size_t(i) + 1] - lane_first_[size_t(i)]);
         lane.rt_->share = lane_share_.get();
         lane.rt_->lane = i;

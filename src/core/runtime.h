@@ -51,6 +51,7 @@ public:
     LaneShare* share = nullptr;
     int lane = 0;
     unsigned share_calls = 0;  // this copy's calls that met the others (WinogradConv::set_weights)
+    int choice_batch = 0;      // > 0: ops choose their algorithms as for this batch (the largest share)
 
 private:
     Buffer scratch_, transient_[4];
@@ -65,6 +66,7 @@ struct LaneShare {
     // shares of different sizes may pick different tiles), alternating between two rows so that a
     // copy that runs ahead does not overwrite what another is still comparing.
     Buffer u;
+    bool u_failed = false;
     std::vector<uint64_t> u_kind[2];  // per copy
 };
 

@@ -130,16 +130,20 @@ public:
         // Winograd, where it applies, replaces the direct forward, and backward-data and backward-
         // weights where their own tile choice finds it cheaper (backward-weights also needs enough
         // tiles per thread): the replaced passes' primitives and weight buffers are not made.
-        winograd_on_ = WinogradConv::applies(k, spec_.stride, spec_.pad, inputs[0]->layout, output->layout, cin_, output->shape);
+        // A copy of a split batch decides as for the largest share, so that every copy takes the
+        // same path (they meet at barriers inside the Winograd passes: WinogradConv::set_weights).
+        Shape in_choice = inputs[0]->shape, out_choice = output->shape;
+        if (rt.choice_batch > 0) in_choice.n = out_choice.n = rt.choice_batch;
+        winograd_on_ = WinogradConv::applies(k, spec_.stride, spec_.pad, inputs[0]->layout, output->layout, cin_, out_choice);
         winograd_ready_ = winograd_bww_on_ = winograd_bwd_on_ = false;
         if (winograd_on_) {
-            winograd_.prepare(rt, inputs[0]->shape, output->shape, k, relu_);
-            const int bwd_tile = WinogradConv::tile_for(inputs[0]->shape, k, WinogradConv::Pass::backward_data);
+            winograd_.prepare(rt, inputs[0]->shape, output->shape, k, relu_, WinogradConv::tile_for(out_choice, k));
+            const int bwd_tile = WinogradConv::tile_for(in_choice, k, WinogradConv::Pass::backward_data);
             winograd_bwd_on_ = inputs[0]->needs_grad && bwd_tile;
             if (winograd_bwd_on_) winograd_bwd_.prepare(rt, output->shape, inputs[0]->shape, k, false, bwd_tile);
-            const int bww_tile = WinogradConv::tile_for(output->shape, k, WinogradConv::Pass::backward_weights);
-            if (bww_tile) winograd_bww_.prepare(rt, inputs[0]->shape, output->shape, k, false, bww_tile);
-            winograd_bww_on_ = bww_tile && winograd_bww_.has_backward_weights();
+            const int bww_tile = WinogradConv::tile_for(out_choice, k, WinogradConv::Pass::backward_weights);
+            winograd_bww_on_ = bww_tile && WinogradConv::has_backward_weights(out_choice, bww_tile);
+            if (winograd_bww_on_) winograd_bww_.prepare(rt, inputs[0]->shape, output->shape, k, false, bww_tile);
         } else {
             fwd_ = dnnl::convolution_forward(fwd_pd);
             fwd_wei_ = PrimitiveWeights(rt, wei_, fwd_pd.weights_desc());

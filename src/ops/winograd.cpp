@@ -287,6 +287,11 @@ int WinogradConv::tile_for(const Shape& out, int kernel, Pass pass) {
     return best;
 }
 
+bool WinogradConv::has_backward_weights(const Shape& out, int m) {
+    const long tiles = long(out.n) * ((out.h + m - 1) / m) * ((out.w + m - 1) / m);
+    return tiles >= long(std::max(1, omp_get_max_threads())) * 64;
+}
+
 bool WinogradConv::applies(int kernel, int stride, int pad, Layout src, Layout dst, int in_channels, const Shape& out) {
     if (const char* env = std::getenv("GOOGLENET_WINOGRAD"); env && std::string(env) == "0") return false;
     if ((kernel != 3 && kernel != 5) || stride != 1 || pad != kernel / 2 || src != Layout::blocked || dst != Layout::blocked) return false;
@@ -316,7 +321,7 @@ void WinogradConv::prepare(Runtime& rt, const Shape& in, const Shape& out, int k
     // With few tiles (small maps at small batches) a chunk per thread would give each matmul a
     // handful of rows; then all threads share each chunk (transforms split over tiles, the matmul
     // over its alpha^2 products), in chunks of up to four times the size.
-    per_thread_ = tiles_ >= long(threads_) * 64;
+    per_thread_ = has_backward_weights(out, m_);
     long chunks = per_thread_ ? std::max<long>((tiles_ + most - 1) / most, threads_) : (tiles_ + 4 * most - 1) / (4 * most);
     if (per_thread_) chunks = (chunks + threads_ - 1) / threads_ * threads_;
     chunk_ = int(std::max<long>((tiles_ + chunks - 1) / chunks, 1));
@@ -387,8 +392,14 @@ void WinogradConv::set_weights(Runtime& rt, const float* weights, bool backward_
     if (shared) {
         const size_t n = u_md_.get_size() / sizeof(float);
         Buffer& u = rt.share->u;
+        // An exception must not leave the single block, and every copy must throw alike.
 #pragma omp single
-        if (u.size() < n) u.resize(n);
+        try {
+            if (u.size() < n) u.resize(n);
+        } catch (const std::exception&) {
+            rt.share->u_failed = true;
+        }
+        if (rt.share->u_failed) throw Error("Winograd: no memory for the shared transformed weights");
         u_ = rt.mem(u_md_, u.data());
         const int blocks = cp_ / L, lanes = rt.share->lanes;
         c_first = blocks * rt.lane / lanes * L, c_last = blocks * (rt.lane + 1) / lanes * L;

@@ -49,6 +49,8 @@ public:
     void forward(Runtime& rt, const float* src, const float* bias, float* dst);
     // Whether backward_weights runs here (large enough problems: each thread sums its own tiles).
     bool has_backward_weights() const { return per_thread_; }
+    // The same before prepare, for an output of this shape and tile m.
+    static bool has_backward_weights(const Shape& out, int m);
     // The weights' gradient (OIHW, overwritten) and the bias's (if not null) from the input and
     // the output's gradient (blocked, with any ReLU mask already applied): dU = V^T dM summed over
     // tiles, dM = A dY A^T, dW = G^T dU G.
