@@ -353,12 +353,18 @@ void WinogradConv::prepare(Runtime& rt, const Shape& in, const Shape& out, int k
     dw_attr.set_post_ops(sum);
     auto dw_pd = dnnl::matmul::primitive_desc(rt.engine, vt_md_, m_md_, du_md_, dw_attr);
     dweights_matmul_ = dnnl::matmul(dw_pd);
+    // A thread's first chunk writes its dU without the sum, so dU needs no zeroing pass (up to
+    // 43 MiB a step over D2L's layers).
+    auto dw_first_pd = dnnl::matmul::primitive_desc(rt.engine, vt_md_, m_md_, du_md_, attr);
+    dweights_first_matmul_ = dnnl::matmul(dw_first_pd);
     scratchpads_.clear();
     dweights_scratchpads_.clear();
+    dweights_first_scratchpads_.clear();
     streams_.clear();
     for (int t = 0; t < threads_; ++t) {
         scratchpads_.emplace_back(pd.scratchpad_desc(), rt.engine);
         dweights_scratchpads_.emplace_back(dw_pd.scratchpad_desc(), rt.engine);
+        dweights_first_scratchpads_.emplace_back(dw_first_pd.scratchpad_desc(), rt.engine);
         streams_.emplace_back(rt.engine);
     }
 }
@@ -525,7 +531,7 @@ void WinogradConv::backward_weights(Runtime& rt, const float* src, const float* 
     float* v_all = rt.transient(0, size_t(threads_) * size_t(a2_) * v_xi);
     float* m_all = rt.transient(1, size_t(threads_) * size_t(a2_) * m_xi);
     float* du_all = rt.transient(2, size_t(threads_) * du_size);
-    std::fill(du_all, du_all + size_t(threads_) * du_size, 0.f);
+    std::vector<char> started(size_t(threads_), 0);  // whether a thread's dU holds its first chunk's products
     each_chunk_per_thread(v_all, m_all, false, [&](int me, long t0, int count, float* v, float* dm) {
         for (int t = 0; t < count; ++t) {
             input_tile_row(src, t0, t, v);
@@ -538,11 +544,16 @@ void WinogradConv::backward_weights(Runtime& rt, const float* src, const float* 
             std::fill(v + size_t(xi) * v_xi + size_t(count) * size_t(cp_), v + size_t(xi + 1) * v_xi, 0.f);
             std::fill(dm + size_t(xi) * m_xi + size_t(count) * size_t(kp_), dm + size_t(xi + 1) * m_xi, 0.f);
         }
-        dweights_matmul_.execute(streams_[size_t(me)], {{DNNL_ARG_SRC, rt.mem(vt_md_, v)},
-                                                        {DNNL_ARG_WEIGHTS, rt.mem(m_md_, dm)},
-                                                        {DNNL_ARG_DST, rt.mem(du_md_, du_all + size_t(me) * du_size)},
-                                                        {DNNL_ARG_SCRATCHPAD, dweights_scratchpads_[size_t(me)]}});
+        const bool first = !started[size_t(me)];
+        started[size_t(me)] = 1;
+        (first ? dweights_first_matmul_ : dweights_matmul_)
+            .execute(streams_[size_t(me)], {{DNNL_ARG_SRC, rt.mem(vt_md_, v)},
+                                            {DNNL_ARG_WEIGHTS, rt.mem(m_md_, dm)},
+                                            {DNNL_ARG_DST, rt.mem(du_md_, du_all + size_t(me) * du_size)},
+                                            {DNNL_ARG_SCRATCHPAD, (first ? dweights_first_scratchpads_ : dweights_scratchpads_)[size_t(me)]}});
     });
+    for (int t = 0; t < threads_; ++t)  // a thread that got no chunk adds nothing
+        if (!started[size_t(t)]) std::fill(du_all + size_t(t) * du_size, du_all + size_t(t + 1) * du_size, 0.f);
     const int C = in_.c, K = out_.c, r2 = r_ * r_;
 #pragma omp parallel for collapse(2) schedule(static)
     for (int c = 0; c < C; ++c)

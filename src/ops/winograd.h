@@ -74,9 +74,9 @@ private:
     dnnl::memory u_, own_u_;  // U in use: Runtime's shared buffer (training) or own_u_ (evaluation)
     std::vector<dnnl::memory> scratchpads_;  // one per thread
     std::vector<dnnl::stream> streams_;
-    dnnl::matmul matmul_, dweights_matmul_;
+    dnnl::matmul matmul_, dweights_matmul_, dweights_first_matmul_;
     dnnl::memory::desc v_md_, m_md_, vt_md_, du_md_;
-    std::vector<dnnl::memory> dweights_scratchpads_;
+    std::vector<dnnl::memory> dweights_scratchpads_, dweights_first_scratchpads_;
 };
 
 }  // namespace googlenet
