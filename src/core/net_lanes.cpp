@@ -3,13 +3,15 @@
 //
 // Why: with every op spread over both cores, each op ends at a barrier and hands its output to
 // the other core's cache; on this 2-core machine the step then swung between 606-640 ms and
-// 676-713 ms with the machine's state (docs/performance.md). Two copies that share nothing but
-// the weights ran the same step in 594-615 ms in both states, and the copies' gradients cost
-// one sum per step.
+// 676-713 ms with the machine's state (docs/performance.md). Two processes that share nothing,
+// each on half the batch, ran it in 594-615 ms in both states. The copies here share the weights
+// and, in training, Winograd's transformed weights (WinogradConv::set_weights, the only place
+// they wait for each other); their gradients cost one sum per step.
 #include <omp.h>
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 
 #include "core/runtime.h"
 #include "googlenet/net.h"
