@@ -42,6 +42,7 @@ LineChart training_curves(const std::string& metrics_path) {
             max_batch = std::max(max_batch, int(batch));
         } else if (type == "epoch") {
             const double step = number_field("step");
+            if (!(step >= 0 && step / epoch <= 1e9)) throw Error(where + "'step' is out of range");
             if (batches_per_epoch == 0 && step >= epoch) batches_per_epoch = int(step / epoch);
             // The epoch's own point closes its train curves; it goes in order with the steps.
             steps.push_back({int(epoch), -1, number_field("train_loss"), number_field("train_acc")});
