@@ -131,11 +131,13 @@ void Net::backward_lanes(const float* dlogits, const std::function<void(const Op
             lane.backward();
     });
     float* g = params_.grad_base();
+    std::vector<const float*> others;
+    for (size_t l = 1; l < lanes_.size(); ++l) others.push_back(lanes_[l]->params_.grad_base());
     const long total = long(params_.total());
 #pragma omp parallel for num_threads(int(lanes_.size()))
     for (long i = 0; i < total; ++i) {
         float sum = g[i];
-        for (size_t l = 1; l < lanes_.size(); ++l) sum += lanes_[l]->params_.grad_base()[i];
+        for (const float* o : others) sum += o[i];
         g[i] = sum;
     }
     // Every op's gradients are final only now: callers that overlap work with backward (the

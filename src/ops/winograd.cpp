@@ -531,7 +531,8 @@ void WinogradConv::backward_weights(Runtime& rt, const float* src, const float* 
     float* v_all = rt.transient(0, size_t(threads_) * size_t(a2_) * v_xi);
     float* m_all = rt.transient(1, size_t(threads_) * size_t(a2_) * m_xi);
     float* du_all = rt.transient(2, size_t(threads_) * du_size);
-    std::vector<char> started(size_t(threads_), 0);  // whether a thread's dU holds its first chunk's products
+    std::vector<char>& started = started_;  // whether a thread's dU holds its first chunk's products
+    started.assign(size_t(threads_), 0);
     each_chunk_per_thread(v_all, m_all, false, [&](int me, long t0, int count, float* v, float* dm) {
         for (int t = 0; t < count; ++t) {
             input_tile_row(src, t0, t, v);

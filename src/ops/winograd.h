@@ -77,6 +77,7 @@ private:
     dnnl::matmul matmul_, dweights_matmul_, dweights_first_matmul_;
     dnnl::memory::desc v_md_, m_md_, vt_md_, du_md_;
     std::vector<dnnl::memory> dweights_scratchpads_, dweights_first_scratchpads_;
+    std::vector<char> started_;  // backward_weights: per thread, whether its dU has its first products
 };
 
 }  // namespace googlenet
