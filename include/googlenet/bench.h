@@ -29,6 +29,7 @@ struct BenchResult {
     double activations_mib = 0, gradients_mib = 0, parameters_mib = 0;
     int64_t macs_per_image = 0;
     bool batch_split = false;  // whether the batch ran split over the threads (--parallel batch, if the net allows)
+    bool paths_side_by_side = false;  // whether its Inception paths ran side by side (--parallel batch, small batches in evaluation)
 };
 
 BenchResult benchmark(const BenchConfig& config);

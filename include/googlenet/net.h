@@ -78,6 +78,13 @@ public:
     virtual std::vector<int> param_indices() const { return {}; }  // into the Net's ParamStore
     virtual std::vector<int> buffer_indices() const { return {}; }  // its buffers in the ParamStore
     virtual OpAttributes attributes() const = 0;
+    // Evaluation with paths side by side (Net::set_batch_split) can give one op's forward to
+    // several threads at once, each computing a range of output channels: can_split_forward says
+    // whether this op can (checked after set_batch has laid out the values), prepare_parts makes
+    // `parts` such ranges, and forward_part computes one.
+    virtual bool can_split_forward() const { return false; }
+    virtual void prepare_parts(Runtime& /*rt*/, int /*parts*/) {}
+    virtual void forward_part(Runtime& rt, int /*part*/) { forward(rt); }
     // Asks the op to apply ReLU to its own output (a oneDNN post-op); false if it cannot. An op
     // that accepts owns the mask (relu_mask).
     virtual bool fuse_relu() { return false; }
@@ -195,8 +202,15 @@ public:
     // would be the shares', not the batch's) nor with require_input_grad; those and smaller
     // batches run every op on all threads. Intermediate values (value()) are then not the
     // batch's: forward's logits and the parameters' gradients are.
+    // In evaluation, a batch too small to split runs the Inception paths side by side instead:
+    // between two ops that everything before and after goes through (a block's input and its
+    // concatenation), the independent paths go to different threads, each op on one thread, and
+    // the threads meet once at the end. Every op spread over all threads would hand its output
+    // to the other core's cache: at batch 1 that made the latency swing with the machine's state
+    // (docs/performance.md).
     void set_batch_split(bool on);
     bool batch_split() const { return !lanes_.empty(); }  // whether the current batch runs split
+    bool branches_side_by_side() const { return branches_ != nullptr; }  // whether the current batch's paths do
     static constexpr int kSplitMinImages = 8;
     const float* forward(const float* images);  // images: batch x C x H x W; returns logits
     // Mean softmax cross-entropy of the last forward's logits; also sets the logits' gradient.
@@ -216,6 +230,12 @@ private:
         return id;
     }
     bool splittable() const;
+    bool wants_branches(int n, int threads) const;
+    bool plan_current(int n, int threads) const;
+    void plan_branches(int threads);
+    void prepare_branches(int threads);
+    void measure_branches();
+    const float* forward_branches(const float* images);
     void set_lanes(int n, int threads);
     const float* forward_lanes(const float* images);
     float loss_lanes(const int* labels);
@@ -250,6 +270,10 @@ private:
     std::vector<float> logits_;                // the whole batch's, gathered from the copies
     int image_offset_ = 0;                     // as a copy: its first image (dropout draws by the batch's index)
     int choice_batch_ = 0;                     // as a copy: the share size every copy chooses algorithms for
+    // Paths side by side (set_batch_split, evaluation of small batches), and each op's stage
+    // there: the time its values live by.
+    std::unique_ptr<struct BranchPlan> branches_;
+    std::vector<int> op_time_;
 };
 
 }  // namespace googlenet

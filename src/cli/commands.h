@@ -10,6 +10,7 @@ struct PredictOptions {
     std::vector<std::string> images;
     std::string model = "d2l", labels;
     std::string tensor;  // instead of images: a safetensors file with "input", N x C x H x W, prepared
+    std::string parallel = "batch";  // as Net::set_batch_split: "batch" (on) or "ops"
     int top = 3, resize = 0, threads = 0, batch_size = 64;
     bool json = false, logits = false;
 };

@@ -37,7 +37,7 @@ std::string join(const std::vector<std::string>& names) {
 }
 
 const char* const kParallelHelp =
-    "batch: each thread runs its own copy of the network on its share of the batch (not for batch-norm models; batches of 8+ images a thread); ops: every op on all threads";
+    "batch: each thread runs its own copy of the network on its share of the batch (not for batch-norm models; batches of 8+ images a thread); smaller batches in evaluation run the Inception paths side by side, one thread each; ops: every op on all threads";
 
 void add_data_options(CLI::App* cmd, TrainConfig& c) {
     cmd->add_option("--data-dir", c.data_dir, "Folder with Fashion-MNIST's IDX files (*-idx?-ubyte.gz)")
@@ -241,18 +241,18 @@ int run_bench(const BenchConfig& config, bool json) {
     const BenchResult r = benchmark(config);
     const BenchConfig& c = r.config;  // with the model's input size filled in
     std::printf("bench %s: %s, batch %d, %dx%d, %d threads (%s), %d warm-up + %d timed iterations\n", c.mode.c_str(),
-                c.model.c_str(), c.batch_size, c.size, c.size, r.threads, r.batch_split ? "batch split" : "every op on all",
+                c.model.c_str(), c.batch_size, c.size, c.size, r.threads, r.batch_split ? "batch split" : r.paths_side_by_side ? "paths side by side" : "every op on all",
                 c.warmup, c.iters);
     std::printf("%.1f img/s, %.1f ms/iter (median; best %.1f), %.1f GFLOP/s, peak RSS %.0f MiB\n", r.images_per_sec,
                 r.ms_per_iter, r.ms_best, r.gflops, r.peak_rss_mib);
     std::printf("planned: activations %.0f MiB, gradients %.0f MiB; parameters and their gradients %.0f MiB\n",
                 r.activations_mib, r.gradients_mib, r.parameters_mib);
     if (json)
-        std::printf("%s\n", fmt::format(R"({{"mode": "{}", "model": {}, "batch_size": {}, "size": {}, "threads": {}, "batch_split": {}, )"
+        std::printf("%s\n", fmt::format(R"({{"mode": "{}", "model": {}, "batch_size": {}, "size": {}, "threads": {}, "batch_split": {}, "paths_side_by_side": {}, )"
                                          R"("warmup": {}, "iters": {}, "images_per_sec": {:.3f}, "ms_per_iter": {:.3f}, )"
                                          R"("ms_best": {:.3f}, "gflops": {:.3f}, "peak_rss_mib": {:.1f}, "activations_mib": {:.1f}, )"
                                          R"("gradients_mib": {:.1f}, "parameters_mib": {:.1f}, "macs_per_image": {}}})",
-                                         c.mode, nlohmann::json(c.model).dump(), c.batch_size, c.size, r.threads, r.batch_split,
+                                         c.mode, nlohmann::json(c.model).dump(), c.batch_size, c.size, r.threads, r.batch_split, r.paths_side_by_side,
                                          c.warmup, c.iters, r.images_per_sec, r.ms_per_iter, r.ms_best, r.gflops,
                                          r.peak_rss_mib, r.activations_mib, r.gradients_mib, r.parameters_mib,
                                          r.macs_per_image)
@@ -381,6 +381,7 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0, 4096));
     predict_cmd->add_option("--batch-size", po.batch_size, "Images per forward pass")->capture_default_str()->check(CLI::Range(1, 4096));
     predict_cmd->add_option("--threads", po.threads, "Compute threads (0: every core)")->capture_default_str()->check(CLI::NonNegativeNumber);
+    predict_cmd->add_option("--parallel", po.parallel, kParallelHelp)->capture_default_str()->check(CLI::IsMember({"batch", "ops"}));
     predict_cmd->add_flag("--json", po.json, "One JSON object per image: path and top classes, or path and error");
     predict_cmd->add_flag("--logits", po.logits, "With --json: every class's logit too");
 

@@ -54,6 +54,7 @@ int run_predict(const PredictOptions& o) {
     Net net = build_net(spec, size);
     net.set_training(false);  // dropout off, batch norm on its running statistics
     net.set_threads(resolve_threads(o.threads));
+    net.set_batch_split(o.parallel == "batch");
     load_weights(o.weights, net);
     // Prepared as in training: a grey model as Fashion-MNIST's pictures, an RGB one as image
     // folders' validation images (resize, centre crop, ImageNet normalisation).

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <map>
 
+#include "core/branch_plan.h"
 #include "core/runtime.h"
 #include "ops/ops.h"
 
@@ -228,8 +229,9 @@ Layout Net::activation_layout() {
 void Net::set_batch(int n) {
     if (n < 1) throw Error("batch size must be at least 1, got " + std::to_string(n));
     const int threads = omp_get_max_threads();
-    if (n == batch_ && split_ == split_planned_ && (lanes_.empty() || int(lanes_.size()) == threads)) return;
+    if (plan_current(n, threads)) return;
     split_planned_ = split_;
+    branches_.reset(), op_time_.clear();
     if (!params_.allocated()) params_.allocate();
     if (split_ && threads > 1 && n >= kSplitMinImages * threads && splittable()) {
         set_lanes(n, threads);
@@ -264,6 +266,7 @@ void Net::set_batch(int n) {
         if (op->slices_channels() && !aligned)
             for (Value* v : op->inputs) v->layout = op->output->layout = Layout::nchw;
     }
+    if (wants_branches(n, threads)) plan_branches(threads);
     plan_activations();
     plan_gradients();
     // Scratch takes the second and later gradients of values read by several ops (Runtime::grad_target).
@@ -272,6 +275,7 @@ void Net::set_batch(int n) {
         if (count > 1 && v->needs_grad) shared = std::max(shared, v->grad.size());
     rt_->resize_scratch(shared);
     for (auto& op : ops_) op->prepare(*rt_);
+    if (branches_) prepare_branches(threads);
     batch_ = n;
 }
 
@@ -285,7 +289,13 @@ void Net::add_auxiliary(size_t first_op, ValueId logits, float weight) {
 
 const float* Net::forward(const float* images) {
     if (batch_ == 0) throw Error("Net::forward before set_batch");
+    if (!plan_current(batch_, omp_get_max_threads())) {  // set_training or set_threads since set_batch
+        const int n = batch_;
+        batch_ = 0;
+        set_batch(n);
+    }
     if (!lanes_.empty()) return forward_lanes(images);
+    if (branches_) return forward_branches(images);
     Value& in = *values_[0];
     std::memcpy(in.data.data(), images, in.shape.numel() * sizeof(float));
     for (auto& op : ops_)

@@ -68,7 +68,8 @@ void Net::hand_on_relu_masks() {
 // 2S - 1 - i (S ops). A value is alive from the step that writes it (the image: before step 0)
 // to its last reader: the last op that reads it forward, or the last backward step of an op that
 // saves it for backward. The logits (main and auxiliary) and values nothing reads live to the end:
-// the loss and the caller read them.
+// the loss and the caller read them. With paths side by side (net_branches.cpp) forward times
+// are stages instead, which never exceed op indices: values of one stage never share memory.
 void Net::plan_activations() {
     const int steps = int(ops_.size()), end = 2 * steps;
     std::map<const Value*, size_t> index;
@@ -82,8 +83,10 @@ void Net::plan_activations() {
     }
     for (int i = 0; i < steps; ++i) {
         const Op& op = *ops_[size_t(i)];
-        lives[index.at(op.output)].first = i;
-        for (const Value* in : op.inputs) lives[index.at(in)].last = std::max(lives[index.at(in)].last, i);
+        // With paths side by side, ops of one stage run at once: the stage is their time.
+        const int t = op_time_.empty() ? i : op_time_[size_t(i)];
+        lives[index.at(op.output)].first = t;
+        for (const Value* in : op.inputs) lives[index.at(in)].last = std::max(lives[index.at(in)].last, t);
         for (const Value* v : op.saved_for_backward()) lives[index.at(v)].last = std::max(lives[index.at(v)].last, end - 1 - i);
     }
     for (Lifetime& l : lives)

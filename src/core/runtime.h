@@ -10,6 +10,9 @@ namespace googlenet {
 class Runtime {
 public:
     explicit Runtime(ParamStore& p) : engine(dnnl::engine::kind::cpu, 0), stream(engine), params(p) {}
+    // Another thread's runtime for the same ops (Net's paths side by side): the same engine, which
+    // their primitives belong to, with its own stream and transient buffers.
+    Runtime(ParamStore& p, const dnnl::engine& e) : engine(e), stream(engine), params(p) {}
 
     // Where an op writes the gradient of its input `v`. The first consumer to run backward
     // overwrites v.grad (so no zeroing pass is needed); later ones write to scratch, and

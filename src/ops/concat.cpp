@@ -53,6 +53,15 @@ public:
         fwd_.execute(rt.stream, args);
     }
 
+    // Part i copies input i: in the blocked layout at batch 1 its channel blocks are one run in
+    // the output.
+    bool can_split_forward() const override { return all_blocked() && output->shape.n == 1; }
+    void forward_part(Runtime& /*rt*/, int part) override {
+        const Value& in = *inputs[size_t(part)];
+        const size_t run = size_t(in.shape.h) * size_t(in.shape.w) * size_t(channel_block());
+        std::memcpy(output->data.data() + size_t(first_block_[size_t(part)]) * run, in.data.data(), in.data.size() * sizeof(float));
+    }
+
     void backward(Runtime& rt) override {
         if (all_blocked() && !shares_scratch()) return backward_blocked(rt);
         if (relu_mask == ReluMask::own) relu_mask_.apply(rt, *output);

@@ -117,12 +117,7 @@ public:
         // A zero descriptor tells oneDNN there is no bias.
         bias_md_ = bias_ >= 0 ? memory::desc({spec_.out_channels}, memory::data_type::f32, tag::a) : memory::desc();
         const memory::dims strides{spec_.stride, spec_.stride}, pad{spec_.pad, spec_.pad};
-        dnnl::primitive_attr attr;
-        if (relu_) {
-            dnnl::post_ops ops;
-            ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-            attr.set_post_ops(ops);
-        }
+        const dnnl::primitive_attr attr = relu_attr();
         if (relu_mask == ReluMask::own) relu_bwd_.prepare(rt, dst_);
         auto fwd_pd = dnnl::convolution_forward::primitive_desc(
             rt.engine, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src_,
@@ -196,6 +191,60 @@ public:
         fwd_.execute(rt.stream, args);
     }
 
+    // Parts are output-channel ranges of whole blocks; at batch 1 each is a dense blocked tensor
+    // inside the output (a block's channels are contiguous over the map), and its weights and
+    // bias are contiguous runs of the arena's.
+    bool can_split_forward() const override {
+        return output->layout == Layout::blocked && output->shape.n == 1 && spec_.out_channels >= 2 * channel_block();
+    }
+
+    void prepare_parts(Runtime& rt, int parts) override {
+        parts_.assign(size_t(parts), Part{});
+        const int L = channel_block(), blocks = (spec_.out_channels + L - 1) / L, k = spec_.kernel;
+        for (int p = 0; p < parts; ++p) {
+            Part& q = parts_[size_t(p)];
+            q.first = blocks * p / parts * L;
+            Shape out = output->shape;
+            out.c = std::min(spec_.out_channels, blocks * (p + 1) / parts * L) - q.first;
+            if (winograd_on_) {
+                q.winograd.prepare(rt, inputs[0]->shape, out, k, relu_, 0);
+                continue;
+            }
+            q.dst = desc_of(out, Layout::blocked);
+            q.bias = bias_ >= 0 ? memory::desc({out.c}, memory::data_type::f32, tag::a) : memory::desc();
+            const memory::desc wei({out.c, cin_, k, k}, memory::data_type::f32, tag::oihw);
+            const memory::desc wei_any({out.c, cin_, k, k}, memory::data_type::f32, tag::any);
+            auto pd = dnnl::convolution_forward::primitive_desc(
+                rt.engine, dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_, wei_any, q.bias,
+                q.dst, memory::dims{spec_.stride, spec_.stride}, memory::dims{spec_.pad, spec_.pad},
+                memory::dims{spec_.pad, spec_.pad}, relu_attr());
+            q.fwd = dnnl::convolution_forward(pd);
+            q.wei = PrimitiveWeights(rt, wei, pd.weights_desc());
+        }
+    }
+
+    void forward_part(Runtime& rt, int part) override {
+        Part& q = parts_[size_t(part)];
+        const size_t k2 = size_t(spec_.kernel) * size_t(spec_.kernel);
+        const float* weights = rt.params.value(weight_) + size_t(q.first) * size_t(cin_) * k2;
+        const float* bias = bias_ >= 0 ? rt.params.value(bias_) + q.first : nullptr;
+        float* dst = output->data.data() + size_t(q.first) * size_t(output->shape.h) * size_t(output->shape.w);
+        if (winograd_on_) {
+            if (!q.ready || q.epoch != rt.weights_epoch) {
+                q.winograd.set_weights(rt, weights);
+                q.ready = q.winograd.keeps_weights();
+                q.epoch = rt.weights_epoch;
+            }
+            q.winograd.forward(rt, inputs[0]->data.data(), bias, dst);
+            return;
+        }
+        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, rt.mem(src_, inputs[0]->data.data())},
+                                             {DNNL_ARG_WEIGHTS, q.wei.from_user(rt, weights)},
+                                             {DNNL_ARG_DST, rt.mem(q.dst, dst)}};
+        if (bias) args[DNNL_ARG_BIAS] = rt.mem(q.bias, bias);
+        q.fwd.execute(rt.stream, args);
+    }
+
     void backward(Runtime& rt) override {
         auto diff_dst = rt.mem(dst_, output->grad.data());
         if (relu_mask == ReluMask::own) relu_bwd_.apply(rt, *output);  // the producer runs backward last
@@ -227,6 +276,27 @@ public:
     }
 
 private:
+    dnnl::primitive_attr relu_attr() const {
+        dnnl::primitive_attr attr;
+        if (relu_) {
+            dnnl::post_ops ops;
+            ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+            attr.set_post_ops(ops);
+        }
+        return attr;
+    }
+
+    // A range of output channels, from `first`, computed on its own (can_split_forward).
+    struct Part {
+        int first = 0;
+        memory::desc dst, bias;
+        dnnl::convolution_forward fwd;
+        PrimitiveWeights wei;
+        WinogradConv winograd;
+        bool ready = false;  // winograd holds the weights of `epoch`
+        uint64_t epoch = 0;
+    };
+
     int cin_;
     ConvSpec spec_;
     int weight_, bias_;
@@ -243,6 +313,7 @@ private:
     bool winograd_on_ = false, winograd_bwd_on_ = false, winograd_bww_on_ = false, winograd_ready_ = false;  // ready: winograd_ holds the weights of winograd_epoch_ (evaluation)
     uint64_t winograd_epoch_ = 0;
     WinogradConv winograd_, winograd_bwd_, winograd_bww_;
+    std::vector<Part> parts_;
 };
 
 }  // namespace

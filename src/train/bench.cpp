@@ -59,6 +59,7 @@ BenchResult benchmark(const BenchConfig& config) {
     r.images_per_sec = c.batch_size / (r.ms_per_iter / 1000);
     r.macs_per_image = net.macs_per_image();
     r.batch_split = net.batch_split();
+    r.paths_side_by_side = net.branches_side_by_side();
     r.gflops = double(r.macs_per_image) * 2 * (train ? 3 : 1) * r.images_per_sec / 1e9;
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);

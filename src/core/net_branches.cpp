@@ -1,0 +1,280 @@
+// Evaluation of small batches with the Inception paths side by side (Net::set_batch_split).
+//
+// Why: at batch 1 each op is too small to split well over two cores. With every op on both
+// threads, each op ends at a barrier and the next one reads what the other core wrote; when the
+// machine's two vCPUs sit far apart (a cross-core handoff of 165 ns instead of 55) that took the
+// latency from 2.5 to 3.6-4.0 ms (docs/performance.md). Here the threads meet about once per
+// block: a block's paths are independent until the concatenation, so each runs on one thread,
+// and the one path too long to balance (3x3) has its last convolution's output channels split.
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <numeric>
+
+#include "core/branch_plan.h"
+#include "core/runtime.h"
+#include "googlenet/net.h"
+
+namespace googlenet {
+
+bool Net::wants_branches(int n, int threads) const {
+    return split_ && !training_ && threads > 1 && !(n >= kSplitMinImages * threads && splittable());
+}
+
+// Whether what set_batch last planned still holds for a batch of n on `threads`.
+bool Net::plan_current(int n, int threads) const {
+    return n == batch_ && split_ == split_planned_ && (lanes_.empty() || int(lanes_.size()) == threads) &&
+           wants_branches(n, threads) == (branches_ != nullptr);
+}
+
+namespace {
+
+// Before they are measured: at batch 1 the small ops cost about what 0.5 M multiply-adds do.
+double estimated_cost(const Op& op) { return double(op.macs_per_image() + 500'000); }
+
+// Longest first, each to the least loaded thread; each thread runs its tasks in the net's order,
+// those that wait for another thread's last (by then that thread has usually made their input).
+void assign(BranchStage& stage, int threads) {
+    std::vector<std::pair<double, size_t>> units;
+    for (size_t u = 0; u < stage.units.size(); ++u) {
+        double cost = 0;
+        for (int k : stage.units[u]) cost += stage.tasks[size_t(k)].cost;
+        units.emplace_back(cost, u);
+    }
+    std::stable_sort(units.begin(), units.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    const size_t lists = size_t(std::min(threads, int(units.size())));
+    stage.lists.assign(lists, {});
+    std::vector<double> load(lists, 0.0);
+    for (const auto& [cost, u] : units) {
+        const size_t t = size_t(std::min_element(load.begin(), load.end()) - load.begin());
+        load[t] += cost;
+        stage.lists[t].insert(stage.lists[t].end(), stage.units[u].begin(), stage.units[u].end());
+    }
+    for (auto& list : stage.lists)
+        std::sort(list.begin(), list.end(), [&](int a, int b) {
+            const BranchTask &x = stage.tasks[size_t(a)], &y = stage.tasks[size_t(b)];
+            return std::make_tuple(!x.after.empty(), x.order, x.part) < std::make_tuple(!y.after.empty(), y.order, y.part);
+        });
+}
+
+}  // namespace
+
+// Cuts the forward pass at every op that all later ops depend on only through ops from it on
+// (nothing made before it is read after it): the stem's ops, each pooling between blocks, each
+// block's concatenation. Between two cuts, ops that read each other's outputs form a path; with
+// two paths or more the stage spreads them over the threads, longest first (by multiply-adds).
+// A path longer than the stage's share per thread whose last op is its dearest (the 3x3 path)
+// has that op's output channels split over all threads; the other parts wait for its input.
+void Net::plan_branches(int threads) {
+    branches_ = std::make_unique<BranchPlan>();
+    std::vector<Op*> run;  // the ops evaluation runs, in order
+    for (auto& op : ops_)
+        if (!op->auxiliary) run.push_back(op.get());
+    const int count = int(run.size());
+    std::map<const Value*, int> made_by;
+    for (int i = 0; i < count; ++i) made_by[run[size_t(i)]->output] = i;
+    std::vector<int> earliest(size_t(count), count);  // the earliest op whose output op j reads (-1: the image)
+    for (int j = 0; j < count; ++j)
+        for (const Value* in : run[size_t(j)]->inputs) {
+            auto it = made_by.find(in);
+            earliest[size_t(j)] = std::min(earliest[size_t(j)], it == made_by.end() ? -1 : it->second);
+        }
+    std::vector<int> later_reach(size_t(count) + 1, count);  // min of earliest over the ops after i
+    for (int i = count - 1; i >= 0; --i) later_reach[size_t(i)] = std::min(later_reach[size_t(i) + 1], earliest[size_t(i)]);
+    auto& stages = branches_->stages;
+    std::map<const Op*, int> stage_of;
+    auto single = [&](int i) {
+        stage_of[run[size_t(i)]] = int(stages.size());
+        stages.push_back({{{run[size_t(i)], -1, {}, i, 0.0}}, {{0}}, {{0}}});
+    };
+    for (int i = 0; i < count;) {
+        if (later_reach[size_t(i) + 1] >= i) {  // a cut
+            single(i++);
+            continue;
+        }
+        int end = i + 1;  // the segment [i, end) runs to the next cut
+        while (end < count && later_reach[size_t(end) + 1] < end) ++end;
+        std::vector<int> root(size_t(end - i));  // paths: union-find over "reads the output of"
+        std::iota(root.begin(), root.end(), 0);
+        auto find = [&](int a) {
+            while (root[size_t(a)] != a) a = root[size_t(a)] = root[size_t(root[size_t(a)])];
+            return a;
+        };
+        for (int j = i; j < end; ++j)
+            for (const Value* in : run[size_t(j)]->inputs) {
+                auto it = made_by.find(in);
+                if (it != made_by.end() && it->second >= i) root[size_t(find(j - i))] = find(it->second - i);
+            }
+        std::map<int, std::vector<int>> paths;
+        for (int j = i; j < end; ++j) paths[find(j - i)].push_back(j);
+        if (paths.size() < 2) {
+            for (int j = i; j < end; ++j) single(j);
+            i = end;
+            continue;
+        }
+        BranchStage stage;
+        std::vector<double> path_cost;
+        for (const auto& [r, ops] : paths) {
+            stage.units.emplace_back();
+            path_cost.push_back(0);
+            for (int j : ops) {
+                stage.units.back().push_back(int(stage.tasks.size()));
+                stage.tasks.push_back({run[size_t(j)], -1, {}, j, estimated_cost(*run[size_t(j)])});
+                path_cost.back() += stage.tasks.back().cost;
+            }
+        }
+        const double total = std::accumulate(path_cost.begin(), path_cost.end(), 0.0);
+        const size_t longest = size_t(std::max_element(path_cost.begin(), path_cost.end()) - path_cost.begin());
+        const std::vector<int> path = stage.units[longest];
+        const int last = path.back();
+        Op* op = stage.tasks[size_t(last)].op;
+        const bool dearest = std::all_of(path.begin(), path.end(), [&](int k) { return stage.tasks[size_t(k)].cost <= stage.tasks[size_t(last)].cost; });
+        if (path_cost[longest] * threads > total && dearest && op->can_split_forward()) {
+            branches_->split.emplace_back(op, threads);
+            std::vector<int> after;  // the task that makes the op's input (none: it comes from before the stage)
+            for (size_t k = 0; k < stage.tasks.size(); ++k)
+                if (stage.tasks[k].op->output == op->inputs[0]) after = {int(k)};
+            stage.tasks[size_t(last)].part = 0;
+            stage.tasks[size_t(last)].cost /= threads;
+            const BranchTask first = stage.tasks[size_t(last)];
+            for (int p = 1; p < threads; ++p) {
+                stage.units.push_back({int(stage.tasks.size())});
+                stage.tasks.push_back({op, p, after, first.order, first.cost});
+            }
+        }
+        // The concatenation that ends a block joins the stage: each thread copies the paths it
+        // ran into their channels (no stage of its own, and no core reads what the other made).
+        if (end < count && run[size_t(end)]->can_split_forward() && run[size_t(end)]->attributes().kind == OpAttributes::concat) {
+            Op* concat = run[size_t(end)];
+            std::vector<std::vector<int>> makers(concat->inputs.size());  // per input, the tasks that make it
+            for (size_t k = 0; k < stage.tasks.size(); ++k)
+                for (size_t in = 0; in < concat->inputs.size(); ++in)
+                    if (stage.tasks[k].op->output == concat->inputs[in]) makers[in].push_back(int(k));
+            if (std::all_of(makers.begin(), makers.end(), [](const auto& m) { return !m.empty(); })) {
+                branches_->split.emplace_back(concat, int(concat->inputs.size()));
+                for (size_t in = 0; in < makers.size(); ++in) {
+                    const int own = makers[in][0];  // runs on the thread of the input's first maker
+                    BranchTask copy{concat, int(in), {makers[in].begin() + 1, makers[in].end()}, end, 0.0};
+                    for (auto& unit : stage.units)
+                        if (std::find(unit.begin(), unit.end(), own) != unit.end()) unit.push_back(int(stage.tasks.size()));
+                    stage.tasks.push_back(std::move(copy));
+                }
+                ++end;
+            }
+        }
+        assign(stage, threads);
+        for (const BranchTask& task : stage.tasks) stage_of[task.op] = int(stages.size());
+        stages.push_back(std::move(stage));
+        i = end;
+    }
+    // Auxiliary ops do not run in evaluation; they take the time of the stage they follow.
+    op_time_.assign(ops_.size(), 0);
+    int time = 0;
+    for (size_t i = 0; i < ops_.size(); ++i) {
+        auto it = stage_of.find(ops_[i].get());
+        if (it != stage_of.end()) time = it->second;
+        op_time_[i] = time;
+    }
+    size_t tasks = 0;
+    for (const BranchStage& s : stages) tasks += s.tasks.size();
+    branches_->done = std::make_unique<std::atomic<uint64_t>[]>(tasks);
+    for (size_t k = 0; k < tasks; ++k) branches_->done[k] = 0;
+    for (int t = 0; t < threads; ++t) branches_->rts.push_back(std::make_unique<Runtime>(params_, rt_->engine));
+}
+
+// Ops that run beside others, one thread each, get primitives planned for one thread.
+void Net::prepare_branches(int threads) {
+    omp_set_num_threads(1);
+    for (const BranchStage& stage : branches_->stages)
+        if (stage.lists.size() > 1)
+            for (const BranchTask& task : stage.tasks)
+                if (task.part <= 0) task.op->prepare(*rt_);
+    for (const auto& [op, parts] : branches_->split) op->prepare_parts(*rt_, parts);
+    omp_set_num_threads(threads);
+}
+
+// The estimates from multiply-adds were off by up to 2x (Winograd's 3x3 at 12x12 costs half
+// what a 1x1 does per multiply-add, at 6x6 about the same): the first forward pass times every
+// task on its own, on one thread (the best of three), and the stages are spread again by those
+// times. Only which thread runs what changes, so the results do not depend on the timings.
+void Net::measure_branches() {
+    BranchPlan& plan = *branches_;
+    const int threads = omp_get_max_threads();
+    for (BranchStage& stage : plan.stages) {
+        if (stage.lists.size() == 1) {
+            for (int k : stage.lists[0]) stage.tasks[size_t(k)].op->forward(*rt_);
+            continue;
+        }
+        omp_set_num_threads(1);
+        std::vector<double> best(stage.tasks.size(), 1e30);
+        for (int pass = 0; pass < 3; ++pass)
+            for (const auto& unit : stage.units)  // each unit in order: a split op's parts after its input
+                for (int k : unit) {
+                    const BranchTask& task = stage.tasks[size_t(k)];
+                    const auto start = std::chrono::steady_clock::now();
+                    if (task.part < 0)
+                        task.op->forward(*plan.rts[0]);
+                    else
+                        task.op->forward_part(*plan.rts[0], task.part);
+                    best[size_t(k)] = std::min(best[size_t(k)], std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+                }
+        omp_set_num_threads(threads);
+        for (size_t k = 0; k < best.size(); ++k) stage.tasks[k].cost = best[k];
+        assign(stage, int(plan.rts.size()));
+    }
+    plan.measured = true;
+}
+
+const float* Net::forward_branches(const float* images) {
+    BranchPlan& plan = *branches_;
+    Value& in = *values_[0];
+    std::memcpy(in.data.data(), images, in.shape.numel() * sizeof(float));
+    for (auto& rt : plan.rts) {
+        rt->training = rt_->training, rt->weights_epoch = rt_->weights_epoch;
+        rt->seed = rt_->seed, rt->step = rt_->step, rt->image_offset = rt_->image_offset, rt->choice_batch = rt_->choice_batch;
+    }
+    if (!plan.measured) measure_branches();
+    const uint64_t run = ++plan.run;
+    size_t first = 0;  // the stage's first task in plan.done
+    for (const BranchStage& stage : plan.stages) {
+        if (stage.lists.size() == 1) {
+            for (int k : stage.lists[0]) stage.tasks[size_t(k)].op->forward(*rt_);
+            first += stage.tasks.size();
+            continue;
+        }
+        std::exception_ptr error;
+        std::atomic<bool> failed{false};
+#pragma omp parallel num_threads(int(stage.lists.size()))
+        {
+            omp_set_num_threads(1);
+            const size_t t = size_t(omp_get_thread_num());
+            for (int k : stage.lists[t]) {
+                const BranchTask& task = stage.tasks[size_t(k)];
+                for (int k : task.after)
+                    while (plan.done[first + size_t(k)].load(std::memory_order_acquire) != run) _mm_pause();
+                // After an error the thread still marks its tasks done, so no other thread waits forever.
+                if (!failed.load(std::memory_order_relaxed)) try {
+                        if (task.part < 0)
+                            task.op->forward(*plan.rts[t]);
+                        else
+                            task.op->forward_part(*plan.rts[t], task.part);
+                    } catch (...) {
+#pragma omp critical(googlenet_branch_error)
+                        if (!error) error = std::current_exception();
+                        failed = true;
+                    }
+                plan.done[first + size_t(k)].store(run, std::memory_order_release);
+            }
+        }
+        if (error) std::rethrow_exception(error);
+        first += stage.tasks.size();
+    }
+    return value(output_).data.data();
+}
+
+}  // namespace googlenet

@@ -1,0 +1,111 @@
+// Evaluation with the Inception paths side by side (Net::set_batch_split at batches too small to
+// split) against the same network with every op on all threads: the same logits up to float
+// rounding (1e-5 of the largest). Run with OMP_NUM_THREADS=2 (CTest sets it). At batch 1 the 3x3
+// path's last convolution is split by output channels and each block's concatenation is copied
+// by the threads that made its inputs; a wrong channel offset in the copies, a part left out, or
+// a part that does not wait for its input break the logits by far more (checked).
+#include <omp.h>
+
+#include <random>
+
+#include "googlenet/models.h"
+#include "googlenet/train.h"
+#include "testing.h"
+
+using namespace googlenet;
+using namespace googlenet::testing;
+
+namespace {
+
+std::vector<float> random_images(const Net& net, int n, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(0.f, 1.f);
+    std::vector<float> images(size_t(n) * net.input_shape().per_image());
+    for (auto& v : images) v = u(rng);
+    return images;
+}
+
+// The same model and weights twice, in evaluation; the second runs its paths side by side.
+struct Pair {
+    Net whole, branches;
+    Pair(const std::string& model, int size) : whole(build_net(load_model(model), size)), branches(build_net(load_model(model), size)) {
+        init_params(whole.params(), 3);
+        init_params(branches.params(), 3);
+        for (Net* n : {&whole, &branches}) n->set_training(false);
+        branches.set_batch_split(true);
+    }
+    void expect_same_logits(int batch, unsigned seed, const std::string& what) {
+        ASSERT_GE(omp_get_max_threads(), 2) << "run with OMP_NUM_THREADS=2";
+        whole.set_batch(batch);
+        branches.set_batch(batch);
+        ASSERT_TRUE(branches.branches_side_by_side()) << what;
+        ASSERT_FALSE(whole.branches_side_by_side()) << what;
+        const auto images = random_images(whole, batch, seed);
+        const size_t n = size_t(batch) * size_t(whole.classes());
+        const float* out = whole.forward(images.data());
+        const std::vector<float> expected(out, out + n);
+        // Twice: the first pass also times the tasks and spreads them again.
+        for (int pass = 0; pass < 2; ++pass)
+            EXPECT_TENSOR_NEAR(branches.forward(images.data()), expected.data(), n, 1e-5, what + " pass " + std::to_string(pass));
+    }
+};
+
+TEST(Branches, D2lBatchOneMatchesEveryOpOnAllThreads) {
+    Pair p("d2l", 96);
+    p.expect_same_logits(1, 1, "d2l batch 1");
+    p.expect_same_logits(1, 2, "d2l batch 1, other images");
+}
+
+// Above batch 1 the output channels are not one run per block: paths only, nothing split.
+TEST(Branches, SmallBatchesMatch) {
+    Pair p("d2l", 96);
+    p.expect_same_logits(3, 3, "d2l batch 3");
+    p.expect_same_logits(2 * Net::kSplitMinImages - 1, 4, "d2l batch 15");
+}
+
+// LRN, dropout (the identity here), the auxiliary heads (not run in evaluation), 5x5 paths.
+TEST(Branches, PaperNetMatches) {
+    Pair p("paper", 112);
+    p.expect_same_logits(1, 5, "paper batch 1");
+}
+
+TEST(Branches, BatchNormNetMatches) {
+    Pair p("torchvision", 96);
+    p.expect_same_logits(1, 6, "torchvision batch 1");
+}
+
+// New weights reach every thread's parts (their transformed and reordered weights are redone),
+// and switching to training and back replans.
+TEST(Branches, NewWeightsAndTrainingInBetween) {
+    Pair p("d2l", 96);
+    p.expect_same_logits(1, 7, "before");
+    for (Net* n : {&p.whole, &p.branches}) {
+        init_params(n->params(), 9);
+        n->weights_changed();
+    }
+    p.expect_same_logits(1, 8, "new weights");
+    p.branches.set_training(true);
+    p.branches.forward(random_images(p.whole, 1, 9).data());
+    EXPECT_FALSE(p.branches.branches_side_by_side());
+    p.branches.set_training(false);
+    p.expect_same_logits(1, 10, "after training");
+}
+
+TEST(Branches, OnlyForSmallEvaluationBatches) {
+    Net net = build_net(load_model("d2l"), 96);
+    init_params(net.params(), 1);
+    net.set_batch_split(true);
+    net.set_batch(1);
+    EXPECT_FALSE(net.branches_side_by_side());  // training
+    net.set_training(false);
+    net.set_batch(1);
+    EXPECT_TRUE(net.branches_side_by_side());
+    net.set_batch(Net::kSplitMinImages * omp_get_max_threads());
+    EXPECT_FALSE(net.branches_side_by_side());
+    EXPECT_TRUE(net.batch_split());
+    net.set_batch_split(false);
+    net.set_batch(1);
+    EXPECT_FALSE(net.branches_side_by_side());
+}
+
+}  // namespace
