@@ -89,8 +89,22 @@ void Net::plan_branches(int threads) {
     auto& stages = branches_->stages;
     std::map<const Op*, int> stage_of;
     auto single = [&](int i) {
-        stage_of[run[size_t(i)]] = int(stages.size());
-        stages.push_back({{{run[size_t(i)], -1, {}, i, 0.0}}, {{0}}, {{0}}});
+        Op* op = run[size_t(i)];
+        stage_of[op] = int(stages.size());
+        if (op->attributes().kind != OpAttributes::conv || !op->can_split_forward()) {
+            stages.push_back({{{op, -1, {}, i, 0.0}}, {{0}}, {{0}}});
+            return;
+        }
+        // A convolution alone (the stem's): its output channels in one part per thread, which
+        // need not meet inside the op as a convolution on all threads does.
+        BranchStage stage;
+        branches_->split.emplace_back(op, threads);
+        for (int p = 0; p < threads; ++p) {
+            stage.units.push_back({p});
+            stage.tasks.push_back({op, p, {}, i, estimated_cost(*op) / threads});
+        }
+        assign(stage, threads);
+        stages.push_back(std::move(stage));
     };
     for (int i = 0; i < count;) {
         if (later_reach[size_t(i) + 1] >= i) {  // a cut
