@@ -100,12 +100,31 @@ TEST(Branches, OnlyForSmallEvaluationBatches) {
     net.set_training(false);
     net.set_batch(1);
     EXPECT_TRUE(net.branches_side_by_side());
+    // One thread: nothing to run side by side; the next forward replans, and again with two.
+    const int threads = omp_get_max_threads();
+    const auto image = random_images(net, 1, 11);
+    net.set_threads(1);
+    net.forward(image.data());
+    EXPECT_FALSE(net.branches_side_by_side());
+    net.set_threads(threads);
+    net.forward(image.data());
+    EXPECT_TRUE(net.branches_side_by_side());
     net.set_batch(Net::kSplitMinImages * omp_get_max_threads());
     EXPECT_FALSE(net.branches_side_by_side());
     EXPECT_TRUE(net.batch_split());
     net.set_batch_split(false);
     net.set_batch(1);
     EXPECT_FALSE(net.branches_side_by_side());
+
+    // Batch norm: no split at large batches, and no paths side by side either (one thread per op
+    // would leave the cores uneven on a large batch).
+    Net bn = build_net(load_model("torchvision"), 96);
+    init_params(bn.params(), 1);
+    bn.set_training(false);
+    bn.set_batch_split(true);
+    bn.set_batch(Net::kSplitMinImages * omp_get_max_threads());
+    EXPECT_FALSE(bn.batch_split());
+    EXPECT_FALSE(bn.branches_side_by_side());
 }
 
 }  // namespace

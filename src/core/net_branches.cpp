@@ -23,13 +23,13 @@
 namespace googlenet {
 
 bool Net::wants_branches(int n, int threads) const {
-    return split_ && !training_ && threads > 1 && !(n >= kSplitMinImages * threads && splittable());
+    return split_ && !training_ && threads > 1 && n < kSplitMinImages * threads;
 }
 
 // Whether what set_batch last planned still holds for a batch of n on `threads`.
 bool Net::plan_current(int n, int threads) const {
     return n == batch_ && split_ == split_planned_ && (lanes_.empty() || int(lanes_.size()) == threads) &&
-           wants_branches(n, threads) == (branches_ != nullptr);
+           wants_branches(n, threads) == (branches_ != nullptr) && (!branches_ || int(branches_->rts.size()) == threads);
 }
 
 namespace {
@@ -69,7 +69,8 @@ void assign(BranchStage& stage, int threads) {
 // block's concatenation. Between two cuts, ops that read each other's outputs form a path; with
 // two paths or more the stage spreads them over the threads, longest first (by multiply-adds).
 // A path longer than the stage's share per thread whose last op is its dearest (the 3x3 path)
-// has that op's output channels split over all threads; the other parts wait for its input.
+// has that op's output channels split over all threads; the other parts wait for its input. A
+// convolution alone between two cuts (the stem's) is split the same way.
 void Net::plan_branches(int threads) {
     branches_ = std::make_unique<BranchPlan>();
     std::vector<Op*> run;  // the ops evaluation runs, in order
@@ -201,8 +202,26 @@ void Net::plan_branches(int threads) {
     for (int t = 0; t < threads; ++t) branches_->rts.push_back(std::make_unique<Runtime>(params_, rt_->engine));
 }
 
-// Ops that run beside others, one thread each, get primitives planned for one thread.
+// Ops that run beside others, one thread each, get primitives planned for one thread. First a
+// check of the memory plan, which is cheap next to making primitives: the values that a stage's
+// tasks read or write must not share memory, since those tasks may run at the same time.
 void Net::prepare_branches(int threads) {
+    for (const BranchStage& stage : branches_->stages) {
+        std::vector<const Value*> touched;
+        for (const BranchTask& task : stage.tasks) {
+            touched.insert(touched.end(), task.op->inputs.begin(), task.op->inputs.end());
+            touched.push_back(task.op->output);
+        }
+        std::sort(touched.begin(), touched.end());
+        touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+        for (size_t a = 0; a < touched.size(); ++a)
+            for (size_t b = a + 1; b < touched.size(); ++b) {
+                const TensorView &x = touched[a]->data, &y = touched[b]->data;
+                if (x.data() < y.data() + y.size() && y.data() < x.data() + x.size())
+                    throw Error("internal: values " + touched[a]->name + " and " + touched[b]->name +
+                                " share memory but may be used at the same time");
+            }
+    }
     omp_set_num_threads(1);
     for (const BranchStage& stage : branches_->stages)
         if (stage.lists.size() > 1)
