@@ -234,8 +234,9 @@ private:
     bool plan_current(int n, int threads) const;
     void plan_branches(int threads);
     void prepare_branches(int threads);
+    void plan(int n);
     void measure_branches();
-    const float* forward_branches(const float* images);
+    const float* forward_branches();
     void set_lanes(int n, int threads);
     const float* forward_lanes(const float* images);
     float loss_lanes(const int* labels);

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -30,6 +31,7 @@ struct BranchStage {
 struct BranchPlan {
     std::vector<BranchStage> stages;
     std::vector<std::pair<Op*, int>> split;  // ops run in parts, and how many
+    std::set<const Op*> alone;  // ops that run on one thread beside others: primitives for one thread
     std::vector<std::unique_ptr<Runtime>> rts;  // per thread: its own stream and transient buffers
     // Per task (stages in turn): the run that last finished it. Runs count up, so no reset is needed.
     std::unique_ptr<std::atomic<uint64_t>[]> done;

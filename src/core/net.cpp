@@ -228,8 +228,12 @@ Layout Net::activation_layout() {
 
 void Net::set_batch(int n) {
     if (n < 1) throw Error("batch size must be at least 1, got " + std::to_string(n));
+    if (!plan_current(n, omp_get_max_threads())) plan(n);
+}
+
+// What set_batch does when the batch size, the split, training or the thread count changed.
+void Net::plan(int n) {
     const int threads = omp_get_max_threads();
-    if (plan_current(n, threads)) return;
     split_planned_ = split_;
     branches_.reset(), op_time_.clear();
     if (!params_.allocated()) params_.allocate();
@@ -274,7 +278,13 @@ void Net::set_batch(int n) {
     for (const auto& [v, count] : reader_counts())
         if (count > 1 && v->needs_grad) shared = std::max(shared, v->grad.size());
     rt_->resize_scratch(shared);
-    for (auto& op : ops_) op->prepare(*rt_);
+    for (auto& op : ops_) {
+        // Ops that run beside others, one thread each, get primitives made for one thread.
+        const bool alone = branches_ && branches_->alone.count(op.get());
+        if (alone) omp_set_num_threads(1);
+        op->prepare(*rt_);
+        if (alone) omp_set_num_threads(threads);
+    }
     if (branches_) prepare_branches(threads);
     batch_ = n;
 }
@@ -289,15 +299,11 @@ void Net::add_auxiliary(size_t first_op, ValueId logits, float weight) {
 
 const float* Net::forward(const float* images) {
     if (batch_ == 0) throw Error("Net::forward before set_batch");
-    if (!plan_current(batch_, omp_get_max_threads())) {  // set_training or set_threads since set_batch
-        const int n = batch_;
-        batch_ = 0;
-        set_batch(n);
-    }
+    if (!plan_current(batch_, omp_get_max_threads())) plan(batch_);  // set_training or set_threads since set_batch
     if (!lanes_.empty()) return forward_lanes(images);
-    if (branches_) return forward_branches(images);
     Value& in = *values_[0];
     std::memcpy(in.data.data(), images, in.shape.numel() * sizeof(float));
+    if (branches_) return forward_branches();
     for (auto& op : ops_)
         if (training_ || !op->auxiliary) op->forward(*rt_);
     rt_->stream.wait();

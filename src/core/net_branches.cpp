@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <exception>
 #include <map>
 #include <numeric>
@@ -62,6 +61,13 @@ void assign(BranchStage& stage, int threads) {
         });
 }
 
+void run_task(const BranchTask& task, Runtime& rt) {
+    if (task.part < 0)
+        task.op->forward(rt);
+    else
+        task.op->forward_part(rt, task.part);
+}
+
 }  // namespace
 
 // Cuts the forward pass at every op that all later ops depend on only through ops from it on
@@ -104,6 +110,7 @@ void Net::plan_branches(int threads) {
             stage.units.push_back({p});
             stage.tasks.push_back({op, p, {}, i, estimated_cost(*op) / threads});
         }
+        branches_->alone.insert(op);
         assign(stage, threads);
         stages.push_back(std::move(stage));
     };
@@ -183,7 +190,10 @@ void Net::plan_branches(int threads) {
             }
         }
         assign(stage, threads);
-        for (const BranchTask& task : stage.tasks) stage_of[task.op] = int(stages.size());
+        for (const BranchTask& task : stage.tasks) {
+            stage_of[task.op] = int(stages.size());
+            branches_->alone.insert(task.op);
+        }
         stages.push_back(std::move(stage));
         i = end;
     }
@@ -202,9 +212,9 @@ void Net::plan_branches(int threads) {
     for (int t = 0; t < threads; ++t) branches_->rts.push_back(std::make_unique<Runtime>(params_, rt_->engine));
 }
 
-// Ops that run beside others, one thread each, get primitives planned for one thread. First a
-// check of the memory plan, which is cheap next to making primitives: the values that a stage's
-// tasks read or write must not share memory, since those tasks may run at the same time.
+// The split ops' parts, made for one thread each. First a check of the memory plan, cheap next
+// to making primitives: the values that a stage's tasks read or write must not share memory,
+// since those tasks may run at the same time.
 void Net::prepare_branches(int threads) {
     for (const BranchStage& stage : branches_->stages) {
         std::vector<const Value*> touched;
@@ -223,10 +233,6 @@ void Net::prepare_branches(int threads) {
             }
     }
     omp_set_num_threads(1);
-    for (const BranchStage& stage : branches_->stages)
-        if (stage.lists.size() > 1)
-            for (const BranchTask& task : stage.tasks)
-                if (task.part <= 0) task.op->prepare(*rt_);
     for (const auto& [op, parts] : branches_->split) op->prepare_parts(*rt_, parts);
     omp_set_num_threads(threads);
 }
@@ -250,10 +256,7 @@ void Net::measure_branches() {
                 for (int k : unit) {
                     const BranchTask& task = stage.tasks[size_t(k)];
                     const auto start = std::chrono::steady_clock::now();
-                    if (task.part < 0)
-                        task.op->forward(*plan.rts[0]);
-                    else
-                        task.op->forward_part(*plan.rts[0], task.part);
+                    run_task(task, *plan.rts[0]);
                     best[size_t(k)] = std::min(best[size_t(k)], std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
                 }
         omp_set_num_threads(threads);
@@ -263,10 +266,9 @@ void Net::measure_branches() {
     plan.measured = true;
 }
 
-const float* Net::forward_branches(const float* images) {
+// The input image is in place (Net::forward).
+const float* Net::forward_branches() {
     BranchPlan& plan = *branches_;
-    Value& in = *values_[0];
-    std::memcpy(in.data.data(), images, in.shape.numel() * sizeof(float));
     for (auto& rt : plan.rts) {
         rt->training = rt_->training, rt->weights_epoch = rt_->weights_epoch;
         rt->seed = rt_->seed, rt->step = rt_->step, rt->image_offset = rt_->image_offset, rt->choice_batch = rt_->choice_batch;
@@ -292,10 +294,7 @@ const float* Net::forward_branches(const float* images) {
                     while (plan.done[first + size_t(k)].load(std::memory_order_acquire) != run) _mm_pause();
                 // After an error the thread still marks its tasks done, so no other thread waits forever.
                 if (!failed.load(std::memory_order_relaxed)) try {
-                        if (task.part < 0)
-                            task.op->forward(*plan.rts[t]);
-                        else
-                            task.op->forward_part(*plan.rts[t], task.part);
+                        run_task(task, *plan.rts[t]);
                     } catch (...) {
 #pragma omp critical(googlenet_branch_error)
                         if (!error) error = std::current_exception();
