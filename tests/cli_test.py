@@ -256,6 +256,41 @@ class Cli(unittest.TestCase):
             self.assertLess(r["activations_mib"] + r["gradients_mib"] + r["parameters_mib"], r["peak_rss_mib"])
             self.assertAlmostEqual(r["images_per_sec"], 2 / (r["ms_per_iter"] / 1000), delta=0.01 * r["images_per_sec"])
 
+    def test_bench_profile_times_every_op(self):
+        import json
+        # D2L's ops once its ReLUs are fused into the convolutions: the stem's 3, b2's 3, and per
+        # Inception block four paths of 1-2 convolutions and a pool, and the concatenation.
+        kinds = {"conv 7x7": 1, "conv 1x1": 37, "conv 3x3": 10, "conv 5x5": 9, "max pool": 13, "concat": 9,
+                 "avg pool": 1, "linear": 1}
+        for mode, batch, parallel, split, side_by_side in (("train", 16, "batch", True, False),
+                                                          ("train", 4, "ops", False, False),
+                                                          ("infer", 1, "batch", False, True)):
+            p = run("bench", "--mode", mode, "--batch-size", str(batch), "--warmup", "1", "--iters", "2",
+                    "--threads", "2", "--parallel", parallel, "--profile", "--json")
+            r = json.loads(p.stdout.strip().splitlines()[-1])
+            where = f"{mode} batch {batch} --parallel {parallel}"
+            self.assertEqual((r["batch_split"], r["paths_side_by_side"]), (split, side_by_side), where)
+            ops = r["ops"]
+            self.assertEqual({k: sum(o["kind"] == k for o in ops) for k in kinds}, kinds, where)
+            self.assertEqual(len(ops), sum(kinds.values()), where)
+            self.assertIn("conv+relu 3x3/1 96->128 (2.0.p2_2)", [o["op"] for o in ops])
+            for o in ops:
+                self.assertGreater(o["forward_ms"], 0, (where, o))
+                has_params = o["kind"].startswith("conv") or o["kind"] == "linear"
+                if mode == "infer" or not has_params:
+                    self.assertEqual(o["backward_weights_ms"], 0, (where, o))
+                else:
+                    self.assertGreater(o["backward_weights_ms"], 0, (where, o))
+                if mode == "infer":
+                    self.assertEqual(o["backward_data_ms"], 0, (where, o))
+                if o["kind"].startswith("conv"):
+                    self.assertEqual(len(o["kernels"].split(" | ")), 3, (where, o))
+            # Every op runs inside the iteration, on one thread at a time unless the paths run side by side.
+            total = sum(o["forward_ms"] + o["backward_data_ms"] + o["backward_weights_ms"] for o in ops)
+            if not side_by_side:
+                self.assertLessEqual(total, r["ms_mean"] * 1.0001, where)
+            self.assertIn("by kind of op", p.stdout)
+
     def interrupted_run_matches(self, sig, extra):
         """Trains RESUMABLE once straight through and once stopped by `sig` and resumed; same weights."""
         args = ["--resize", "32", "--train-limit", "640", "--test-limit", "64", "--batch-size", "32", "--threads", "2",

@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace googlenet {
 
@@ -14,6 +15,17 @@ struct BenchConfig {
     std::string parallel = "batch";  // as TrainConfig::parallel
     int warmup = 2;
     int iters = 5;
+    bool profile = false;  // also time every op (BenchResult::ops)
+};
+
+// One op's share of an iteration (Net::op_times), in ms per timed iteration: per copy of the net
+// when the batch runs split, thread time when the paths run side by side.
+struct OpProfile {
+    std::string op;       // Net::label
+    std::string kind;     // "conv 3x3", "max pool", "concat", ...: what the by-kind totals group by
+    std::string output;   // its output's shape for one image, "CxHxW"
+    std::string kernels;  // Op::kernels
+    double forward_ms = 0, backward_data_ms = 0, backward_weights_ms = 0;
 };
 
 struct BenchResult {
@@ -30,6 +42,10 @@ struct BenchResult {
     int64_t macs_per_image = 0;
     bool batch_split = false;  // whether the batch ran split over the threads (--parallel batch, if the net allows)
     bool paths_side_by_side = false;  // whether its Inception paths ran side by side (--parallel batch, small batches in evaluation)
+    // With config.profile: every op that ran, in the net's order, and the timed iterations' mean
+    // (the ops' times are part of it; what is left is the loss, gradient sums and SGD).
+    std::vector<OpProfile> ops;
+    double ms_mean = 0;
 };
 
 BenchResult benchmark(const BenchConfig& config);

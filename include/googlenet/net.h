@@ -66,6 +66,9 @@ class Op {
 public:
     virtual ~Op() = default;
     virtual std::string describe() const = 0;  // "conv 7x7/2 1->64", for summaries and errors
+    // Which kernel runs each pass, for profiles: "forward | backward-data | backward-weights"
+    // (oneDNN's implementation names, or ours); empty where the op does not say. Set by prepare.
+    virtual std::string kernels() const { return {}; }
     virtual void prepare(Runtime& rt) = 0;     // the batch size is known: create primitives
     virtual void forward(Runtime& rt) = 0;
     virtual void backward(Runtime& rt) = 0;
@@ -166,6 +169,9 @@ public:
     void name_block(ValueId x, const std::string& name) { block_names_.emplace_back(x, name); }
     // Each layer's output shape, parameters and multiply-adds, as D2L walks through the network.
     std::string summary() const;
+    // The op as summary() lists it: what it computes and its parameters' name ("conv+relu 3x3/1
+    // 96->128 (3.0.p2_2)").
+    std::string label(const Op& op) const;
     ValueId output() const { return output_; }
 
     const Value& value(ValueId id) const { return *values_[size_t(id)]; }
@@ -224,6 +230,20 @@ public:
     // Also compute the gradient of the input images (value(input()).grad), e.g. for tests.
     void require_input_grad() { values_[0]->needs_grad = true; }
 
+    // Each op's wall time, for `googlenet bench --profile`. While profiling is on, forward and
+    // backward add every op's time to its entry; an op's backward is split into backward-weights
+    // (its parameters' gradients) and backward-data (the rest: its input's gradient, and the
+    // ReLU mask). Batch norm's oneDNN backward computes both at once and counts as backward-data.
+    // set_profiling(true) starts from zero. With the batch split each copy times its own ops on
+    // its share and op_times() gives the first copy's ops with the copies' mean times; with the
+    // paths side by side, each op's time on the thread that ran it (a split op's parts summed),
+    // so ops of one stage overlap.
+    struct OpTime {
+        const Op* op = nullptr;
+        double forward_ms = 0, backward_data_ms = 0, backward_weights_ms = 0;
+    };
+    void set_profiling(bool on);
+    std::vector<OpTime> op_times() const;  // every op of the net that ran the batch, in order
 private:
     ValueId remembered(ValueId id, std::function<void(Net&)> replay) {
         recipe_.push_back(std::move(replay));
@@ -275,6 +295,9 @@ private:
     // there: the time its values live by.
     std::unique_ptr<struct BranchPlan> branches_;
     std::vector<int> op_time_;
+    bool profiling_ = false;
+    std::vector<OpTime> op_times_;  // while profiling: per op, summed over the calls
+    OpTime& op_time_entry(size_t op);
 };
 
 }  // namespace googlenet

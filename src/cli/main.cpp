@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <array>
 #include <atomic>
 #include <algorithm>
 #include <chrono>
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <fmt/format.h>
 
 #include "googlenet/bench.h"
@@ -237,6 +239,56 @@ int run_eval(const TrainConfig& c, const std::string& weights, std::string out_d
     return 0;
 }
 
+// bench --profile: every op's time in the net's order, then the totals by kind of op.
+void print_profile(const BenchResult& r) {
+    const bool train = r.config.mode == "train";
+    if (r.batch_split)
+        std::printf("\nper op, ms per timed iteration, per copy of the net (each copy runs its share of the batch, "
+                    "all copies at once):\n");
+    else if (r.paths_side_by_side)
+        std::printf("\nper op, ms per timed iteration, on the thread that ran it (the paths of a block run at once on "
+                    "different threads, so the ops add up to more than the iteration):\n");
+    else
+        std::printf("\nper op, ms per timed iteration (every op on all %d threads):\n", r.threads);
+    auto total = [](const OpProfile& o) { return o.forward_ms + o.backward_data_ms + o.backward_weights_ms; };
+    double sum = 0;
+    for (const OpProfile& o : r.ops) sum += total(o);
+    if (train)
+        std::printf("%9s %9s %9s %9s %6s  %-44s %-11s %s\n", "forward", "bwd-data", "bwd-wts", "total", "share", "op", "output",
+                    "kernels (forward | backward-data | backward-weights)");
+    else
+        std::printf("%9s %6s  %-44s %-11s %s\n", "forward", "share", "op", "output", "kernels (forward | ...)");
+    std::map<std::string, std::array<double, 3>> by_kind;
+    for (const OpProfile& o : r.ops) {
+        const double share = sum > 0 ? 100 * total(o) / sum : 0;
+        if (train)
+            std::printf("%9.2f %9.2f %9.2f %9.2f %5.1f%%  %-44s %-11s %s\n", o.forward_ms, o.backward_data_ms,
+                        o.backward_weights_ms, total(o), share, o.op.c_str(), o.output.c_str(), o.kernels.c_str());
+        else
+            std::printf("%9.2f %5.1f%%  %-44s %-11s %s\n", o.forward_ms, share, o.op.c_str(), o.output.c_str(),
+                        o.kernels.substr(0, o.kernels.find(" |")).c_str());
+        auto& k = by_kind[o.kind];
+        k[0] += o.forward_ms, k[1] += o.backward_data_ms, k[2] += o.backward_weights_ms;
+    }
+    std::printf(train ? "\nby kind of op (ms: forward / backward-data / backward-weights):\n" : "\nby kind of op (ms):\n");
+    std::vector<std::pair<std::string, std::array<double, 3>>> kinds(by_kind.begin(), by_kind.end());
+    std::sort(kinds.begin(), kinds.end(), [](const auto& a, const auto& b) {
+        return a.second[0] + a.second[1] + a.second[2] > b.second[0] + b.second[1] + b.second[2];
+    });
+    for (const auto& [kind, t] : kinds) {
+        std::printf("  %-18s %9.2f  %5.1f%%", kind.c_str(), t[0] + t[1] + t[2], sum > 0 ? 100 * (t[0] + t[1] + t[2]) / sum : 0);
+        if (train) std::printf("   %.2f / %.2f / %.2f", t[0], t[1], t[2]);
+        std::printf("\n");
+    }
+    if (r.paths_side_by_side)
+        std::printf("ops: %.2f ms of thread time; the iteration: %.2f ms (mean)\n", sum, r.ms_mean);
+    else
+        std::printf("ops: %.2f ms of the iteration's %.2f (mean); outside them %.2f ms (%s)\n", sum, r.ms_mean, r.ms_mean - sum,
+                    !train            ? "the input copy"
+                    : r.batch_split ? "the loss, waiting for the other copies, the copies' gradient sum, SGD"
+                                    : "the loss, SGD");
+}
+
 int run_bench(const BenchConfig& config, bool json) {
     const BenchResult r = benchmark(config);
     const BenchConfig& c = r.config;  // with the model's input size filled in
@@ -247,16 +299,23 @@ int run_bench(const BenchConfig& config, bool json) {
                 r.ms_per_iter, r.ms_best, r.gflops, r.peak_rss_mib);
     std::printf("planned: activations %.0f MiB, gradients %.0f MiB; parameters and their gradients %.0f MiB\n",
                 r.activations_mib, r.gradients_mib, r.parameters_mib);
-    if (json)
-        std::printf("%s\n", fmt::format(R"({{"mode": "{}", "model": {}, "batch_size": {}, "size": {}, "threads": {}, "batch_split": {}, "paths_side_by_side": {}, )"
-                                         R"("warmup": {}, "iters": {}, "images_per_sec": {:.3f}, "ms_per_iter": {:.3f}, )"
-                                         R"("ms_best": {:.3f}, "gflops": {:.3f}, "peak_rss_mib": {:.1f}, "activations_mib": {:.1f}, )"
-                                         R"("gradients_mib": {:.1f}, "parameters_mib": {:.1f}, "macs_per_image": {}}})",
-                                         c.mode, nlohmann::json(c.model).dump(), c.batch_size, c.size, r.threads, r.batch_split, r.paths_side_by_side,
-                                         c.warmup, c.iters, r.images_per_sec, r.ms_per_iter, r.ms_best, r.gflops,
-                                         r.peak_rss_mib, r.activations_mib, r.gradients_mib, r.parameters_mib,
-                                         r.macs_per_image)
-                                 .c_str());
+    if (c.profile) print_profile(r);
+    if (!json) return 0;
+    nlohmann::ordered_json j{{"mode", c.mode}, {"model", c.model}, {"batch_size", c.batch_size}, {"size", c.size},
+                             {"threads", r.threads}, {"batch_split", r.batch_split}, {"paths_side_by_side", r.paths_side_by_side},
+                             {"warmup", c.warmup}, {"iters", c.iters}, {"images_per_sec", r.images_per_sec},
+                             {"ms_per_iter", r.ms_per_iter}, {"ms_best", r.ms_best}, {"ms_mean", r.ms_mean}, {"gflops", r.gflops},
+                             {"peak_rss_mib", r.peak_rss_mib}, {"activations_mib", r.activations_mib},
+                             {"gradients_mib", r.gradients_mib}, {"parameters_mib", r.parameters_mib},
+                             {"macs_per_image", r.macs_per_image}};
+    if (c.profile) {
+        j["ops"] = nlohmann::ordered_json::array();
+        for (const OpProfile& o : r.ops)
+            j["ops"].push_back({{"op", o.op}, {"kind", o.kind}, {"output", o.output}, {"kernels", o.kernels},
+                                {"forward_ms", o.forward_ms}, {"backward_data_ms", o.backward_data_ms},
+                                {"backward_weights_ms", o.backward_weights_ms}});
+    }
+    std::printf("%s\n", j.dump().c_str());
     return 0;
 }
 
@@ -364,6 +423,9 @@ int main(int argc, char** argv) {
     bench_cmd->add_option("--warmup", bc.warmup, "Untimed iterations first")->capture_default_str()->check(CLI::NonNegativeNumber);
     bench_cmd->add_option("--iters", bc.iters, "Timed iterations")->capture_default_str()->check(CLI::Range(1, 1000000));
     bench_cmd->add_flag("--json", bench_json, "Also print the figures as one JSON object on the last line");
+    bench_cmd->add_flag("--profile", bc.profile,
+                        "Also time every op (forward, backward-data, backward-weights) and print them with the kernels "
+                        "each pass runs, and totals by kind of op");
 
     cli::PredictOptions po;
     CLI::App* predict_cmd = app.add_subcommand("predict", "Top classes of PNG or JPEG images");

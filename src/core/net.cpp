@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
@@ -188,16 +189,11 @@ std::string Net::summary() const {
     int64_t total_params = 0, total_macs = 0, aux_params = 0, aux_macs = 0;
     for (const auto& op : ops_) {
         int64_t params = 0;
-        std::string names;
-        for (int i : op->param_indices()) {
-            params += int64_t(params_.param(i).size);
-            if (names.empty()) names = params_.param(i).name.substr(0, params_.param(i).name.rfind('.'));
-        }
+        for (int i : op->param_indices()) params += int64_t(params_.param(i).size);
         const int64_t macs = op->macs_per_image();
         (op->auxiliary ? aux_params : total_params) += params;
         (op->auxiliary ? aux_macs : total_macs) += macs;
-        const std::string label = (op->auxiliary ? "  aux: " : "") + op->describe() + (names.empty() ? "" : " (" + names + ")");
-        std::string row = fmt::format("{:<34} {:<20} {:>11} {:>13}", label, shape1(op->output->shape),
+        std::string row = fmt::format("{:<34} {:<20} {:>11} {:>13}", (op->auxiliary ? "  aux: " : "") + label(*op), shape1(op->output->shape),
                                       params ? thousands(params) : "", macs ? thousands(macs) : "");
         out += row.erase(row.find_last_not_of(' ') + 1) + "\n";
         for (const auto& [id, name] : block_names_)
@@ -210,6 +206,13 @@ std::string Net::summary() const {
         out += fmt::format("with the {} auxiliary classifiers (training only): {} parameters, {} multiply-adds\n",
                            auxiliaries_.size(), thousands(total_params + aux_params), thousands(total_macs + aux_macs));
     return out;
+}
+
+std::string Net::label(const Op& op) const {
+    const std::vector<int> params = op.param_indices();
+    if (params.empty()) return op.describe();
+    const std::string& name = params_.param(params[0]).name;
+    return op.describe() + " (" + name.substr(0, name.rfind('.')) + ")";
 }
 
 void Net::set_threads(int threads) {
@@ -304,10 +307,54 @@ const float* Net::forward(const float* images) {
     Value& in = *values_[0];
     std::memcpy(in.data.data(), images, in.shape.numel() * sizeof(float));
     if (branches_) return forward_branches();
-    for (auto& op : ops_)
-        if (training_ || !op->auxiliary) op->forward(*rt_);
+    for (size_t i = 0; i < ops_.size(); ++i) {
+        Op& op = *ops_[i];
+        if (!training_ && op.auxiliary) continue;
+        if (!profiling_) {
+            op.forward(*rt_);
+            continue;
+        }
+        const auto start = std::chrono::steady_clock::now();
+        op.forward(*rt_);
+        rt_->stream.wait();
+        op_time_entry(i).forward_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    }
     rt_->stream.wait();
     return value(output_).data.data();
+}
+
+void Net::set_profiling(bool on) {
+    profiling_ = on;
+    op_times_.clear();
+    for (auto& lane : lanes_) lane->set_profiling(on);
+}
+
+Net::OpTime& Net::op_time_entry(size_t op) {
+    if (op_times_.size() != ops_.size()) op_times_.assign(ops_.size(), OpTime{});  // ReLUs fused since set_profiling
+    return op_times_[op];
+}
+
+std::vector<Net::OpTime> Net::op_times() const {
+    if (lanes_.empty()) {
+        std::vector<OpTime> times(ops_.size());
+        for (size_t i = 0; i < ops_.size(); ++i) {
+            if (op_times_.size() == ops_.size()) times[i] = op_times_[i];
+            times[i].op = ops_[i].get();
+        }
+        return times;
+    }
+    std::vector<OpTime> times = lanes_[0]->op_times();
+    const double copies = double(lanes_.size());
+    for (OpTime& t : times) t.forward_ms /= copies, t.backward_data_ms /= copies, t.backward_weights_ms /= copies;
+    for (size_t l = 1; l < lanes_.size(); ++l) {
+        const std::vector<OpTime> other = lanes_[l]->op_times();
+        for (size_t i = 0; i < times.size(); ++i) {  // the copies replay one recipe: the same ops
+            times[i].forward_ms += other[i].forward_ms / copies;
+            times[i].backward_data_ms += other[i].backward_data_ms / copies;
+            times[i].backward_weights_ms += other[i].backward_weights_ms / copies;
+        }
+    }
+    return times;
 }
 
 float Net::loss(const int* labels) {
@@ -339,9 +386,21 @@ void Net::backward(const std::function<void(const Op&)>& after_op) {
     value(output_).grad_written = true;
     if (training_)
         for (const Auxiliary& a : auxiliaries_) value(a.logits).grad_written = true;
+    rt_->profiling = profiling_;
     for (auto it = ops_.rbegin(); it != ops_.rend(); ++it) {
         if ((*it)->auxiliary && !training_) continue;
-        (*it)->backward(*rt_);
+        if (!profiling_) {
+            (*it)->backward(*rt_);
+        } else {
+            const double weights_before = rt_->weights_ms;
+            const auto start = std::chrono::steady_clock::now();
+            (*it)->backward(*rt_);
+            rt_->stream.wait();
+            const double all = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+            OpTime& t = op_time_entry(size_t(ops_.rend() - it - 1));
+            t.backward_weights_ms += rt_->weights_ms - weights_before;
+            t.backward_data_ms += all - (rt_->weights_ms - weights_before);
+        }
         if (after_op) {
             rt_->stream.wait();  // a no-op on the CPU engine, whose primitives run synchronously
             after_op(**it);

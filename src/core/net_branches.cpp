@@ -275,10 +275,20 @@ const float* Net::forward_branches() {
     }
     if (!plan.measured) measure_branches();
     const uint64_t run = ++plan.run;
+    std::map<const Op*, size_t> index;  // while profiling: each op's place in ops_
+    if (profiling_)
+        for (size_t i = 0; i < ops_.size(); ++i) index[ops_[i].get()] = i;
+    std::vector<double> task_ms;  // while profiling: each task's time on the thread that ran it
     size_t first = 0;  // the stage's first task in plan.done
     for (const BranchStage& stage : plan.stages) {
+        task_ms.assign(profiling_ ? stage.tasks.size() : 0, 0.0);
         if (stage.lists.size() == 1) {
-            for (int k : stage.lists[0]) stage.tasks[size_t(k)].op->forward(*rt_);
+            for (int k : stage.lists[0]) {
+                const auto start = std::chrono::steady_clock::now();
+                stage.tasks[size_t(k)].op->forward(*rt_);
+                if (profiling_) task_ms[size_t(k)] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+            }
+            for (size_t k = 0; k < task_ms.size(); ++k) op_time_entry(index.at(stage.tasks[k].op)).forward_ms += task_ms[k];
             first += stage.tasks.size();
             continue;
         }
@@ -294,7 +304,10 @@ const float* Net::forward_branches() {
                     while (plan.done[first + size_t(k)].load(std::memory_order_acquire) != run) _mm_pause();
                 // After an error the thread still marks its tasks done, so no other thread waits forever.
                 if (!failed.load(std::memory_order_relaxed)) try {
+                        const auto start = std::chrono::steady_clock::now();
                         run_task(task, *plan.rts[t]);
+                        if (!task_ms.empty())
+                            task_ms[size_t(k)] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
                     } catch (...) {
 #pragma omp critical(googlenet_branch_error)
                         if (!error) error = std::current_exception();
@@ -304,6 +317,7 @@ const float* Net::forward_branches() {
             }
         }
         if (error) std::rethrow_exception(error);
+        for (size_t k = 0; k < task_ms.size(); ++k) op_time_entry(index.at(stage.tasks[k].op)).forward_ms += task_ms[k];
         first += stage.tasks.size();
     }
     return value(output_).data.data();

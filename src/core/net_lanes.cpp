@@ -68,7 +68,7 @@ void Net::set_lanes(int n, int threads) {
             for (const auto& [id, name] : block_names_) lane->name_block(id, name);
             // The first copy writes the gradients straight into this net's; the others sum theirs in.
             lane->params_.share(params_, i == 0);
-            lane->training_ = training_, lane->seed_ = seed_, lane->step_ = step_;
+            lane->training_ = training_, lane->seed_ = seed_, lane->step_ = step_, lane->profiling_ = profiling_;
             lanes_.push_back(std::move(lane));
         }
         lane_share_ = std::make_unique<LaneShare>();

@@ -3,6 +3,8 @@
 #pragma once
 #include <dnnl.hpp>
 
+#include <chrono>
+
 #include "googlenet/net.h"
 
 namespace googlenet {
@@ -55,9 +57,29 @@ public:
     int lane = 0;
     unsigned share_calls = 0;  // this copy's calls that met the others (WinogradConv::set_weights)
     int choice_batch = 0;      // > 0: ops choose their algorithms as for this batch (the largest share)
+    // While the Net profiles (Net::set_profiling): the time ops spent in WeightsTime scopes.
+    bool profiling = false;
+    double weights_ms = 0;
 
 private:
     Buffer scratch_, transient_[4];
+};
+
+// Counts the enclosing scope, an op's backward-weights, as such in the Net's profile.
+class WeightsTime {
+public:
+    explicit WeightsTime(Runtime& rt) : rt_(rt) {
+        if (rt_.profiling) start_ = std::chrono::steady_clock::now();
+    }
+    ~WeightsTime() {
+        if (rt_.profiling) rt_.weights_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
+    }
+    WeightsTime(const WeightsTime&) = delete;
+    WeightsTime& operator=(const WeightsTime&) = delete;
+
+private:
+    Runtime& rt_;
+    std::chrono::steady_clock::time_point start_;
 };
 
 // What the copies of a split batch share. Ops that use it must be reached by every copy, in the

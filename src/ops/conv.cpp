@@ -146,6 +146,7 @@ public:
         auto bww_pd = dnnl::convolution_backward_weights::primitive_desc(
             rt.engine, dnnl::algorithm::convolution_direct, src_, wei_any, bias_md_, dst_, strides, pad, pad, fwd_pd);
         plain_src_ = plain_dst_ = Plain{};
+        bool plain_bww = false;
         const memory::desc src_nchw = desc_of(inputs[0]->shape, Layout::nchw), dst_nchw = desc_of(output->shape, Layout::nchw);
         if (std::string(bww_pd.impl_info_str()).rfind("ref", 0) == 0 && (src_ != src_nchw || dst_ != dst_nchw)) {
             // No JIT kernel for this backward-weights problem in blocked layouts (on AVX2: the
@@ -157,6 +158,7 @@ public:
             bww_pd = dnnl::convolution_backward_weights::primitive_desc(rt.engine, dnnl::algorithm::convolution_direct,
                                                                         src_nchw, wei_any, bias_md_, dst_nchw, strides,
                                                                         pad, pad, plain_fwd);
+            plain_bww = true;
             plain_src_ = Plain(rt, src_, src_nchw);
             plain_dst_ = Plain(rt, dst_, dst_nchw);
         }
@@ -164,13 +166,20 @@ public:
             bwd_weights_ = dnnl::convolution_backward_weights(bww_pd);
             dw_ = PrimitiveWeights(rt, wei_, bww_pd.diff_weights_desc());
         }
+        std::string data_kernel = "-";  // the image needs no gradient
         if (inputs[0]->needs_grad && !winograd_bwd_on_) {
             auto bwd_pd = dnnl::convolution_backward_data::primitive_desc(
                 rt.engine, dnnl::algorithm::convolution_direct, src_, wei_any, dst_, strides, pad, pad, fwd_pd);
             bwd_data_ = dnnl::convolution_backward_data(bwd_pd);
             bwd_wei_ = PrimitiveWeights(rt, wei_, bwd_pd.weights_desc());
+            data_kernel = bwd_pd.impl_info_str();
         }
+        auto ours = [](const WinogradConv& w) { return "winograd F(" + std::to_string(w.tile()) + "x" + std::to_string(w.tile()) + ")"; };
+        kernels_ = (winograd_on_ ? ours(winograd_) : std::string(fwd_pd.impl_info_str())) + " | " +
+                   (winograd_bwd_on_ ? ours(winograd_bwd_) : data_kernel) + " | " +
+                   (winograd_bww_on_ ? ours(winograd_bww_) : (plain_bww ? "nchw " : "") + std::string(bww_pd.impl_info_str()));
     }
+    std::string kernels() const override { return kernels_; }
 
     void forward(Runtime& rt) override {
         if (winograd_on_) {
@@ -248,17 +257,7 @@ public:
     void backward(Runtime& rt) override {
         auto diff_dst = rt.mem(dst_, output->grad.data());
         if (relu_mask == ReluMask::own) relu_bwd_.apply(rt, *output);  // the producer runs backward last
-        if (winograd_bww_on_) {
-            winograd_bww_.backward_weights(rt, inputs[0]->data.data(), output->grad.data(), rt.params.grad(weight_),
-                                       bias_ >= 0 ? rt.params.grad(bias_) : nullptr);
-        } else {
-            std::unordered_map<int, memory> args{{DNNL_ARG_SRC, plain_src_.of(rt, rt.mem(src_, inputs[0]->data.data()))},
-                                                 {DNNL_ARG_DIFF_DST, plain_dst_.of(rt, diff_dst)},
-                                                 {DNNL_ARG_DIFF_WEIGHTS, dw_.target(rt, rt.params.grad(weight_))}};
-            if (bias_ >= 0) args[DNNL_ARG_DIFF_BIAS] = rt.mem(bias_md_, rt.params.grad(bias_));
-            bwd_weights_.execute(rt.stream, args);
-            dw_.copy_to_user(rt, rt.params.grad(weight_));
-        }
+        backward_weights(rt, diff_dst);
         Value& in = *inputs[0];
         if (!in.needs_grad) return;
         float* target = rt.grad_target(in);
@@ -276,6 +275,21 @@ public:
     }
 
 private:
+    void backward_weights(Runtime& rt, const memory& diff_dst) {
+        WeightsTime weights_time(rt);
+        if (winograd_bww_on_) {
+            winograd_bww_.backward_weights(rt, inputs[0]->data.data(), output->grad.data(), rt.params.grad(weight_),
+                                           bias_ >= 0 ? rt.params.grad(bias_) : nullptr);
+            return;
+        }
+        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, plain_src_.of(rt, rt.mem(src_, inputs[0]->data.data()))},
+                                             {DNNL_ARG_DIFF_DST, plain_dst_.of(rt, diff_dst)},
+                                             {DNNL_ARG_DIFF_WEIGHTS, dw_.target(rt, rt.params.grad(weight_))}};
+        if (bias_ >= 0) args[DNNL_ARG_DIFF_BIAS] = rt.mem(bias_md_, rt.params.grad(bias_));
+        bwd_weights_.execute(rt.stream, args);
+        dw_.copy_to_user(rt, rt.params.grad(weight_));
+    }
+
     dnnl::primitive_attr relu_attr() const {
         dnnl::primitive_attr attr;
         if (relu_) {
@@ -308,6 +322,7 @@ private:
     Plain plain_src_, plain_dst_;
     bool relu_ = false;
     ReluMaskBackward relu_bwd_;
+    std::string kernels_;
     // Forward, backward-data and (with enough tiles per thread) backward-weights through Winograd;
     // backward-weights may use another tile size (WinogradConv::tile_for).
     bool winograd_on_ = false, winograd_bwd_on_ = false, winograd_bww_on_ = false, winograd_ready_ = false;  // ready: winograd_ holds the weights of winograd_epoch_ (evaluation)

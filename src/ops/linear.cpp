@@ -63,11 +63,14 @@ public:
 
     void backward(Runtime& rt) override {
         auto diff_dst = rt.mem(dst_, output->grad.data());
-        bwd_weights_.execute(rt.stream,
-                             {{DNNL_ARG_SRC, rt.mem(src_, inputs[0]->data.data())},
-                              {DNNL_ARG_DIFF_DST, diff_dst},
-                              {DNNL_ARG_DIFF_WEIGHTS, rt.mem(wei_, rt.params.grad(weight_))},
-                              {DNNL_ARG_DIFF_BIAS, rt.mem(bias_md_, rt.params.grad(bias_))}});
+        {
+            WeightsTime weights_time(rt);
+            bwd_weights_.execute(rt.stream,
+                                 {{DNNL_ARG_SRC, rt.mem(src_, inputs[0]->data.data())},
+                                  {DNNL_ARG_DIFF_DST, diff_dst},
+                                  {DNNL_ARG_DIFF_WEIGHTS, rt.mem(wei_, rt.params.grad(weight_))},
+                                  {DNNL_ARG_DIFF_BIAS, rt.mem(bias_md_, rt.params.grad(bias_))}});
+        }
         Value& in = *inputs[0];
         if (!in.needs_grad) return;
         float* target = rt.grad_target(in);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <numeric>
 #include <random>
 #include <vector>
 
@@ -12,6 +13,24 @@
 #include "googlenet/trainer.h"
 
 namespace googlenet {
+
+static std::string kind_of(const Op& op) {
+    const OpAttributes a = op.attributes();
+    switch (a.kind) {
+    case OpAttributes::conv: return "conv " + std::to_string(a.kernel_h) + "x" + std::to_string(a.kernel_w);
+    case OpAttributes::relu: return "relu";
+    case OpAttributes::max_pool: return "max pool";
+    case OpAttributes::avg_pool: return "avg pool";
+    case OpAttributes::adaptive_avg_pool: return "adaptive avg pool";
+    case OpAttributes::batch_norm: return "batch norm";
+    case OpAttributes::lrn: return "lrn";
+    case OpAttributes::dropout: return "dropout";
+    case OpAttributes::concat: return "concat";
+    case OpAttributes::linear: return "linear";
+    case OpAttributes::normalize: return "normalize";
+    }
+    return "other";
+}
 
 BenchResult benchmark(const BenchConfig& config) {
     const ModelSpec spec = load_model(config.model);
@@ -47,11 +66,23 @@ BenchResult benchmark(const BenchConfig& config) {
         sgd.step();
     };
     for (int i = 0; i < c.warmup; ++i) step();
+    net.set_profiling(c.profile);
     std::vector<double> ms;
     for (int i = 0; i < c.iters; ++i) {
         const auto t0 = std::chrono::steady_clock::now();
         step();
         ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    r.ms_mean = std::accumulate(ms.begin(), ms.end(), 0.0) / double(ms.size());
+    if (c.profile) {
+        for (const Net::OpTime& t : net.op_times()) {
+            const Op& op = *t.op;
+            if (op.auxiliary && !train) continue;
+            const Shape& out = op.output->shape;
+            r.ops.push_back({net.label(op), kind_of(op), std::to_string(out.c) + "x" + std::to_string(out.h) + "x" + std::to_string(out.w),
+                             op.kernels(), t.forward_ms / c.iters,
+                             t.backward_data_ms / c.iters, t.backward_weights_ms / c.iters});
+        }
     }
     std::sort(ms.begin(), ms.end());
     r.ms_per_iter = ms.size() % 2 ? ms[ms.size() / 2] : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
