@@ -317,7 +317,7 @@ const float* Net::forward(const float* images) {
         const auto start = std::chrono::steady_clock::now();
         op.forward(*rt_);
         rt_->stream.wait();
-        op_time_entry(i).forward_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+        op_time_entry(i).forward_ms += ms_since(start);
     }
     rt_->stream.wait();
     return value(output_).data.data();
@@ -396,7 +396,7 @@ void Net::backward(const std::function<void(const Op&)>& after_op) {
             const auto start = std::chrono::steady_clock::now();
             (*it)->backward(*rt_);
             rt_->stream.wait();
-            const double all = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+            const double all = ms_since(start);
             OpTime& t = op_time_entry(size_t(ops_.rend() - it - 1));
             t.backward_weights_ms += rt_->weights_ms - weights_before;
             t.backward_data_ms += all - (rt_->weights_ms - weights_before);

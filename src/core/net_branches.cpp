@@ -286,7 +286,7 @@ const float* Net::forward_branches() {
             for (int k : stage.lists[0]) {
                 const auto start = std::chrono::steady_clock::now();
                 stage.tasks[size_t(k)].op->forward(*rt_);
-                if (profiling_) task_ms[size_t(k)] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+                if (profiling_) task_ms[size_t(k)] = ms_since(start);
             }
             for (size_t k = 0; k < task_ms.size(); ++k) op_time_entry(index.at(stage.tasks[k].op)).forward_ms += task_ms[k];
             first += stage.tasks.size();
@@ -307,7 +307,7 @@ const float* Net::forward_branches() {
                         const auto start = std::chrono::steady_clock::now();
                         run_task(task, *plan.rts[t]);
                         if (!task_ms.empty())
-                            task_ms[size_t(k)] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+                            task_ms[size_t(k)] = ms_since(start);
                     } catch (...) {
 #pragma omp critical(googlenet_branch_error)
                         if (!error) error = std::current_exception();

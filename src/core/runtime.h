@@ -65,6 +65,11 @@ private:
     Buffer scratch_, transient_[4];
 };
 
+// Milliseconds since `start`, for the Net's profile.
+inline double ms_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
 // Counts the enclosing scope, an op's backward-weights, as such in the Net's profile.
 class WeightsTime {
 public:
@@ -72,7 +77,7 @@ public:
         if (rt_.profiling) start_ = std::chrono::steady_clock::now();
     }
     ~WeightsTime() {
-        if (rt_.profiling) rt_.weights_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
+        if (rt_.profiling) rt_.weights_ms += ms_since(start_);
     }
     WeightsTime(const WeightsTime&) = delete;
     WeightsTime& operator=(const WeightsTime&) = delete;
