@@ -7,8 +7,11 @@
 // of magnitude.
 #include <omp.h>
 
+#include <chrono>
+#include <future>
 #include <random>
 
+#include "core/runtime.h"
 #include "googlenet/models.h"
 #include "googlenet/train.h"
 #include "testing.h"
@@ -137,3 +140,25 @@ TEST(BatchSplit, BatchNormAndSmallBatchesRunWhole) {
 }
 
 }  // namespace
+
+// The copies meet inside Winograd layers (LaneShare::meet). A copy that fails never comes: the
+// others must stop waiting and throw once Net marks the failure, or the step never ends (as it
+// did with OpenMP's barrier there).
+TEST(BatchSplit, CopiesWaitingForAFailedCopyStop) {
+    LaneShare share;
+    share.lanes = 2;
+    for (int round = 0; round < 3; ++round) {  // both arrive: the meeting completes, again and again
+        auto other = std::async(std::launch::async, [&] { share.meet(); });
+        share.meet();
+        other.get();
+    }
+    auto waiting = std::async(std::launch::async, [&] { share.meet(); });
+    EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);  // it waits for the other copy
+    share.failed = true;
+    if (waiting.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+        ADD_FAILURE() << "a copy kept waiting for a failed one";
+        share.failed = false;
+        share.meet();  // release it, so the test can end
+    }
+    EXPECT_THROW(waiting.get(), Error);
+}

@@ -41,9 +41,11 @@ bool Net::splittable() const {
 }
 
 // Runs body(lane) on every copy at once, each on its own thread, which its ops do not share:
-// oneDNN, asked for one thread, plans and runs each primitive on the calling thread.
+// oneDNN, asked for one thread, plans and runs each primitive on the calling thread. The first
+// error wins; the copies waiting for the failed one at LaneShare::meet then stop too.
 template <class Body>
-static void each_lane(std::vector<std::unique_ptr<Net>>& lanes, const Body& body) {
+static void each_lane(std::vector<std::unique_ptr<Net>>& lanes, LaneShare& share, const Body& body) {
+    share.failed = false, share.arrived = 0;  // a meeting left half-way by an earlier error
     std::exception_ptr error;
 #pragma omp parallel num_threads(int(lanes.size()))
     {
@@ -52,7 +54,10 @@ static void each_lane(std::vector<std::unique_ptr<Net>>& lanes, const Body& body
             body(*lanes[size_t(omp_get_thread_num())]);
         } catch (...) {
 #pragma omp critical(googlenet_lane_error)
-            if (!error) error = std::current_exception();
+            {
+                if (!error) error = std::current_exception();
+                share.failed = true;
+            }
         }
     }
     if (error) std::rethrow_exception(error);
@@ -83,7 +88,7 @@ void Net::set_lanes(int n, int threads) {
         lanes_[size_t(i)]->image_offset_ = lane_first_[size_t(i)];
         lanes_[size_t(i)]->choice_batch_ = lane_first_[1];  // the first share is the largest
     }
-    each_lane(lanes_, [&](Net& lane) {
+    each_lane(lanes_, *lane_share_, [&](Net& lane) {
         const int i = omp_get_thread_num();
         if (lane.rt_) lane.rt_->image_offset = lane.image_offset_, lane.rt_->choice_batch = lane.choice_batch_;
         lane.set_batch(lane_first_[size_t(i) + 1] - lane_first_[size_t(i)]);
@@ -95,7 +100,7 @@ void Net::set_lanes(int n, int threads) {
 
 const float* Net::forward_lanes(const float* images) {
     const size_t per_image = values_[0]->shape.per_image(), classes = size_t(this->classes());
-    each_lane(lanes_, [&](Net& lane) {
+    each_lane(lanes_, *lane_share_, [&](Net& lane) {
         const size_t first = size_t(lane.image_offset_);
         const float* logits = lane.forward(images + first * per_image);
         std::memcpy(logits_.data() + first * classes, logits, size_t(lane.batch()) * classes * sizeof(float));
@@ -124,7 +129,7 @@ float Net::loss_lanes(const int* labels) {
 
 void Net::backward_lanes(const float* dlogits, const std::function<void(const Op&)>& after_op) {
     const size_t classes = size_t(this->classes());
-    each_lane(lanes_, [&](Net& lane) {
+    each_lane(lanes_, *lane_share_, [&](Net& lane) {
         if (dlogits)
             lane.backward(dlogits + size_t(lane.image_offset_) * classes);
         else

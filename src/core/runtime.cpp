@@ -1,5 +1,9 @@
 #include "core/runtime.h"
 
+#include <immintrin.h>
+
+#include <thread>
+
 namespace googlenet {
 
 int channel_block() {
@@ -32,6 +36,24 @@ void Runtime::grad_commit(Value& v, const float* written) {
         for (long i = 0; i < n; ++i) g[i] += written[i];
     }
     v.grad_written = true;
+}
+
+void LaneShare::meet() {
+    const unsigned gen = generation.load(std::memory_order_acquire);
+    if (arrived.fetch_add(1, std::memory_order_acq_rel) + 1 == lanes) {
+        arrived.store(0, std::memory_order_relaxed);
+        generation.fetch_add(1, std::memory_order_release);
+        return;
+    }
+    // Spin first (the copies run the same ops, so they arrive close together), then give the core
+    // away, as OpenMP's passive wait does, in case threads outnumber cores.
+    for (long spins = 0; generation.load(std::memory_order_acquire) == gen; ++spins) {
+        if (failed.load(std::memory_order_acquire)) throw Error("stopped: another copy of the network failed");
+        if (spins < 100000)
+            _mm_pause();
+        else
+            std::this_thread::yield();
+    }
 }
 
 }  // namespace googlenet

@@ -3,6 +3,7 @@
 #pragma once
 #include <dnnl.hpp>
 
+#include <atomic>
 #include <chrono>
 
 #include "googlenet/net.h"
@@ -88,9 +89,17 @@ private:
 };
 
 // What the copies of a split batch share. Ops that use it must be reached by every copy, in the
-// same order (the copies run the same ops), since they meet at the team's barriers there.
+// same order (the copies run the same ops), since they meet there (meet()).
 struct LaneShare {
     int lanes = 1;
+    // Waits until every copy has come here. Not OpenMP's barrier: when a copy fails (its error
+    // reaches Net's each_lane, which sets `failed`), the others stop waiting and throw, and the
+    // step ends with the first copy's error. With OpenMP's, a copy that threw between two
+    // meetings left the others waiting for it for ever.
+    void meet();
+    std::atomic<int> arrived{0};
+    std::atomic<unsigned> generation{0};
+    std::atomic<bool> failed{false};
     // Winograd's transformed weights in training, the same for every copy: each computes its
     // part (WinogradConv::set_weights). Each copy first posts what its U is (tile and channels:
     // shares of different sizes may pick different tiles), alternating between two rows so that a

@@ -383,28 +383,28 @@ void WinogradConv::set_weights(Runtime& rt, const float* weights, bool backward_
     const bool blocked = L == 16 && u_md_ == memory::desc({a2_, cp_, kp_}, memory::data_type::f32, tag::aCB16b64c);
     // With the batch split in training, the copies share one U where theirs are alike, and each
     // transforms its part of the input channels: half the work each, and one U in the shared L3
-    // cache instead of one per copy (up to 13 MiB each). The first barrier also makes sure no copy
-    // still reads the last layer's U, the second (the single's) that all see the buffer's size,
-    // the last that every part is written. Each copy comes here for the same layers in the same
-    // order (training: every forward and backward-data call), which the barriers need.
+    // cache instead of one per copy (up to 13 MiB each). The first meeting (LaneShare::meet) also
+    // makes sure no copy still reads the last layer's U, the second that all see the buffer's
+    // size, the last that every part is written. Each copy comes here for the same layers in the
+    // same order (training: every forward and backward-data call), which the meetings need.
     bool shared = false;
     if (rt.training && rt.share && rt.share->lanes > 1) {
         auto& kinds = rt.share->u_kind[rt.share_calls++ % 2];
         kinds[size_t(rt.lane)] = uint64_t(blocked) | uint64_t(m_) << 1 | uint64_t(r_) << 8 | uint64_t(cp_) << 16 | uint64_t(kp_) << 40;
-#pragma omp barrier
+        rt.share->meet();
         shared = blocked && std::all_of(kinds.begin(), kinds.end(), [&](uint64_t k) { return k == kinds[0]; });
     }
     int c_first = 0, c_last = cp_;
     if (shared) {
         const size_t n = u_md_.get_size() / sizeof(float);
         Buffer& u = rt.share->u;
-        // An exception must not leave the single block, and every copy must throw alike.
-#pragma omp single
-        try {
-            if (u.size() < n) u.resize(n);
-        } catch (const std::exception&) {
-            rt.share->u_failed = true;
-        }
+        // The first copy sizes the buffer; every copy throws alike if it could not.
+        if (rt.lane == 0) try {
+                if (u.size() < n) u.resize(n);
+            } catch (const std::exception&) {
+                rt.share->u_failed = true;
+            }
+        rt.share->meet();
         if (rt.share->u_failed) throw Error("Winograd: no memory for the shared transformed weights");
         u_ = rt.mem(u_md_, u.data());
         const int blocks = cp_ / L, lanes = rt.share->lanes;
@@ -440,9 +440,7 @@ void WinogradConv::set_weights(Runtime& rt, const float* weights, bool backward_
             weight_tiles_any(m_, r_, L, g, tile);
             for (int xi = 0; xi < a2_; ++xi) std::memcpy(u + at(xi, c, kb * L), tile + xi * L, size_t(L) * sizeof(float));
         }
-    if (shared) {
-#pragma omp barrier
-    }
+    if (shared) rt.share->meet();
     if (blocked) return;
     auto from = rt.mem(memory::desc({a2_, cp_, kp_}, memory::data_type::f32, tag::abc), u);
     dnnl::reorder(from, u_).execute(rt.stream, from, u_);
