@@ -284,7 +284,7 @@ const float* Net::forward_branches() {
         task_ms.assign(profiling_ ? stage.tasks.size() : 0, 0.0);
         if (stage.lists.size() == 1) {
             for (int k : stage.lists[0]) {
-                const auto start = std::chrono::steady_clock::now();
+                const auto start = profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
                 stage.tasks[size_t(k)].op->forward(*rt_);
                 if (profiling_) task_ms[size_t(k)] = ms_since(start);
             }
@@ -304,10 +304,10 @@ const float* Net::forward_branches() {
                     while (plan.done[first + size_t(k)].load(std::memory_order_acquire) != run) _mm_pause();
                 // After an error the thread still marks its tasks done, so no other thread waits forever.
                 if (!failed.load(std::memory_order_relaxed)) try {
-                        const auto start = std::chrono::steady_clock::now();
+                        const bool timed = !task_ms.empty();
+                        const auto start = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
                         run_task(task, *plan.rts[t]);
-                        if (!task_ms.empty())
-                            task_ms[size_t(k)] = ms_since(start);
+                        if (timed) task_ms[size_t(k)] = ms_since(start);
                     } catch (...) {
 #pragma omp critical(googlenet_branch_error)
                         if (!error) error = std::current_exception();
