@@ -4,11 +4,13 @@
 # other than googlenet::Error fails the run and leaves the input in build-fuzz/artifacts/.
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]     (default 60)
 # Environment: FUZZ_BUILD_DIR (default: build-fuzz), FUZZ_TARGETS (default: all, e.g. "idx image"),
-# JOBS (default: nproc).
+# FUZZ_SEED (libFuzzer's -seed; default 1, so that a run can be repeated: the log names it), JOBS
+# (default: nproc).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 seconds=${1:-60}
+seed=${FUZZ_SEED:-1}
 "$root/scripts/setup.sh" --fuzz --no-build
 onednn_prefix=$(ls -d "${DEPS_DIR:-$root/.deps}"/onednn-* | head -n 1)
 CXX=clang++ cmake -S "$root" -B "$build" -DGOOGLENET_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -25,8 +27,8 @@ for spec in idx:idx safetensors:safetensors checkpoint:checkpoint,safetensors im
   work=$(mktemp -d)
   IFS=, read -ra seed_dirs <<<"${spec#*:}"
   for d in "${seed_dirs[@]}"; do for f in "$root/tests/corpus/$d"/*; do cp "$f" "$work/$d-${f##*/}"; done; done
-  echo "fuzz_$target: ${seconds}s from $(ls "$work" | wc -l) seeds"
-  if ! "$build/fuzz/fuzz_$target" -max_total_time="$seconds" -max_len=65536 -timeout=20 -rss_limit_mb=3072 \
+  echo "fuzz_$target: ${seconds}s from $(ls "$work" | wc -l) corpus files, -seed=$seed"
+  if ! "$build/fuzz/fuzz_$target" -seed="$seed" -max_total_time="$seconds" -max_len=65536 -timeout=20 -rss_limit_mb=3072 \
       -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" "$work" >"$build/fuzz_$target.log" 2>&1; then
     echo "fuzz_$target FAILED; the input is in $build/artifacts/ and the log follows:"
     tail -n 60 "$build/fuzz_$target.log"

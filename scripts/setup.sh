@@ -49,10 +49,16 @@ fi
 onednn_prefix=$deps_dir/onednn-$ONEDNN_VERSION
 if [ ! -f "$onednn_prefix/lib/cmake/dnnl/dnnl-config.cmake" ]; then
   echo "setup: fetching oneDNN $ONEDNN_VERSION (PyPI: onednn-cpu-gomp, onednn-devel-cpu-gomp)"
+  requirements=$root/scripts/onednn-requirements.txt
+  if [ "$(grep -c "==$ONEDNN_VERSION --hash=sha256:" "$requirements")" != 2 ]; then
+    echo "setup.sh: $requirements does not pin both oneDNN wheels at $ONEDNN_VERSION with their hashes" >&2
+    exit 1
+  fi
   wheels=$(mktemp -d)
   trap 'rm -rf "$wheels"' EXIT
-  /usr/bin/python3 -m pip download -q --no-deps -d "$wheels" \
-    "onednn-cpu-gomp==$ONEDNN_VERSION" "onednn-devel-cpu-gomp==$ONEDNN_VERSION"
+  /usr/bin/python3 -m pip download -q --no-deps --require-hashes -r "$requirements" -d "$wheels"
+  # What an interrupted set-up left half-unpacked is thrown away, not unpacked into.
+  rm -rf "$onednn_prefix.tmp"
   /usr/bin/python3 "$root/tools/unpack_wheel_data.py" "$onednn_prefix.tmp" "$wheels"/*.whl
   rm -rf "$onednn_prefix" && mv "$onednn_prefix.tmp" "$onednn_prefix"
 fi

@@ -41,6 +41,17 @@ def read_safetensors(path):
     return out
 
 
+def set_tensor(path, name, value):
+    """Sets every element of an F32 tensor of a safetensors file to `value`, in place."""
+    import json, struct
+    with open(path, "r+b") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        e = json.loads(f.read(n))[name]
+        b, t = e["data_offsets"]
+        f.seek(8 + n + b)
+        f.write(np.full((t - b) // 4, value, dtype=np.float32).tobytes())
+
+
 class Cli(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -291,14 +302,33 @@ class Cli(unittest.TestCase):
                 self.assertLessEqual(total, r["ms_mean"] * 1.0001, where)
             self.assertIn("by kind of op", p.stdout)
 
-    def interrupted_run_matches(self, sig, extra):
-        """Trains RESUMABLE once straight through and once stopped by `sig` and resumed; same weights."""
-        args = ["--resize", "32", "--train-limit", "640", "--test-limit", "64", "--batch-size", "32", "--threads", "2",
+    @staticmethod
+    def resumable_args():
+        return ["--resize", "32", "--train-limit", "640", "--test-limit", "64", "--batch-size", "32", "--threads", "2",
                 "--epochs", "2", "--momentum", "0.9", "--weight-decay", "1e-4", "--lr", "0.05",
-                "--lr-schedule", "cosine", "--warmup-epochs", "0.5", "--seed", "11", "--log-every", "1", *extra]
-        straight = os.path.join(self.tmp.name, f"straight{sig}")
+                "--lr-schedule", "cosine", "--warmup-epochs", "0.5", "--seed", "11", "--log-every", "1"]
+
+    def test_bench_profile_warns_about_slow_ops(self):
+        """torchvision's auxiliary heads' linear layers read a blocked 128x4x4 map: no reference kernel, no warning."""
+        import json
+        p = run("bench", "--model", "torchvision", "--size", "224", "--mode", "train", "--batch-size", "4", "--threads", "2",
+                "--warmup", "1", "--iters", "1", "--profile", "--json")
+        r = json.loads(p.stdout.splitlines()[-1])
+        heads = [o for o in r["ops"] if o["op"].startswith("linear 2048->1024")]
+        self.assertEqual(len(heads), 2, [o["op"] for o in r["ops"]])
+        for o in heads:
+            self.assertNotIn("ref", o["kernels"], o)
+            self.assertGreater(o["gflops"], 0)
+        self.assertEqual(r["slow_ops"], [], r["slow_ops"])
+        self.assertNotIn("warning", p.stderr)
+
+    def interrupted_run_matches(self, sig, extra, base=None):
+        """Trains once straight through and once stopped by `sig` and resumed; the same weights."""
+        args = [*(base or self.resumable_args()), *extra]
+        where = tempfile.mkdtemp(dir=self.tmp.name)  # each call its own folders: metrics.jsonl is watched below
+        straight = os.path.join(where, "straight")
         run("train", "--out", straight, *args)
-        stopped = os.path.join(self.tmp.name, f"stopped{sig}")
+        stopped = os.path.join(where, "stopped")
         p = subprocess.Popen([BIN, "train", "--out", stopped, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
         metrics = os.path.join(stopped, "metrics.jsonl")
@@ -323,9 +353,103 @@ class Cli(unittest.TestCase):
         def losses(d):
             return [(r["step"], r["loss"]) for r in map(json.loads, open(f"{d}/metrics.jsonl")) if r["type"] == "step"]
         self.assertEqual(losses(straight), losses(stopped))
+        self.assertEqual([s for s, _ in losses(straight)], list(range(1, len(losses(straight)) + 1)))  # --log-every 1
+        self.assertGreater(len(losses(straight)), 8)
+        return straight, stopped
 
     def test_sigint_mid_epoch_then_resume_gives_the_same_weights(self):
         self.interrupted_run_matches(signal.SIGINT, [])
+
+    def test_resume_with_the_original_flags_repeated(self):
+        """The command that started a run, with --resume added, continues it (flags equal to the run's)."""
+        d = os.path.join(self.tmp.name, "repeat")
+        args = ["--out", d, "--epochs", "1", "--momentum", "0.9", "--lr-schedule", "cosine", *SMALL]
+        run("train", *args)
+        p = run("train", "--resume", d, *args, ok=False)  # the same command: the run is over
+        self.assertIn("already finished its 1 epochs", p.stderr)
+        # the folder named another way, more epochs, and the flags that may change
+        p = run("train", "--resume", d, *[a if a != d else d + "/." for a in args], "--epochs", "2", "--log-every", "1",
+                "--checkpoint-every", "2", "--quiet", "--threads", "1")
+        self.assertIn("epoch 2: ", p.stdout)
+        import json
+        steps = [r for r in map(json.loads, open(f"{d}/metrics.jsonl")) if r["type"] == "step"]
+        self.assertEqual([r["step"] for r in steps], [5, 6, 7, 8])  # --log-every 1 from the resumed epoch on
+        p = run("train", "--resume", d, "--epochs", "3", "--out", d + "-elsewhere", ok=False)
+        self.assertIn(f"--out \"{d}-elsewhere\" (the run's: \"{d}\")", p.stderr)
+
+    def test_resume_of_a_net_with_dropout_gives_the_same_weights(self):
+        import json
+        variant = {"name": "tiny-dropout", "input": {"channels": 1, "size": 32}, "classes": 10, "body": [
+            {"conv": {"out": 16, "kernel": 3, "stride": 2, "pad": 1}}, "relu",
+            {"inception": [8, [8, 16], [4, 8], 8]}, "global_avg_pool", "flatten", {"dropout": {"p": 0.4}},
+            {"linear": {"out": "classes"}}]}
+        path = os.path.join(self.tmp.name, "tiny-dropout.json")
+        with open(path, "w") as f:
+            json.dump(variant, f)
+        straight, stopped = self.interrupted_run_matches(signal.SIGINT, ["--model", path])
+        # the dropout masks matter: the same run without dropout ends elsewhere
+        variant["body"][5] = {"dropout": {"p": 0.0}}
+        with open(path, "w") as f:
+            json.dump(variant, f)
+        other = os.path.join(self.tmp.name, "no-dropout")
+        run("train", "--out", other, "--model", path, *self.resumable_args())
+        with open(f"{straight}/model.safetensors", "rb") as a, open(f"{other}/model.safetensors", "rb") as b:
+            self.assertNotEqual(a.read(), b.read())
+
+    def test_resume_on_an_image_folder_with_augmentation_gives_the_same_weights(self):
+        """Random crops and flips are drawn by (seed, epoch, image): a resumed run draws the same ones."""
+        import json, random
+        from PIL import Image
+        rng = random.Random(1)
+        root = os.path.join(self.tmp.name, "aug-folder")
+        for split, n in (("train", 48), ("val", 8)):
+            for cls in ("dark", "light"):
+                os.makedirs(os.path.join(root, split, cls))
+                for i in range(n):
+                    base = 60 if cls == "dark" else 190
+                    im = Image.new("RGB", (rng.randint(36, 60), rng.randint(36, 60)))
+                    im.putdata([tuple(max(0, min(255, base + rng.randint(-60, 60))) for _ in range(3))
+                                for _ in range(im.size[0] * im.size[1])])
+                    im.save(os.path.join(root, split, cls, f"{i}.png"))
+        variant = {"name": "tiny-rgb", "input": {"channels": 3, "size": 32}, "classes": 2, "body": [
+            {"conv": {"out": 16, "kernel": 3, "stride": 2, "pad": 1}}, "relu",
+            {"inception": [8, [8, 16], [4, 8], 8]}, "global_avg_pool", "flatten", {"linear": {"out": "classes"}}]}
+        path = os.path.join(self.tmp.name, "tiny-rgb.json")
+        with open(path, "w") as f:
+            json.dump(variant, f)
+        base = ["--model", path, "--train-folder", os.path.join(root, "train"), "--val-folder", os.path.join(root, "val"),
+                "--batch-size", "8", "--epochs", "2", "--threads", "2", "--lr", "0.05", "--momentum", "0.9", "--seed", "4",
+                "--log-every", "1"]
+        self.interrupted_run_matches(signal.SIGINT, [], base)
+
+    def test_nan_right_after_resume_leaves_the_weights_file_intact(self):
+        d = os.path.join(self.tmp.name, "nan-resume")
+        run("train", "--epochs", "1", "--out", d, *SMALL)
+        ckpt = f"{d}/checkpoint.safetensors"
+        set_tensor(ckpt, "5.weight", 3e38)  # finite, but the logits overflow
+        with open(f"{d}/model.safetensors", "rb") as f:
+            before = f.read()
+        p = run("train", "--resume", d, "--epochs", "2", ok=False)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertRegex(p.stderr, r"loss is (nan|inf) at epoch 2, batch 1 \(step 5\): training stopped; it is the first "
+                                   r"step of this resumed run")
+        with open(f"{d}/model.safetensors", "rb") as f:
+            self.assertEqual(f.read(), before)
+
+    def test_nan_restores_batch_norm_statistics_of_the_last_good_step(self):
+        import json
+        variant = {"name": "tiny-bn", "input": {"channels": 1, "size": 32}, "classes": 10, "body": [
+            {"conv_bn": {"out": 16, "kernel": 3, "stride": 2, "pad": 1}}, "global_avg_pool", "flatten",
+            {"linear": {"out": "classes"}}]}
+        path = os.path.join(self.tmp.name, "tiny-bn.json")
+        with open(path, "w") as f:
+            json.dump(variant, f)
+        d = os.path.join(self.tmp.name, "nan-bn")
+        p = run("train", "--model", path, "--epochs", "3", "--lr", "1e38", "--out", d, *SMALL, ok=False)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertRegex(p.stderr, r"loss is (nan|inf) at epoch \d+, batch \d+ \(step ([2-9]|\d\d+)\)")
+        for name, t in read_safetensors(f"{d}/model.safetensors").items():
+            self.assertTrue(torch.isfinite(t).all(), name)
 
     def test_sigkill_between_checkpoints_then_resume_gives_the_same_weights(self):
         self.interrupted_run_matches(signal.SIGKILL, ["--checkpoint-every", "5"])
@@ -333,7 +457,11 @@ class Cli(unittest.TestCase):
     def test_resume_rejects_other_settings_and_corrupt_checkpoints(self):
         p = run("train", "--resume", self.out, "--lr", "0.5", ok=False)
         self.assertEqual(p.returncode, 1)
-        self.assertIn("--lr cannot be combined with --resume", p.stderr)
+        self.assertIn("this setting differs from the run's", p.stderr)
+        self.assertIn("--lr 0.5 (the run's: 0.1)", p.stderr)
+        p = run("train", "--resume", self.out, "--momentum", "0.9", "--seed", "3", *SMALL, ok=False)
+        self.assertIn("these settings differ from the run's", p.stderr)
+        self.assertIn("--momentum 0.9 (the run's: 0.0); --seed 3 (the run's: 0)", p.stderr)
         p = run("train", "--resume", self.out, ok=False)
         self.assertIn("already finished its 2 epochs", p.stderr)
         broken = os.path.join(self.tmp.name, "broken")
@@ -360,7 +488,7 @@ class Cli(unittest.TestCase):
             for key in ("step", "test_loss", "lr", "img_per_sec", "wall_time"):
                 self.assertIn(key, r)
         steps = [r for r in records if r["type"] == "step"]
-        self.assertEqual(len(steps), 8 // 50)  # 4 batches x 2 epochs, a record every 50 steps
+        self.assertEqual(steps, [])  # 4 batches x 2 epochs = 8 steps, a record every 50 (--log-every's default)
 
     def test_summary_walks_the_blocks_as_d2l(self):
         out = run("summary").stdout
@@ -409,6 +537,33 @@ class Cli(unittest.TestCase):
             for k in range(10):
                 self.assertAlmostEqual(ours[k], prob[k].item(), delta=1e-4, msg=f"{path} class {k}")
 
+    def test_fewer_openmp_threads_than_asked_run_on_those_granted(self):
+        """OMP_THREAD_LIMIT below --threads: the run takes the threads it may have and says so; no crash or hang."""
+        weights = os.path.join(self.out, "model.safetensors")
+        limited = dict(os.environ, OMP_THREAD_LIMIT="1")
+        def limited_run(*args):
+            p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=300, env=limited)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            return p
+        ev = ["eval", "--weights", weights, "--resize", "32", "--test-limit", "128", "--batch-size", "64"]
+        two = limited_run(*ev, "--threads", "2")
+        self.assertIn("--threads 2, but OpenMP allows 1 (OMP_THREAD_LIMIT): running on 1", two.stderr)
+        self.assertEqual(two.stdout, run(*ev, "--threads", "1").stdout)
+        for batch in ("1", "64"):  # the paths side by side (batch 1) and the batch split
+            limited_run("bench", "--mode", "infer", "--batch-size", batch, "--size", "32", "--threads", "2", "--iters", "1",
+                        "--warmup", "0")
+        limited_run("bench", "--mode", "train", "--batch-size", "32", "--size", "32", "--threads", "2", "--iters", "1",
+                    "--warmup", "0")
+        a, b = os.path.join(self.tmp.name, "limit-a"), os.path.join(self.tmp.name, "limit-b")
+        limited_run("train", "--epochs", "1", "--out", a, *SMALL)  # SMALL asks for 2 threads
+        run("train", "--epochs", "1", "--out", b, *SMALL, "--threads", "1")
+        with open(f"{a}/model.safetensors", "rb") as fa, open(f"{b}/model.safetensors", "rb") as fb:
+            self.assertEqual(fa.read(), fb.read())
+
+    def test_a_flag_given_twice_takes_the_last_value(self):
+        p = run("summary", "--size", "64", "--size", "96")
+        self.assertIn("per 1x96x96 image", p.stdout)
+
     def test_bad_flag_is_named(self):
         p = run("train", "--epochz", "3", ok=False)
         self.assertNotEqual(p.returncode, 0)
@@ -440,6 +595,77 @@ class Cli(unittest.TestCase):
         ev = run("eval", "--weights", f"{d}/model.safetensors", "--resize", "32", "--test-limit", "64")
         loss = float(re.match(r"test loss (\S+),", ev.stdout).group(1))
         self.assertTrue(np.isfinite(loss), ev.stdout)
+
+
+class Scripts(unittest.TestCase):
+    """The set-up scripts' own logic, on stand-ins for what they call."""
+
+    ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+    def test_quickstart_passes_the_users_out_or_its_own(self):
+        import shutil
+        with tempfile.TemporaryDirectory() as tmp:
+            os.makedirs(f"{tmp}/scripts")
+            os.makedirs(f"{tmp}/build")
+            shutil.copy(f"{self.ROOT}/scripts/quickstart.sh", f"{tmp}/scripts/")
+            with open(f"{tmp}/scripts/setup.sh", "w") as f:
+                f.write("#!/bin/sh\nexit 0\n")
+            with open(f"{tmp}/build/googlenet", "w") as f:
+                f.write('#!/bin/sh\nfor a in "$@"; do echo "$a"; done\n')
+            for p in (f"{tmp}/scripts/setup.sh", f"{tmp}/build/googlenet"):
+                os.chmod(p, 0o755)
+            env = {k: v for k, v in os.environ.items() if k != "BUILD_DIR"}
+            def args(*a):
+                p = subprocess.run([f"{tmp}/scripts/quickstart.sh", *a], capture_output=True, text=True, env=env, timeout=60)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                return p.stdout.splitlines()
+            self.assertEqual(args("--epochs", "2"), ["train", "--out", f"{tmp}/runs/d2l", "--epochs", "2"])
+            self.assertEqual(args("--out", "mine"), ["train", "--out", "mine"])
+            self.assertEqual(args("--out=mine"), ["train", "--out=mine"])
+            self.assertEqual(args("--resume", "runs/x"), ["train", "--resume", "runs/x"])
+
+    def test_unpack_wheel_data_refuses_paths_outside_the_prefix(self):
+        import zipfile
+        with tempfile.TemporaryDirectory() as tmp:
+            for member in ("x.data/data/../../escaped", "x.data/data/lib//etc/passwd", "x.data/data/lib/./a"):
+                wheel = f"{tmp}/bad.whl"
+                with zipfile.ZipFile(wheel, "w") as z:
+                    z.writestr("x.data/data/include/ok.h", "ok")
+                    z.writestr(member, "bad")
+                p = subprocess.run(["/usr/bin/python3", f"{self.ROOT}/tools/unpack_wheel_data.py", f"{tmp}/prefix", wheel],
+                                   capture_output=True, text=True, timeout=60)
+                self.assertEqual(p.returncode, 1, member)
+                self.assertIn(f"refusing member '{member}'", p.stderr)
+                self.assertFalse(os.path.exists(f"{tmp}/escaped"))
+            with zipfile.ZipFile(wheel, "w") as z:
+                z.writestr("x.data/data/include/ok.h", "ok")
+            subprocess.run(["/usr/bin/python3", f"{self.ROOT}/tools/unpack_wheel_data.py", f"{tmp}/good", wheel], check=True)
+            with open(f"{tmp}/good/include/ok.h") as f:
+                self.assertEqual(f.read(), "ok")
+
+    def test_every_ctest_test_has_a_timeout_and_fuzzing_is_seeded(self):
+        import json
+        build = os.path.dirname(BIN)
+        p = subprocess.run(["ctest", "--show-only=json-v1"], cwd=build, capture_output=True, text=True, check=True)
+        tests = json.loads(p.stdout)["tests"]
+        self.assertGreater(len(tests), 20)
+        for t in tests:
+            timeouts = [q["value"] for q in t.get("properties", []) if q["name"] == "TIMEOUT"]
+            self.assertTrue(timeouts and 0 < timeouts[0] <= 2400, f"{t['name']} has no timeout")
+        with open(f"{self.ROOT}/scripts/fuzz.sh") as f:
+            self.assertIn('-seed="$seed"', f.read())
+
+    def test_setup_pins_the_onednn_wheels_by_hash(self):
+        with open(f"{self.ROOT}/scripts/setup.sh") as f:
+            setup = f.read()
+        version = re.search(r"^ONEDNN_VERSION=(\S+)$", setup, re.M).group(1)
+        with open(f"{self.ROOT}/scripts/onednn-requirements.txt") as f:
+            pins = [l.split() for l in f if l.strip() and not l.startswith("#")]
+        self.assertEqual(sorted(p[0] for p in pins), [f"onednn-cpu-gomp=={version}", f"onednn-devel-cpu-gomp=={version}"])
+        for p in pins:
+            self.assertRegex(p[1], r"^--hash=sha256:[0-9a-f]{64}$")
+        self.assertIn("--require-hashes", setup)
+        self.assertIn('rm -rf "$onednn_prefix.tmp"', setup)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,15 @@
 // The D2L GoogLeNet's structure: parameter count, names and output shapes.
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
+#include "googlenet/bench.h"
 #include "googlenet/models.h"
 #include "googlenet/train.h"
 #include "core/memory_plan.h"
+#include "testing.h"
 
 using namespace googlenet;
 
@@ -98,4 +102,36 @@ TEST(MemoryPlan, OverlappingLifetimesNeverShare) {
     EXPECT_EQ(lives[1].offset, 112u);
     EXPECT_EQ(lives[3].offset, 112u);
     EXPECT_EQ(total, 176u);
+}
+
+// The comparison every tensor test uses fails on NaN and infinity on either side (a result that
+// is all NaN once scored 0 and passed every tolerance).
+TEST(Comparison, NonFiniteValuesNeverPass) {
+    const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+    const std::vector<float> good{1.f, 2.f, 3.f};
+    for (float bad : {nan, inf, -inf}) {
+        const std::vector<float> actual{1.f, bad, 3.f};
+        EXPECT_FALSE(googlenet::testing::max_rel_error(actual.data(), good.data(), 3) <= 1e300) << bad;
+        EXPECT_FALSE(googlenet::testing::max_rel_error(good.data(), actual.data(), 3) <= 1e300) << bad;
+        EXPECT_NONFATAL_FAILURE(EXPECT_TENSOR_NEAR(actual.data(), good.data(), 3, 1.0, "x"), "max |diff|");
+    }
+    const std::vector<float> all_nan(3, nan);
+    EXPECT_NONFATAL_FAILURE(EXPECT_TENSOR_NEAR(all_nan.data(), good.data(), 3, 1e-5, "x"), "max |diff|");
+    EXPECT_EQ(googlenet::testing::max_rel_error(good.data(), good.data(), 3), 0.0);
+}
+
+// bench --profile's warning: an op far below the others' GFLOP/s that takes a real share of the
+// time is named; a slow op that costs nothing is not.
+TEST(Profile, SlowOpsAreNamed) {
+    std::vector<OpProfile> ops;
+    for (int i = 0; i < 5; ++i) ops.push_back({"conv " + std::to_string(i), "conv 3x3", "64x12x12", "jit", 10, 0, 0, 100});
+    ops.push_back({"linear 2048->1024 (aux1.fc1)", "linear", "1024x1x1", "ref:any | ref:any | ref:any", 40, 0, 0, 1});
+    ops.push_back({"linear 1024->10 (5)", "linear", "10x1x1", "gemm", 0.01, 0, 0, 0.5});
+    ops.push_back({"max pool", "max pool", "64x6x6", "", 5, 0, 0, 0});
+    const std::vector<std::string> slow = slow_ops(ops);
+    ASSERT_EQ(slow.size(), 1u);
+    EXPECT_NE(slow[0].find("linear 2048->1024 (aux1.fc1) runs at 1.00 GFLOP/s"), std::string::npos) << slow[0];
+    EXPECT_NE(slow[0].find("ref:any"), std::string::npos) << slow[0];
+    ops[5].gflops = 50;
+    EXPECT_TRUE(slow_ops(ops).empty());
 }

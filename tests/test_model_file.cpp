@@ -97,3 +97,12 @@ TEST(ModelFile, MistakesNameTheFileAndTheKey) {
 }
 
 }  // namespace
+
+// A legal file can ask for a layer whose weight count overflows an int (65,536 channels into a
+// 182x182 kernel: 2,170,814,464 per output channel): an error naming the tensor, not an overflow.
+TEST(ModelFile, ALayerTooLargeForTheArenaIsNamed) {
+    const std::string text = R"({"name": "huge", "input": {"channels": 1, "size": 1}, "classes": 10, "body": [
+        {"conv": {"out": 65536, "kernel": 1}}, {"conv": {"out": 1, "kernel": 182, "pad": 91}, "name": "big"},
+        "global_avg_pool", "flatten", {"linear": {"out": "classes"}}]})";
+    expect_error([&] { build_net(parse_model(text, "huge.json")); }, "parameter 'big.weight' would hold more than 2147483647 values");
+}

@@ -65,12 +65,16 @@ inline std::vector<int> labels_from(const Fixture& f, const std::string& name = 
 
 // The error measure every comparison states its tolerance in: the largest absolute difference
 // divided by the largest magnitude of the expected tensor (so it is relative to the tensor's scale).
+// Any NaN or infinity on either side makes it infinite, so that no tolerance passes it
+// (std::max(diff, NaN) would return diff and hide the NaN).
 template <class A, class B>
 double max_rel_error(const A* actual, const B* expected, size_t n) {
     double diff = 0, scale = 0;
     for (size_t i = 0; i < n; ++i) {
-        diff = std::max(diff, std::fabs(double(actual[i]) - double(expected[i])));
-        scale = std::max(scale, std::fabs(double(expected[i])));
+        const double a = double(actual[i]), e = double(expected[i]);
+        if (!std::isfinite(a) || !std::isfinite(e)) return HUGE_VAL;
+        diff = std::max(diff, std::fabs(a - e));
+        scale = std::max(scale, std::fabs(e));
     }
     return diff / std::max(scale, 1e-30);
 }

@@ -15,6 +15,8 @@ All reference values are computed in float64 from float32 inputs and stored as f
                          parameter's gradient, and the losses of 10 SGD steps
   d2l_state_dict.safetensors  those weights alone, as a PyTorch user saves net.state_dict()
   resize.safetensors     Fashion-MNIST test images and PIL's bilinear resizes of them
+  sgd.safetensors        torch.optim.SGD's parameters after each of 4 steps on given gradients, for
+                         each setting of momentum, weight decay and Nesterov (the lr changes midway)
 """
 import argparse, gzip, json, os, struct, sys
 
@@ -240,6 +242,36 @@ def make_torchvision(path):
     write_safetensors(path, out)
 
 
+# (lr, momentum, weight_decay, nesterov): plain SGD (D2L's), weight decay alone, momentum alone,
+# momentum with weight decay, and Nesterov with weight decay.
+SGD_CASES = [(0.1, 0.0, 0.0, False), (0.1, 0.0, 0.05, False), (0.05, 0.9, 0.0, False), (0.05, 0.9, 0.01, False),
+             (0.05, 0.9, 0.01, True)]
+
+
+def make_sgd(path):
+    g = torch.Generator().manual_seed(7)
+    shapes = [(7, 5), (5,)]
+    out = {}
+    for p, shape in enumerate(shapes):
+        out[f"p{p}"] = torch.randn(shape, generator=g, dtype=torch.float64)
+        for step in range(4):
+            out[f"g{p}.{step}"] = torch.randn(shape, generator=g, dtype=torch.float64)
+    for c, (lr, mu, wd, nesterov) in enumerate(SGD_CASES):
+        params = [out[f"p{p}"].clone().requires_grad_(True) for p in range(len(shapes))]
+        opt = torch.optim.SGD(params, lr=lr, momentum=mu, weight_decay=wd, nesterov=nesterov)
+        for step in range(4):
+            if step == 2:  # a schedule's change of learning rate between steps
+                for group in opt.param_groups:
+                    group["lr"] = lr / 2
+            for p, t in enumerate(params):
+                t.grad = out[f"g{p}.{step}"].clone()
+            opt.step()
+            for p, t in enumerate(params):
+                out[f"case{c}.step{step}.p{p}"] = t.detach().clone()
+        out[f"case{c}.options"] = torch.tensor([lr, mu, wd, float(nesterov)], dtype=torch.float64)
+    write_safetensors(path, out)
+
+
 def idx(path):
     with gzip.open(path) as f:
         d = f.read()
@@ -269,4 +301,5 @@ if __name__ == "__main__":
     make_paper(os.path.join(a.outdir, "paper.safetensors"))
     make_torchvision(os.path.join(a.outdir, "torchvision.safetensors"))
     make_resize(os.path.join(a.outdir, "resize.safetensors"), a.data_dir)
+    make_sgd(os.path.join(a.outdir, "sgd.safetensors"))
     print(f"fixtures written to {a.outdir} by torch {torch.__version__}")

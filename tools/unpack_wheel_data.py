@@ -14,6 +14,9 @@ for wheel in wheels:
             if len(parts) < 4 or not parts[0].endswith(".data") or parts[1] != "data" or info.is_dir():
                 continue
             rel = "/".join(parts[2:])
+            # A member may not leave the prefix: no "..", no absolute path, no empty part.
+            if any(p in ("", ".", "..") for p in parts[2:]) or "\\" in rel:
+                sys.exit(f"unpack_wheel_data.py: {wheel}: refusing member '{info.filename}' (a path outside {prefix})")
             dest = os.path.join(prefix, rel)
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             data = z.read(info)

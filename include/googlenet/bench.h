@@ -26,7 +26,12 @@ struct OpProfile {
     std::string output;   // its output's shape for one image, "CxHxW"
     std::string kernels;  // Op::kernels
     double forward_ms = 0, backward_data_ms = 0, backward_weights_ms = 0;
+    double gflops = 0;  // ops with multiply-adds (convolutions, linear): over the passes that ran
 };
+
+// Ops whose GFLOP/s is far below the rest (a kernel path off its speed, say): each one's
+// description, with BenchResult::ops filled (bench --profile).
+std::vector<std::string> slow_ops(const std::vector<OpProfile>& ops);
 
 struct BenchResult {
     BenchConfig config;

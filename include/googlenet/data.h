@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -72,6 +73,7 @@ public:
     BatchLoader& operator=(const BatchLoader&) = delete;
 
     void start_epoch(int epoch, int first_batch = 0) override;
+    // Throws what the worker thread met (out of memory for a batch, say) in its place.
     bool next(Batch& out) override;
     int batches_per_epoch() const override { return (set_.count + batch_size_ - 1) / batch_size_; }
     int image_size() const { return resize_; }
@@ -92,6 +94,7 @@ private:
     std::deque<Batch> queue_;
     int remaining_ = 0;
     bool cancel_ = false;
+    std::exception_ptr error_;  // what stopped the worker; next() throws it once the queue is empty
 };
 
 }  // namespace googlenet

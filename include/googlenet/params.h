@@ -11,7 +11,7 @@ struct Param {
     std::string name;           // as in PyTorch's state_dict, e.g. "2.0.p2_2.weight"
     std::vector<int64_t> dims;  // PyTorch's shape: conv OIHW, linear (out, in), bias (out)
     size_t offset = 0, size = 0;
-    int fan_in = 0, fan_out = 0;  // as torch.nn.init computes them, for initialisation
+    int64_t fan_in = 0, fan_out = 0;  // as torch.nn.init computes them, for initialisation
     bool is_bias = false;
     float init_value = 0;   // with constant_init: the value it starts from (batch norm's 1 and 0)
     bool constant_init = false;
@@ -19,8 +19,10 @@ struct Param {
 
 class ParamStore {
 public:
-    // Registers a parameter; the arena is laid out by allocate() once all are known.
-    int add(std::string name, std::vector<int64_t> dims, int fan_in, int fan_out, bool is_bias);
+    // Registers a parameter; the arena is laid out by allocate() once all are known. A tensor of
+    // more than kMaxParamSize values is an error naming it (a model file may ask for one).
+    static constexpr int64_t kMaxParamSize = (int64_t(1) << 31) - 1;
+    int add(std::string name, std::vector<int64_t> dims, int64_t fan_in, int64_t fan_out, bool is_bias);
     // A parameter that starts at a constant (batch norm's scale 1 and shift 0).
     int add_constant(std::string name, std::vector<int64_t> dims, float value);
     // A buffer: state that is saved with the weights but not trained (batch norm's running

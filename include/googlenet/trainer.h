@@ -104,9 +104,32 @@ EvalResult evaluate(Net& net, BatchSource& source);  // one pass over the source
 // or data, and when the loss stops being finite (after saving the last weights whose loss was).
 std::vector<EpochStats> train(const TrainConfig& config, TrainObserver* observer = nullptr);
 
-// Continues the run whose checkpoint is in `dir`, with its own settings; `epochs` > 0 replaces the
-// number of epochs, `threads` > 0 the thread count (the same count gives bit-identical results).
-std::vector<EpochStats> resume(const std::string& dir, int epochs, int threads, TrainObserver* observer = nullptr);
+// What a resumed run may change of its settings (0, or -1 for checkpoint_every: keep the run's).
+// A resumed run ends with the same weights as an uninterrupted one when neither `threads` (another
+// count shares the batch out and rounds differently) nor, under a cosine schedule, `epochs` (the
+// schedule spans the run) changes; the other two change only what is written.
+struct ResumeChanges {
+    int epochs = 0;
+    int threads = 0;
+    int log_every = 0;
+    int checkpoint_every = -1;
+};
+
+// Continues the run whose checkpoint is in `dir`, with its own settings but for `changes`.
+std::vector<EpochStats> resume(const std::string& dir, const ResumeChanges& changes, TrainObserver* observer = nullptr);
+
+// The settings of the run whose checkpoint is in `dir`.
+TrainConfig run_settings(const std::string& dir);
+
+// A setting given for a resumed run that is not the run's own: its config.json key and both
+// values as JSON.
+struct SettingDifference {
+    std::string key, given, run;
+};
+// The settings among `keys` (config.json's names) on which `given` and `run` differ; paths are
+// compared by the place they name.
+std::vector<SettingDifference> differing_settings(const TrainConfig& given, const TrainConfig& run,
+                                                  const std::vector<std::string>& keys);
 
 int resolve_threads(int threads);
 

@@ -1,4 +1,5 @@
 // The googlenet command: a thin layer over the library.
+#include <omp.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -16,6 +17,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <set>
 #include <fmt/format.h>
 
 #include "googlenet/bench.h"
@@ -148,13 +150,61 @@ void take_stop_signals_on_their_own_thread() {
     }).detach();
 }
 
-int run_train(const TrainConfig& c, const std::string& resume_dir, int resume_epochs, int resume_threads, bool quiet) {
+// OMP_THREAD_LIMIT below --threads: the run takes the threads it is allowed (resolve_threads),
+// and says so.
+void note_thread_limit(int threads) {
+    if (threads > omp_get_thread_limit())
+        std::fprintf(stderr, "googlenet: note: --threads %d, but OpenMP allows %d (OMP_THREAD_LIMIT): running on %d\n",
+                     threads, omp_get_thread_limit(), omp_get_thread_limit());
+}
+
+// `train --resume DIR` with other flags: those that may change are taken (ResumeChanges); any other
+// is accepted when it repeats the run's own value, so that the command that started a run, with
+// --resume added, continues it; one that differs is refused, naming it.
+ResumeChanges resume_changes(const CLI::App& cmd, const TrainConfig& given, const std::string& dir) {
+    static const std::set<std::string> may_change = {"--resume", "--epochs", "--threads", "--quiet", "--comm-timeout",
+                                                     "--log-every", "--checkpoint-every"};
+    static const std::map<std::string, std::string> key_of = {
+        {"--out", "out_dir"}, {"--init", "init"}, {"--no-shuffle", "shuffle"}, {"--bad-images", "skip_bad_images"}};
+    std::vector<std::string> keys, flags;
+    for (const CLI::Option* o : cmd.get_options()) {
+        const std::string name = o->get_name();
+        if (o->count() == 0 || may_change.count(name) || name == "--help") continue;
+        std::string key = key_of.count(name) ? key_of.at(name) : name.substr(2);
+        std::replace(key.begin(), key.end(), '-', '_');
+        keys.push_back(key);
+        flags.push_back(name);
+    }
+    ResumeChanges changes;
+    if (!keys.empty()) {
+        const std::vector<SettingDifference> diffs = differing_settings(given, run_settings(dir), keys);
+        if (!diffs.empty()) {
+            std::string what;
+            for (const SettingDifference& d : diffs) {
+                const std::string flag = flags[size_t(std::find(keys.begin(), keys.end(), d.key) - keys.begin())];
+                what += fmt::format("{}{} {} (the run's: {})", what.empty() ? "" : "; ", flag, d.given, d.run);
+            }
+            throw Error(fmt::format("{}: a resumed run keeps its own settings, and only --epochs, --threads, --log-every, "
+                                    "--checkpoint-every, --quiet and --comm-timeout may change ({})",
+                                    diffs.size() == 1 ? "this setting differs from the run's" : "these settings differ from the run's",
+                                    what));
+        }
+    }
+    auto given_flag = [&](const char* name) { return cmd.get_option(name)->count() > 0; };
+    if (given_flag("--epochs")) changes.epochs = given.epochs;
+    if (given_flag("--threads")) changes.threads = given.threads;
+    if (given_flag("--log-every")) changes.log_every = given.log_every;
+    if (given_flag("--checkpoint-every")) changes.checkpoint_every = given.checkpoint_every;
+    return changes;
+}
+
+int run_train(const TrainConfig& c, const std::string& resume_dir, const ResumeChanges& changes, bool quiet) {
     Progress progress(quiet);
     g_training = true;
     std::vector<EpochStats> history;
     const bool root = Communicator::world().root();  // under mpirun, rank 0 alone prints
     try {
-        history = resume_dir.empty() ? train(c, &progress) : resume(resume_dir, resume_epochs, resume_threads, &progress);
+        history = resume_dir.empty() ? train(c, &progress) : resume(resume_dir, changes, &progress);
     } catch (const Interrupted& e) {
         std::fflush(stdout);
         if (root) std::fprintf(stderr, "googlenet: %s\n", e.what());
@@ -280,6 +330,7 @@ void print_profile(const BenchResult& r) {
         if (train) std::printf("   %.2f / %.2f / %.2f", t[0], t[1], t[2]);
         std::printf("\n");
     }
+    for (const std::string& w : slow_ops(r.ops)) std::fprintf(stderr, "googlenet: warning: %s\n", w.c_str());
     if (r.paths_side_by_side)
         std::printf("ops: %.2f ms of thread time; the iteration: %.2f ms (mean)\n", sum, r.ms_mean);
     else
@@ -313,7 +364,8 @@ int run_bench(const BenchConfig& config, bool json) {
         for (const OpProfile& o : r.ops)
             j["ops"].push_back({{"op", o.op}, {"kind", o.kind}, {"output", o.output}, {"kernels", o.kernels},
                                 {"forward_ms", o.forward_ms}, {"backward_data_ms", o.backward_data_ms},
-                                {"backward_weights_ms", o.backward_weights_ms}});
+                                {"backward_weights_ms", o.backward_weights_ms}, {"gflops", o.gflops}});
+        j["slow_ops"] = slow_ops(r.ops);
     }
     std::printf("%s\n", j.dump().c_str());
     return 0;
@@ -328,6 +380,9 @@ int main(int argc, char** argv) {
                  "networks, or your own model files, on Fashion-MNIST or image folders"};
     app.set_version_flag("--version", "googlenet 0.1.0");
     app.require_subcommand(1);
+    // A flag given twice takes its last value, as argparse does: a script's default followed by
+    // the user's own (scripts/quickstart.sh --out DIR) is no error.
+    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 
     TrainConfig c;
     CLI::App* train_cmd = app.add_subcommand("train", "Train a network (defaults: D2L's GoogLeNet and settings on Fashion-MNIST)");
@@ -387,8 +442,11 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
     std::string resume_dir;
-    train_cmd->add_option("--resume", resume_dir, "Continue the run in this folder from its checkpoint, with its settings "
-                                                  "(only --epochs, --threads and --quiet may be given too)")
+    train_cmd->add_option("--resume", resume_dir, "Continue the run in this folder from its checkpoint, with its settings: "
+                                                  "other flags must repeat the run's values, but for --epochs, --threads, "
+                                                  "--log-every, --checkpoint-every, --quiet and --comm-timeout (the same "
+                                                  "weights as an uninterrupted run unless --threads changes, or --epochs "
+                                                  "under a cosine schedule)")
         ->check(CLI::ExistingDirectory);
 
     std::string weights, eval_out;
@@ -485,21 +543,12 @@ int main(int argc, char** argv) {
     }
     c.shuffle = !no_shuffle;
     c.skip_bad_images = bad_images == "skip";
+    note_thread_limit(bench_cmd->parsed() ? bc.threads : predict_cmd->parsed() ? po.threads : c.threads);
     try {
         if (train_cmd->parsed()) {
-            int resume_epochs = 0, resume_threads = 0;
-            if (!resume_dir.empty()) {
-                for (const CLI::Option* o : train_cmd->get_options()) {
-                    const std::string name = o->get_name();
-                    if (o->count() > 0 && name != "--resume" && name != "--epochs" && name != "--threads" &&
-                        name != "--quiet" && name != "--comm-timeout")
-                        throw Error(name + " cannot be combined with --resume: a resumed run keeps its own settings");
-                }
-                if (train_cmd->get_option("--epochs")->count()) resume_epochs = c.epochs;
-                resume_threads = c.threads;
-            }
+            const ResumeChanges changes = resume_dir.empty() ? ResumeChanges{} : resume_changes(*train_cmd, c, resume_dir);
             Communicator::world().set_timeout(comm_timeout);
-            return run_train(c, resume_dir, resume_epochs, resume_threads, quiet);
+            return run_train(c, resume_dir, changes, quiet);
         }
         if (eval_cmd->parsed()) return run_eval(c, weights, eval_out);
         if (plot_cmd->parsed()) {

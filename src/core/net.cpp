@@ -216,7 +216,7 @@ std::string Net::label(const Op& op) const {
 }
 
 void Net::set_threads(int threads) {
-    if (threads > 0) omp_set_num_threads(threads);
+    if (threads > 0) omp_set_num_threads(std::min(threads, omp_get_thread_limit()));
 }
 
 // GOOGLENET_LAYOUT=nchw|nhwc|blocked overrides the default, for measuring the alternatives.
@@ -231,12 +231,12 @@ Layout Net::activation_layout() {
 
 void Net::set_batch(int n) {
     if (n < 1) throw Error("batch size must be at least 1, got " + std::to_string(n));
-    if (!plan_current(n, omp_get_max_threads())) plan(n);
+    if (!plan_current(n, usable_threads())) plan(n);
 }
 
 // What set_batch does when the batch size, the split, training or the thread count changed.
 void Net::plan(int n) {
-    const int threads = omp_get_max_threads();
+    const int threads = usable_threads();
     split_planned_ = split_;
     branches_.reset(), op_time_.clear();
     if (!params_.allocated()) params_.allocate();
@@ -302,7 +302,7 @@ void Net::add_auxiliary(size_t first_op, ValueId logits, float weight) {
 
 const float* Net::forward(const float* images) {
     if (batch_ == 0) throw Error("Net::forward before set_batch");
-    if (!plan_current(batch_, omp_get_max_threads())) plan(batch_);  // set_training or set_threads since set_batch
+    if (!plan_current(batch_, usable_threads())) plan(batch_);  // set_training or set_threads since set_batch
     if (!lanes_.empty()) return forward_lanes(images);
     Value& in = *values_[0];
     std::memcpy(in.data.data(), images, in.shape.numel() * sizeof(float));

@@ -243,7 +243,7 @@ void Net::prepare_branches(int threads) {
 // times. Only which thread runs what changes, so the results do not depend on the timings.
 void Net::measure_branches() {
     BranchPlan& plan = *branches_;
-    const int threads = omp_get_max_threads();
+    const int threads = usable_threads();
     for (BranchStage& stage : plan.stages) {
         if (stage.lists.size() == 1) {
             for (int k : stage.lists[0]) stage.tasks[size_t(k)].op->forward(*rt_);
@@ -298,22 +298,29 @@ const float* Net::forward_branches() {
         {
             omp_set_num_threads(1);
             const size_t t = size_t(omp_get_thread_num());
-            for (int k : stage.lists[t]) {
-                const BranchTask& task = stage.tasks[size_t(k)];
-                for (int k : task.after)
-                    while (plan.done[first + size_t(k)].load(std::memory_order_acquire) != run) _mm_pause();
-                // After an error the thread still marks its tasks done, so no other thread waits forever.
-                if (!failed.load(std::memory_order_relaxed)) try {
-                        const bool timed = !task_ms.empty();
-                        const auto start = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-                        run_task(task, *plan.rts[t]);
-                        if (timed) task_ms[size_t(k)] = ms_since(start);
-                    } catch (...) {
+            const std::string missing = missing_threads(int(stage.lists.size()));
+            if (!missing.empty()) {  // no thread waits for the tasks of threads that never came
 #pragma omp critical(googlenet_branch_error)
-                        if (!error) error = std::current_exception();
-                        failed = true;
-                    }
-                plan.done[first + size_t(k)].store(run, std::memory_order_release);
+                if (!error) error = std::make_exception_ptr(Error("the paths side by side: " + missing));
+                failed = true;
+            } else {
+                for (int k : stage.lists[t]) {
+                    const BranchTask& task = stage.tasks[size_t(k)];
+                    for (int k : task.after)
+                        while (plan.done[first + size_t(k)].load(std::memory_order_acquire) != run) _mm_pause();
+                    // After an error the thread still marks its tasks done, so no other thread waits forever.
+                    if (!failed.load(std::memory_order_relaxed)) try {
+                            const bool timed = !task_ms.empty();
+                            const auto start = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+                            run_task(task, *plan.rts[t]);
+                            if (timed) task_ms[size_t(k)] = ms_since(start);
+                        } catch (...) {
+#pragma omp critical(googlenet_branch_error)
+                            if (!error) error = std::current_exception();
+                            failed = true;
+                        }
+                    plan.done[first + size_t(k)].store(run, std::memory_order_release);
+                }
             }
         }
         if (error) std::rethrow_exception(error);

@@ -51,6 +51,8 @@ static void each_lane(std::vector<std::unique_ptr<Net>>& lanes, LaneShare& share
     {
         omp_set_num_threads(1);
         try {
+            const std::string missing = missing_threads(int(lanes.size()));
+            if (!missing.empty()) throw Error("the batch split: " + missing);
             body(*lanes[size_t(omp_get_thread_num())]);
         } catch (...) {
 #pragma omp critical(googlenet_lane_error)

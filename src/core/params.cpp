@@ -4,7 +4,7 @@
 
 namespace googlenet {
 
-int ParamStore::add(std::string name, std::vector<int64_t> dims, int fan_in, int fan_out,
+int ParamStore::add(std::string name, std::vector<int64_t> dims, int64_t fan_in, int64_t fan_out,
                     bool is_bias) {
     if (allocated() && total_ > 0) throw Error("parameter '" + name + "' added after allocation");
     if (find(name) >= 0) throw Error("parameter '" + name + "' is defined twice");
@@ -12,7 +12,12 @@ int ParamStore::add(std::string name, std::vector<int64_t> dims, int fan_in, int
     p.name = std::move(name);
     p.dims = std::move(dims);
     p.size = 1;
-    for (auto d : p.dims) p.size *= size_t(d);
+    for (auto d : p.dims) {
+        if (d < 0 || (d > 0 && int64_t(p.size) > kMaxParamSize / d))
+            throw Error("parameter '" + p.name + "' would hold more than " + std::to_string(kMaxParamSize) +
+                        " values: the layer is too large");
+        p.size *= size_t(d);
+    }
     // Each tensor starts on a 64-byte boundary, so oneDNN sees aligned weights.
     p.offset = (total_ + 15) / 16 * 16;
     p.fan_in = fan_in;

@@ -2,13 +2,28 @@
 // which gradients of a value read by several ops are summed.
 #pragma once
 #include <dnnl.hpp>
+#include <omp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 
 #include "googlenet/net.h"
 
 namespace googlenet {
+
+// The threads a parallel region gets: omp_get_max_threads() does not count OMP_THREAD_LIMIT,
+// and the batch split and the paths side by side need every thread they plan for.
+inline int usable_threads() { return std::max(1, std::min(omp_get_max_threads(), omp_get_thread_limit())); }
+
+// Whether the parallel region this is called in got the `wanted` threads its work was divided
+// into; if not (OpenMP may give fewer, e.g. with OMP_DYNAMIC), the error to throw says so.
+inline std::string missing_threads(int wanted) {
+    const int got = omp_get_num_threads();
+    if (got == wanted) return "";
+    return "OpenMP ran " + std::to_string(got) + " of the " + std::to_string(wanted) +
+           " threads this work was shared out to (OMP_THREAD_LIMIT, OMP_DYNAMIC?); ask for fewer with --threads";
+}
 
 class Runtime {
 public:

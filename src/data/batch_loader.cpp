@@ -1,3 +1,5 @@
+#include <fmt/format.h>
+
 #include <numeric>
 #include <random>
 
@@ -28,6 +30,7 @@ void BatchLoader::stop() {
     if (worker_.joinable()) worker_.join();
     queue_.clear();
     cancel_ = false;
+    error_ = nullptr;
 }
 
 std::vector<int> epoch_order(int count, bool shuffle, uint64_t seed, int epoch) {
@@ -52,7 +55,9 @@ void BatchLoader::start_epoch(int epoch, int first_batch) {
     worker_ = std::thread(&BatchLoader::produce, this, std::move(order), size_t(first_batch) * size_t(batch_size_));
 }
 
-void BatchLoader::produce(std::vector<int> order, size_t first_image) {
+// A batch's memory that cannot be had (a huge --batch-size or --resize) is an error for the caller
+// of next(), as every other failure here: an exception leaving a std::thread ends the process.
+void BatchLoader::produce(std::vector<int> order, size_t first_image) try {
     const size_t src_pixels = size_t(set_.height) * set_.width, dst_pixels = size_t(resize_) * resize_;
     std::vector<uint8_t> resized(dst_pixels);
     for (size_t start = first_image; start < order.size(); start += size_t(batch_size_)) {
@@ -76,12 +81,27 @@ void BatchLoader::produce(std::vector<int> order, size_t first_image) {
         queue_.push_back(std::move(b));
         cv_.notify_all();
     }
+} catch (...) {
+    std::exception_ptr error = std::current_exception();
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::bad_alloc&) {
+        error = std::make_exception_ptr(Error(fmt::format(
+            "out of memory preparing a batch of {} images of {}x{} ({:.1f} GiB): use a smaller --batch-size or --resize",
+            std::min(batch_size_, set_.count), resize_, resize_,
+            double(std::min(batch_size_, set_.count)) * resize_ * resize_ * sizeof(float) / double(1 << 30))));
+    } catch (...) {
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    error_ = error;
+    cv_.notify_all();
 }
 
 bool BatchLoader::next(Batch& out) {
     std::unique_lock<std::mutex> lock(mu_);
     if (remaining_ == 0) return false;
-    cv_.wait(lock, [&] { return !queue_.empty(); });
+    cv_.wait(lock, [&] { return !queue_.empty() || error_; });
+    if (queue_.empty()) std::rethrow_exception(error_);
     out = std::move(queue_.front());
     queue_.pop_front();
     --remaining_;

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <random>
 
+#include <fmt/format.h>
+
 #include "googlenet/tensor.h"
 
 namespace googlenet {
@@ -205,7 +207,15 @@ void FolderLoader::work() {
             index = claimed_++;
         }
         std::string error;
-        Batch b = make_batch(index, error);
+        Batch b;
+        try {  // an exception leaving a std::thread ends the process: hand it to next() instead
+            b = make_batch(index, error);
+        } catch (const std::bad_alloc&) {
+            error = fmt::format("out of memory preparing a batch of {} images of {}x{}: use a smaller --batch-size",
+                                batch_size_, transform_.size, transform_.size);
+        } catch (const std::exception& e) {
+            error = e.what();
+        }
         std::lock_guard<std::mutex> lock(mu_);
         if (!error.empty() && error_.empty()) error_ = error;
         ready_.emplace(index, std::move(b));

@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -36,6 +37,16 @@ void write_file_atomic(const std::string& path, const std::function<void(std::FI
         std::remove(tmp.c_str());
         throw Error("cannot write " + path + ": " + std::strerror(err));
     }
+    // The rename is durable only once the folder's entry is on disk too.
+    const size_t slash = path.find_last_of('/');
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+    if (fd < 0 || ::fsync(fd) != 0) {
+        const int err = errno;
+        if (fd >= 0) ::close(fd);
+        throw Error("cannot write " + path + ": syncing its folder " + dir + ": " + std::strerror(err));
+    }
+    ::close(fd);
 }
 
 }  // namespace googlenet

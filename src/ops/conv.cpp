@@ -1,6 +1,7 @@
 // 2-D convolution, with or without bias: oneDNN forward, backward-data and backward-weights primitives.
 #include "core/runtime.h"
 #include "ops/ops.h"
+#include "ops/primitive_layouts.h"
 #include "ops/relu_mask.h"
 #include "ops/winograd.h"
 
@@ -10,70 +11,13 @@ namespace {
 using dnnl::memory;
 using tag = memory::format_tag;
 
-// Weights (or their gradient) in the layout a primitive picked, kept beside the arena's OIHW copy:
-// a buffer and reorders when the two layouts differ, nothing when they agree.
-class PrimitiveWeights {
-public:
-    PrimitiveWeights() = default;
-    PrimitiveWeights(Runtime& rt, const memory::desc& user, const memory::desc& primitive)
-        : user_(user), primitive_(primitive) {
-        if (user != primitive) buffer_ = memory(primitive, rt.engine);
-    }
-    // The arena's weights `user`, as the primitive wants them. In evaluation the weights stay put,
-    // so the reorder is done once per Runtime::weights_epoch (at batch 1 it was 2.0 of 5.1 ms of
-    // oneDNN time); in training SGD moves them every step.
-    memory from_user(Runtime& rt, const float* user) {
-        if (!buffer_) return rt.mem(user_, user);
-        if (!rt.training && reordered_ && reordered_epoch_ == rt.weights_epoch) return buffer_;
-        if (!to_primitive_) to_primitive_ = dnnl::reorder(dnnl::reorder::primitive_desc(rt.engine, user_, rt.engine, primitive_));
-        to_primitive_.execute(rt.stream, {{DNNL_ARG_FROM, rt.mem(user_, user)}, {DNNL_ARG_TO, buffer_}});
-        reordered_ = !rt.training;
-        reordered_epoch_ = rt.weights_epoch;
-        return buffer_;
-    }
-    // Where the primitive writes a gradient; copy_to_user then puts it into the arena's `user`.
-    memory target(Runtime& rt, float* user) { return buffer_ ? buffer_ : rt.mem(user_, user); }
-    void copy_to_user(Runtime& rt, float* user) {
-        if (!buffer_) return;
-        if (!to_user_) to_user_ = dnnl::reorder(dnnl::reorder::primitive_desc(rt.engine, primitive_, rt.engine, user_));
-        to_user_.execute(rt.stream, {{DNNL_ARG_FROM, buffer_}, {DNNL_ARG_TO, rt.mem(user_, user)}});
-    }
-
-private:
-    memory::desc user_, primitive_;
-    memory buffer_;
-    bool reordered_ = false;  // buffer_ holds the weights of reordered_epoch_, for evaluation
-    uint64_t reordered_epoch_ = 0;
-    dnnl::reorder to_primitive_, to_user_;
-};
-
-// An activation copied into plain NCHW for a primitive that needs it (nothing if it already is).
-class Plain {
-public:
-    Plain() = default;
-    Plain(Runtime& rt, const memory::desc& from, const memory::desc& to) {
-        if (from == to) return;
-        buffer_ = memory(to, rt.engine);
-        reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(rt.engine, from, rt.engine, to));
-    }
-    memory of(Runtime& rt, memory m) {
-        if (!buffer_) return m;
-        reorder_.execute(rt.stream, {{DNNL_ARG_FROM, m}, {DNNL_ARG_TO, buffer_}});
-        return buffer_;
-    }
-
-private:
-    memory buffer_;
-    dnnl::reorder reorder_;
-};
-
 class Conv2d final : public Op {
 public:
     Conv2d(ParamStore& params, int in_channels, ConvSpec spec, const std::string& name)
         : cin_(in_channels), spec_(spec) {
-        const int k = spec.kernel, cout = spec.out_channels;
-        weight_ = params.add(name + ".weight", {cout, cin_, k, k}, cin_ * k * k, cout * k * k, false);
-        bias_ = spec.bias ? params.add(name + ".bias", {cout}, cin_ * k * k, cout * k * k, true) : -1;
+        const int64_t k = spec.kernel, cout = spec.out_channels, fan_in = cin_ * k * k, fan_out = cout * k * k;
+        weight_ = params.add(name + ".weight", {cout, cin_, k, k}, fan_in, fan_out, false);
+        bias_ = spec.bias ? params.add(name + ".bias", {cout}, fan_in, fan_out, true) : -1;
     }
 
     bool fuse_relu() override {

@@ -289,7 +289,7 @@ int WinogradConv::tile_for(const Shape& out, int kernel, Pass pass) {
 
 bool WinogradConv::has_backward_weights(const Shape& out, int m) {
     const long tiles = long(out.n) * ((out.h + m - 1) / m) * ((out.w + m - 1) / m);
-    return tiles >= long(std::max(1, omp_get_max_threads())) * 64;
+    return tiles >= long(std::max(1, usable_threads())) * 64;
 }
 
 bool WinogradConv::applies(int kernel, int stride, int pad, Layout src, Layout dst, int in_channels, const Shape& out) {
@@ -315,7 +315,7 @@ void WinogradConv::prepare(Runtime& rt, const Shape& in, const Shape& out, int k
     tiles_ = long(out.n) * tiles_h_ * tiles_w_;
     // Even chunks, a multiple of the thread count: a last chunk of a few tiles would cost a whole
     // chunk's matmul, and a thread left without a chunk would idle.
-    threads_ = std::max(1, omp_get_max_threads());
+    threads_ = std::max(1, usable_threads());
     const size_t a2 = size_t(a2_);
     const long most = std::clamp<long>(long(kChunkBytes / (a2 * sizeof(float) * size_t(cp_ + kp_))), 4, tiles_);
     // With few tiles (small maps at small batches) a chunk per thread would give each matmul a

@@ -7,6 +7,7 @@
 #include <numeric>
 #include <random>
 #include <vector>
+#include <fmt/format.h>
 
 #include "googlenet/models.h"
 #include "googlenet/train.h"
@@ -79,9 +80,14 @@ BenchResult benchmark(const BenchConfig& config) {
             const Op& op = *t.op;
             if (op.auxiliary && !train) continue;
             const Shape& out = op.output->shape;
-            r.ops.push_back({net.label(op), kind_of(op), std::to_string(out.c) + "x" + std::to_string(out.h) + "x" + std::to_string(out.w),
-                             op.kernels(), t.forward_ms / c.iters,
-                             t.backward_data_ms / c.iters, t.backward_weights_ms / c.iters});
+            OpProfile p{net.label(op), kind_of(op), std::to_string(out.c) + "x" + std::to_string(out.h) + "x" + std::to_string(out.w),
+                        op.kernels(), t.forward_ms / c.iters,
+                        t.backward_data_ms / c.iters, t.backward_weights_ms / c.iters};
+            // Each pass that ran does the op's multiply-adds once, over the images this copy ran.
+            const int passes = 1 + (p.backward_data_ms > 0) + (p.backward_weights_ms > 0);
+            const double ms = p.forward_ms + p.backward_data_ms + p.backward_weights_ms;
+            if (op.macs_per_image() > 0 && ms > 0) p.gflops = 2.0 * double(op.macs_per_image()) * out.n * passes / (ms * 1e6);
+            r.ops.push_back(p);
         }
     }
     std::sort(ms.begin(), ms.end());
@@ -100,6 +106,30 @@ BenchResult benchmark(const BenchConfig& config) {
     r.gradients_mib = double(net.gradient_arena_floats()) * mib;
     r.parameters_mib = double(1 + net.gradient_copies()) * double(net.params().total()) * mib;
     return r;
+}
+
+std::vector<std::string> slow_ops(const std::vector<OpProfile>& ops) {
+    std::vector<double> rates;
+    double total_ms = 0;
+    for (const OpProfile& o : ops) {
+        total_ms += o.forward_ms + o.backward_data_ms + o.backward_weights_ms;
+        if (o.gflops > 0) rates.push_back(o.gflops);
+    }
+    std::vector<std::string> out;
+    if (rates.size() < 3) return out;
+    std::nth_element(rates.begin(), rates.begin() + long(rates.size() / 2), rates.end());
+    const double median = rates[rates.size() / 2];
+    // A twentieth of the median: 1x1 convolutions on 1x1 maps and the classifier run at a few
+    // times below the 3x3 layers, a reference kernel at a hundredth. Ops under 1% of the time do
+    // not matter however slow.
+    for (const OpProfile& o : ops) {
+        const double ms = o.forward_ms + o.backward_data_ms + o.backward_weights_ms;
+        if (o.gflops > 0 && o.gflops < median / 20 && ms > 0.01 * total_ms)
+            out.push_back(fmt::format("{} runs at {:.2f} GFLOP/s, under a twentieth of the median op's {:.1f}, and takes {:.0f}% of "
+                                      "the ops' time (kernels: {})",
+                                      o.op, o.gflops, median, 100 * ms / total_ms, o.kernels));
+    }
+    return out;
 }
 
 }  // namespace googlenet

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <limits>
 #include <type_traits>
 #include <fmt/format.h>
@@ -131,6 +132,26 @@ json to_json(const TrainConfig& c) {
 }  // namespace
 
 std::string config_json(const TrainConfig& config) { return to_json(config).dump(2) + "\n"; }
+
+std::vector<SettingDifference> differing_settings(const TrainConfig& given, const TrainConfig& run,
+                                                  const std::vector<std::string>& keys) {
+    const json a = to_json(given), b = to_json(run);
+    // Folders and files are the same when they name the same place ("runs/x" and "./runs/x/").
+    auto same_place = [](const json& x, const json& y) {
+        std::error_code ea, eb;
+        const auto px = std::filesystem::weakly_canonical(x.get<std::string>(), ea);
+        const auto py = std::filesystem::weakly_canonical(y.get<std::string>(), eb);
+        return !ea && !eb && px == py;
+    };
+    std::vector<SettingDifference> out;
+    for (const std::string& key : keys) {
+        if (!a.contains(key) || !b.contains(key)) throw Error("internal: no setting '" + key + "'");
+        const json &x = a[key], &y = b[key];
+        if (x == y || (x.is_string() && y.is_string() && same_place(x, y))) continue;
+        out.push_back({key, x.dump(), y.dump()});
+    }
+    return out;
+}
 
 void save_checkpoint(const std::string& path, const ParamStore& params, Sgd& sgd, const TrainConfig& config,
                      const RunState& st) {

@@ -185,8 +185,12 @@ std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState s
     }
 
     // The weights before the latest update: if that update makes the loss non-finite, these are
-    // the last weights known to give a finite loss, and they are what gets saved.
-    Buffer last_good(net.params().total());
+    // the last weights known to give a finite loss, and they are what gets saved, with the batch-
+    // norm statistics as they were before the bad forward pass. Until a step of this process has
+    // had a finite loss there are none (a resumed run's first step), and model.safetensors is
+    // left as it is.
+    Buffer last_good(net.params().total()), buffers_before(net.params().buffers().size());
+    bool have_last_good = false;
     const auto process_start = std::chrono::steady_clock::now();
     auto run_seconds = [&] {
         return st.run_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - process_start).count();
@@ -216,6 +220,8 @@ std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState s
             float loss = 0;
             long hits = 0;
             if (b.size > 0) {  // a rank's shard of the last, short batch may be empty
+                if (buffers_before.size() > 0)
+                    std::memcpy(buffers_before.data(), net.params().buffers().data(), buffers_before.size() * sizeof(float));
                 net.set_batch(b.size);
                 net.set_random(c.seed, uint64_t(st.step) * uint64_t(comm.size()) + uint64_t(comm.rank()));
                 const float* logits = net.forward(b.images.data());
@@ -238,11 +244,22 @@ std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState s
                     throw Error(fmt::format("loss is {} at the first step: the initial weights give a non-finite "
                                             "loss; nothing was written",
                                             what));
+                const std::string where = fmt::format("loss is {} at epoch {}, batch {} (step {}): training stopped", what,
+                                                      st.epoch, st.batch + 1, st.step + 1);
+                if (!have_last_good)
+                    throw Error(fmt::format("{}; it is the first step of this resumed run, so no weights of it had a "
+                                            "finite loss: {} and the checkpoint were left as they were",
+                                            where, weights_path));
                 std::memcpy(net.params().values().data(), last_good.data(), last_good.size() * sizeof(float));
+                if (buffers_before.size() > 0)
+                    std::memcpy(net.params().buffers().data(), buffers_before.data(), buffers_before.size() * sizeof(float));
                 if (root) save_weights(weights_path, net.params());
-                throw Error(fmt::format("loss is {} at epoch {}, batch {} (step {}): training stopped; the last "
-                                        "weights with a finite loss are in {}",
-                                        what, st.epoch, st.batch + 1, st.step + 1, weights_path));
+                // The other ranks end the job as they leave (Communicator::abort): not before rank 0 has written.
+                if (comm.distributed()) {
+                    double written = 0;
+                    comm.allreduce_sum(&written, 1);
+                }
+                throw Error(fmt::format("{}; the last weights with a finite loss are in {}", where, weights_path));
             }
             if (!comm.distributed()) {
                 net.backward();
@@ -255,6 +272,7 @@ std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState s
                 sync.finish();
             }
             std::memcpy(last_good.data(), net.params().values().data(), last_good.size() * sizeof(float));
+            have_last_good = true;
             sgd.step();
             // Batch norm's running statistics saw only this rank's images: keep rank 0's, as
             // PyTorch's DistributedDataParallel does (broadcast_buffers).
@@ -330,7 +348,7 @@ std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState s
 
 void request_stop() { g_stop_requested = true; }
 
-int resolve_threads(int threads) { return threads > 0 ? threads : omp_get_num_procs(); }
+int resolve_threads(int threads) { return std::min(threads > 0 ? threads : omp_get_num_procs(), omp_get_thread_limit()); }
 
 EvalResult evaluate(Net& net, const ImageSet& set, int batch_size, int resize) {
     Communicator& comm = Communicator::world();
@@ -407,7 +425,15 @@ std::vector<EpochStats> train(const TrainConfig& config, TrainObserver* observer
     return run(c, net, sgd, st, observer);
 }
 
-std::vector<EpochStats> resume(const std::string& dir, int epochs, int threads, TrainObserver* observer) {
+TrainConfig run_settings(const std::string& dir) {
+    TrainConfig c;
+    RunState st;
+    TensorMap tensors;
+    read_checkpoint(dir + "/checkpoint.safetensors", c, st, tensors);
+    return c;
+}
+
+std::vector<EpochStats> resume(const std::string& dir, const ResumeChanges& changes, TrainObserver* observer) {
     const std::string path = dir + "/checkpoint.safetensors";
     TrainConfig c;
     c.parallel = "ops";  // what checkpoints from before the setting was saved ran with
@@ -415,8 +441,10 @@ std::vector<EpochStats> resume(const std::string& dir, int epochs, int threads, 
     TensorMap tensors;
     read_checkpoint(path, c, st, tensors);
     c.out_dir = dir;
-    if (epochs > 0) c.epochs = epochs;
-    if (threads > 0) c.threads = threads;
+    if (changes.epochs > 0) c.epochs = changes.epochs;
+    if (changes.threads > 0) c.threads = changes.threads;
+    if (changes.log_every > 0) c.log_every = changes.log_every;
+    if (changes.checkpoint_every >= 0) c.checkpoint_every = changes.checkpoint_every;
     validate(c);
     if (st.epoch > c.epochs)
         throw Error(fmt::format("{}: the run already finished its {} epochs; pass --epochs N (N > {}) to train on",
