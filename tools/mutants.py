@@ -1,0 +1,223 @@
+#!/usr/bin/python3
+"""Mutation check: one-line bugs in the places that matter, each of which the suite must catch.
+
+Usage: tools/mutants.py [--list] [--only NAME[,NAME...]] [--full] [--build-dir DIR] [--keep-going]
+
+For each mutant in MUTANTS: checks that its line is in the source exactly once (else the tool has
+failed: the code moved and the list must follow), applies it, rebuilds (a mutant that does not
+compile is a failure of the tool, not a kill), runs the tests named beside it (with --full: the
+whole CTest suite), and restores the file. A mutant is killed when a test fails or times out.
+The exit status is 0 only when every mutant applied, compiled and was killed.
+
+It builds in build-mutants/ (a Release build like scripts/setup.sh's), so build/ is not touched;
+the first build takes a few minutes, each mutant then one incremental rebuild. It is run by hand,
+not in CI (docs/testing.md has the list and the last results). The source tree must be clean
+where the mutants apply: the tool restores each file from its own copy.
+
+Tests are named as `ctest:NAME` (a CTest test, by exact name) or `cli:Class.test_method` (one
+case of tests/cli_test.py); a mutant lists the tests that kill it today.
+"""
+import argparse, glob, os, subprocess, sys, time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+# (name, file, line as it is, line as the bug makes it, tests that kill it)
+MUTANTS = [
+    # The comparison every tensor test uses.
+    ("nan-blind-maximum", "tests/testing.h",
+     "        if (!std::isfinite(a) || !std::isfinite(e)) return HUGE_VAL;\n", "\n",
+     ["ctest:model"]),
+    # Winograd: the backward-weights tile that real training runs (F(6x6) at batch 128), a 5x5 table
+    # entry, backward-data's weight flip, the forward's output transform.
+    ("winograd-f6-backward-weights-x1.01", "src/ops/winograd.cpp",
+     "                for (int i = 0; i < r2; ++i) diff_weights[(size_t(kb * L + l) * C + size_t(c)) * r2 + size_t(i)] = g[i * L + l];\n",
+     "                for (int i = 0; i < r2; ++i) diff_weights[(size_t(kb * L + l) * C + size_t(c)) * r2 + size_t(i)] = (m_ == 6 ? 1.01f : 1.f) * g[i * L + l];\n",
+     ["ctest:conv_paths"]),
+    ("winograd-backward-weights-thread-sum", "src/ops/winograd.cpp",
+     "                for (int t = 1; t < threads_; ++t)\n",
+     "                for (int t = 1; t < threads_ - 1; ++t)\n",
+     ["ctest:conv_paths"]),
+    ("winograd-5x5-table-entry", "src/ops/winograd_transforms.h",
+     "                                       {0, 1, 1, -17.f / 4, -17.f / 4, 1, 1, 0},\n",
+     "                                       {0, 1, 1, -17.f / 4, -17.f / 4, 1, 1.01f, 0},\n",
+     ["ctest:conv_paths", "ctest:ops_reference"]),
+    # Gradients: a value read by two ops gets the sum; the batch split's copies' sum.
+    ("grad-commit-overwrites", "src/core/runtime.cpp",
+     "        for (long i = 0; i < n; ++i) g[i] += written[i];\n",
+     "        for (long i = 0; i < n; ++i) g[i] = written[i];\n",
+     ["ctest:ops_reference"]),
+    ("batch-split-gradient-sum", "src/core/net_lanes.cpp",
+     "        for (const float* o : others) sum += o[i];\n", "\n",
+     ["ctest:batch_split"]),
+    ("batch-split-loss-weighting", "src/core/net_lanes.cpp",
+     "        const float share = float(lane->batch()) / float(batch_);\n",
+     "        const float share = 0.5f;\n",
+     ["ctest:batch_split"]),
+    # SGD as torch.optim.SGD.
+    ("sgd-nesterov-ignored", "src/train/sgd.cpp",
+     "            d = nesterov ? d + mu * buf[i] : buf[i];\n", "            d = buf[i];\n",
+     ["ctest:sgd"]),
+    ("sgd-weight-decay-dropped", "src/train/sgd.cpp",
+     "        float d = g[i] + wd * p[i];\n", "        float d = g[i];\n",
+     ["ctest:sgd"]),
+    ("sgd-momentum-dropped", "src/train/sgd.cpp",
+     "            buf[i] = first ? d : mu * buf[i] + d;\n", "            buf[i] = d;\n",
+     ["ctest:sgd"]),
+    # The loss's gradient.
+    ("loss-gradient-not-averaged", "src/ops/loss.cpp",
+     "                d[j] = float((std::exp(double(z[j]) - log_sum) - (j == y ? 1.0 : 0.0)) / n);\n",
+     "                d[j] = float((std::exp(double(z[j]) - log_sum) - (j == y ? 1.0 : 0.0)));\n",
+     ["ctest:ops_pytorch"]),
+    # Resume's random state: the copies' dropout key, the image folder's epoch on a resumed epoch.
+    ("copies-keep-their-first-dropout-key", "src/core/net.cpp",
+     "    for (auto& lane : lanes_) lane->set_random(seed, step);\n", "\n",
+     ["cli:Cli.test_resume_of_a_net_with_dropout_gives_the_same_weights"]),
+    ("augmentation-epoch-off-on-resume", "src/data/image_folder.cpp",
+     "    epoch_ = epoch;\n", "    epoch_ = epoch - (first_batch > 0);\n",
+     ["cli:Cli.test_resume_on_an_image_folder_with_augmentation_gives_the_same_weights"]),
+    # ReLU masks handed on through concatenation and pooling; the memory plan's overlap test.
+    ("relu-mask-hand-on", "src/core/net_plan.cpp",
+     "        for (const Value* in : op->inputs) producer[in]->relu_mask = ReluMask::handed_on;\n",
+     "        for (const Value* in : op->inputs) producer[in]->relu_mask = ReluMask::none;\n",
+     ["ctest:ops_reference"]),
+    ("memory-plan-overlap", "src/core/memory_plan.cpp",
+     "            if (p->first <= l->last && l->first <= p->last) taken.emplace_back(p->offset, p->offset + p->size);\n",
+     "            if (p->first < l->last && l->first < p->last) taken.emplace_back(p->offset, p->offset + p->size);\n",
+     ["ctest:model"]),
+    # Fault paths: a NaN right after resume, batch norm's statistics after a NaN, fewer OpenMP
+    # threads than planned, the loader's thread, a layer too large for an int.
+    ("nan-after-resume-saves-zeros", "src/train/trainer.cpp",
+     "                if (!have_last_good)\n", "                if (false)\n",
+     ["cli:Cli.test_nan_right_after_resume_leaves_the_weights_file_intact"]),
+    ("nan-keeps-bad-batch-norm-statistics", "src/train/trainer.cpp",
+     "                if (buffers_before.size() > 0)\n                    std::memcpy(net.params().buffers().data(), buffers_before.data(), buffers_before.size() * sizeof(float));\n",
+     "\n",
+     ["cli:Cli.test_nan_restores_batch_norm_statistics_of_the_last_good_step"]),
+    ("thread-limit-ignored", "src/core/runtime.h",
+     "inline int usable_threads() { return std::max(1, std::min(omp_get_max_threads(), omp_get_thread_limit())); }\n",
+     "inline int usable_threads() { return std::max(1, omp_get_max_threads()); }\n",
+     ["cli:Cli.test_fewer_openmp_threads_than_asked_run_on_those_granted"]),
+    ("loader-thread-exception-escapes", "src/data/batch_loader.cpp",
+     "} catch (...) {\n    std::exception_ptr error = std::current_exception();\n",
+     "} catch (const Error&) {\n    std::exception_ptr error = std::current_exception();\n",
+     ["ctest:data"]),
+    ("param-size-unchecked", "src/core/params.cpp",
+     "        if (d < 0 || (d > 0 && int64_t(p.size) > kMaxParamSize / d))\n",
+     "        if (d < 0)\n",
+     ["ctest:model_file"]),
+    # The linear layer reading a blocked map (torchvision's heads) through an NCHW copy, not oneDNN's
+    # reference kernel.
+    ("linear-reads-the-blocked-map-itself", "src/ops/linear.cpp",
+     "            src_ = desc_of(s, Layout::nchw);\n",
+     "            src_ = desc_of(*inputs[0]);\n",
+     ["cli:Cli.test_bench_profile_warns_about_slow_ops"]),
+]
+
+
+def sh(cmd, cwd=ROOT, timeout=None, env=None):
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def build(build_dir):
+    prefix = sorted(glob.glob(os.path.join(ROOT, ".deps", "onednn-*")))
+    if not prefix:
+        sys.exit("mutants.py: no .deps/onednn-*: run scripts/setup.sh first")
+    if not os.path.exists(os.path.join(build_dir, "CMakeCache.txt")):
+        p = sh(["cmake", "-S", ROOT, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release", f"-DCMAKE_PREFIX_PATH={prefix[-1]}",
+                "-DGOOGLENET_MPI=ON"])
+        if p.returncode:
+            sys.exit(p.stdout + p.stderr)
+    return sh(["cmake", "--build", build_dir, "-j", str(os.cpu_count())])
+
+
+def run_test(test, build_dir, timeout):
+    kind, what = test.split(":", 1)
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    try:
+        if kind == "ctest":
+            p = sh(["ctest", "-R", f"^{what}$", "--output-on-failure", "--timeout", str(timeout)], cwd=build_dir,
+                   timeout=timeout + 120, env=env)
+            ran = "No tests were found" not in p.stdout + p.stderr
+        elif kind == "cli":
+            p = sh(["/usr/bin/python3", os.path.join(ROOT, "tests", "cli_test.py"), os.path.join(build_dir, "googlenet"), what],
+                   timeout=timeout, env=env)
+            ran = "Ran 1 test" in p.stderr
+        else:
+            raise ValueError(f"unknown kind of test '{test}'")
+    except subprocess.TimeoutExpired:
+        return "killed (timed out)"
+    if not ran:
+        return "no such test"
+    return "killed" if p.returncode != 0 else "survived"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--list", action="store_true", help="list the mutants and the tests that kill them")
+    ap.add_argument("--only", help="comma-separated mutant names")
+    ap.add_argument("--full", action="store_true", help="run the whole CTest suite for each mutant")
+    ap.add_argument("--build-dir", default=os.path.join(ROOT, "build-mutants"))
+    ap.add_argument("--timeout", type=int, default=900, help="seconds per test run")
+    a = ap.parse_args()
+    mutants = list(MUTANTS)
+    if a.only:
+        wanted = a.only.split(",")
+        unknown = set(wanted) - {m[0] for m in mutants}
+        if unknown:
+            sys.exit(f"mutants.py: no mutant {', '.join(sorted(unknown))}")
+        mutants = [m for m in mutants if m[0] in wanted]
+    if a.list:
+        for name, path, old, new, tests in mutants:
+            print(f"{name}\n  {path}: {old.strip()!r}\n    -> {new.strip()!r}\n  killed by: {', '.join(tests)}")
+        return 0
+    print("building the unmutated tree ...", flush=True)
+    p = build(a.build_dir)
+    if p.returncode:
+        sys.exit("mutants.py: the unmutated tree does not build:\n" + p.stdout[-3000:] + p.stderr[-3000:])
+    # The fixtures, once (the ctest runs below exclude the set-up test).
+    sh(["ctest", "-R", "^pytorch_fixtures$"], cwd=a.build_dir)
+    results, failures = [], 0
+    for name, path, old, new, tests in mutants:
+        full = os.path.join(ROOT, path)
+        original = open(full).read()
+        t0 = time.time()
+        if original.count(old) != 1:
+            results.append((name, f"TOOL FAILURE: the line is in {path} {original.count(old)} times, not once", ""))
+            failures += 1
+            print(f"{name}: {results[-1][1]}", flush=True)
+            continue
+        try:
+            with open(full, "w") as f:
+                f.write(original.replace(old, new))
+            p = build(a.build_dir)
+            if p.returncode:
+                outcome, by = "TOOL FAILURE: does not compile", ""
+            else:
+                outcome, by = "survived", ""
+                for test in (["ctest:.*"] if a.full else tests):
+                    if test == "ctest:.*":
+                        q = sh(["ctest", "-j", str(os.cpu_count()), "--timeout", str(a.timeout)], cwd=a.build_dir,
+                               timeout=a.timeout * 4)
+                        r = "killed" if q.returncode else "survived"
+                    else:
+                        r = run_test(test, a.build_dir, a.timeout)
+                    if r == "no such test":
+                        outcome, by = f"TOOL FAILURE: no test {test}", ""
+                        break
+                    if r.startswith("killed"):
+                        outcome, by = r, test
+                        break
+        finally:
+            with open(full, "w") as f:
+                f.write(original)
+        if outcome != "killed" and not outcome.startswith("killed"):
+            failures += 1
+        results.append((name, outcome, by))
+        print(f"{name}: {outcome}{' by ' + by if by else ''} ({time.time() - t0:.0f} s)", flush=True)
+    build(a.build_dir)  # leave the build as the tree is
+    print(f"\n{sum(r[1].startswith('killed') for r in results)} of {len(results)} mutants killed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
