@@ -149,6 +149,20 @@ class Mpi(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("/nonexistent/train-images-idx3-ubyte.gz: cannot open", p.stderr)
 
+    def test_a_diverging_loss_ends_the_job_after_rank_0_wrote_the_last_good_weights(self):
+        """Every rank sees the same non-finite loss; the job ends only once rank 0's weights file is written."""
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "nan")
+            p = mpirun(2, "train", "--out", out, "--epochs", "3", "--train-limit", "256", "--batch-size", "64",
+                       *SMALL[:-2], "--lr", "1e20", timeout=300)
+            self.assertNotEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertRegex(p.stderr, r"loss is (nan|inf|-inf) at epoch \d+, batch \d+ \(step \d+\): training stopped; "
+                                       r"the last weights with a finite loss are in")
+            w = weights(f"{out}/model.safetensors")
+            self.assertEqual(len(w), 116)
+            for name, t in w.items():
+                self.assertTrue(np.isfinite(t).all(), name)
+
     def test_batch_smaller_than_the_ranks_is_refused(self):
         p = mpirun(3, "train", "--batch-size", "2", "--train-limit", "64", *SMALL, timeout=120)
         self.assertNotEqual(p.returncode, 0)

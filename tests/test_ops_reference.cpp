@@ -3,6 +3,9 @@
 // Tolerance: 1e-5 of each tensor's largest magnitude (see testing.h).
 #include <omp.h>
 
+#include <map>
+
+#include "googlenet/models.h"
 #include "googlenet/net.h"
 #include "googlenet/reference.h"
 #include "op_runner.h"
@@ -379,4 +382,93 @@ TEST(OpsVsReference, WinogradForward) {
             EXPECT_TENSOR_NEAR(dbb.data(), db.data(), db.size(), tol, "winograd bias gradient");
         }
     }
+}
+
+// An Inception block whose paths' channel counts (3, 5, 7, 6) do not fall on the layout's channel
+// blocks: the concatenation and its inputs fall back to NCHW (Net::plan) beside blocked values.
+// Logits, the image's gradient and every parameter's gradient against the reference loops, in
+// double.
+TEST(OpsVsReference, InceptionWhoseChannelsDoNotFillBlocks) {
+    const int n = 2, h = 7, w = 7;
+    Net net(3, h, w);
+    const ValueId stem = net.relu(net.conv(net.input(), {16, 3, 1, 1}, "stem"));
+    const ValueId block = inception(net, stem, InceptionSpec{3, 4, 5, 2, 7, 6}, "inc");
+    net.set_output(net.linear(net.global_avg_pool(block), 4, "fc"));
+    net.require_input_grad();
+    net.set_batch(n);
+    ASSERT_EQ(net.value(block).layout, Layout::nchw) << "the test needs the NCHW fallback around the concatenation";
+    ASSERT_NE(net.value(stem).layout, Layout::nchw) << "and a blocked value before it";
+    ParamStore& ps = net.params();
+    for (int i = 0; i < int(ps.list().size()); ++i) {
+        const auto v = random_vector<float>(ps.param(i).size, 300 + uint64_t(i), 0.5);
+        std::copy(v.begin(), v.end(), ps.value(i));
+    }
+    const auto image = random_vector<float>(size_t(n) * 3 * h * w, 301);
+    const auto dlogits = random_vector<float>(size_t(n) * 4, 302);
+    const float* logits = net.forward(image.data());
+    std::vector<float> got_logits(logits, logits + n * 4);
+    net.backward(dlogits.data());
+
+    // The same in double with the reference ops: each conv+ReLU layer by its parameters' names.
+    using V = std::vector<double>;
+    auto param = [&](const std::string& name) {
+        const float* p = ps.value(ps.find(name));
+        return V(p, p + ps.param(ps.find(name)).size);
+    };
+    struct Layer { std::string name; int cin, cout, k; V x, y; };
+    auto forward = [&](Layer& l, const V& x) {
+        l.x = x;
+        l.y.assign(size_t(n) * l.cout * h * w, 0);
+        const V wt = param(l.name + ".weight"), b = param(l.name + ".bias");
+        ref::conv2d_forward(l.y.data(), x.data(), wt.data(), b.data(), ref::Dims{n, l.cin, h, w}, l.cout, l.k, 1, l.k / 2);
+        ref::relu_forward(l.y.data(), V(l.y).data(), l.y.size());
+        return l.y;
+    };
+    std::map<std::string, std::pair<V, V>> grads;  // name -> (dw, db)
+    auto backward = [&](Layer& l, const V& dy) {
+        V dpre(dy.size()), dx(l.x.size()), dw(size_t(l.cout) * l.cin * l.k * l.k), db(size_t(l.cout));
+        ref::relu_backward(dpre.data(), dy.data(), l.y.data(), dy.size());
+        const V wt = param(l.name + ".weight");
+        ref::conv2d_backward(dx.data(), dw.data(), db.data(), dpre.data(), l.x.data(), wt.data(), ref::Dims{n, l.cin, h, w},
+                             l.cout, l.k, 1, l.k / 2);
+        grads[l.name] = {dw, db};
+        return dx;
+    };
+    Layer s{"stem", 3, 16, 3}, p1{"inc.p1_1", 16, 3, 1}, p21{"inc.p2_1", 16, 4, 1}, p22{"inc.p2_2", 4, 5, 3},
+        p31{"inc.p3_1", 16, 2, 1}, p32{"inc.p3_2", 2, 7, 5}, p4{"inc.p4_2", 16, 6, 1};
+    const V x0(image.begin(), image.end());
+    const V xs = forward(s, x0);
+    V pooled(xs.size());
+    ref::max_pool_forward(pooled.data(), xs.data(), ref::Dims{n, 16, h, w}, 3, 1, 1);
+    const V y1 = forward(p1, xs), y2 = forward(p22, forward(p21, xs)), y3 = forward(p32, forward(p31, xs)), y4 = forward(p4, pooled);
+    const double* parts[] = {y1.data(), y2.data(), y3.data(), y4.data()};
+    const int channels[] = {3, 5, 7, 6};
+    V cat(size_t(n) * 21 * h * w), gap(size_t(n) * 21), out(size_t(n) * 4);
+    ref::concat_forward(cat.data(), parts, channels, 4, n, h * w);
+    ref::avg_pool_forward(gap.data(), cat.data(), ref::Dims{n, 21, h, w}, h, w, 1, 0);
+    const V fw = param("fc.weight"), fb = param("fc.bias");
+    ref::linear_forward(out.data(), gap.data(), fw.data(), fb.data(), n, 21, 4);
+    EXPECT_TENSOR_NEAR(got_logits.data(), out.data(), out.size(), kTol, "logits");
+
+    const V dout(dlogits.begin(), dlogits.end());
+    V dgap(gap.size()), dfw(fw.size()), dfb(fb.size()), dcat(cat.size());
+    ref::linear_backward(dgap.data(), dfw.data(), dfb.data(), dout.data(), gap.data(), fw.data(), n, 21, 4);
+    grads["fc"] = {dfw, dfb};
+    ref::avg_pool_backward(dcat.data(), dgap.data(), ref::Dims{n, 21, h, w}, h, w, 1, 0);
+    V d1(y1.size()), d2(y2.size()), d3(y3.size()), d4(y4.size());
+    double* dparts[] = {d1.data(), d2.data(), d3.data(), d4.data()};
+    ref::concat_backward(dparts, dcat.data(), channels, 4, n, h * w);
+    V dxs = backward(p1, d1);
+    const V dxs2 = backward(p21, backward(p22, d2)), dxs3 = backward(p31, backward(p32, d3));
+    const V dpooled = backward(p4, d4);
+    V dxs4(xs.size());
+    ref::max_pool_backward(dxs4.data(), dpooled.data(), xs.data(), ref::Dims{n, 16, h, w}, 3, 1, 1);
+    for (size_t i = 0; i < dxs.size(); ++i) dxs[i] += dxs2[i] + dxs3[i] + dxs4[i];
+    const V dimage = backward(s, dxs);
+    EXPECT_TENSOR_NEAR(net.value(net.input()).grad.data(), dimage.data(), dimage.size(), kTol, "image gradient");
+    for (const auto& [name, g] : grads) {
+        EXPECT_TENSOR_NEAR(ps.grad(ps.find(name + ".weight")), g.first.data(), g.first.size(), kTol, name + ".weight gradient");
+        EXPECT_TENSOR_NEAR(ps.grad(ps.find(name + ".bias")), g.second.data(), g.second.size(), kTol, name + ".bias gradient");
+    }
+    EXPECT_EQ(grads.size(), 8u);
 }

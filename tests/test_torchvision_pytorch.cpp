@@ -113,8 +113,13 @@ TEST(TorchvisionVsPyTorch, TrainingModeLogitsLossGradientsAndRunningStatistics) 
             if (p.name.rfind(exact, 0) == 0) EXPECT_LE(err, 1e-3) << "gradient of " << p.name;
     }
     std::sort(errors.begin(), errors.end());
-    std::printf("gradient errors (max |diff| / max |expected|): median %.3g, 90th percentile %.3g, largest %.3g\n",
-                errors[errors.size() / 2], errors[errors.size() * 9 / 10], errors.back());
+    const double median = errors[errors.size() / 2], p90 = errors[errors.size() * 9 / 10];
+    std::printf("gradient errors (max |diff| / max |expected|): median %.3g, 90th percentile %.3g, largest %.3g\n", median,
+                p90, errors.back());
+    // The flips above move a few tensors by percents, not most of them: measured median 3e-4,
+    // 90th percentile 5.7e-4 (largest 0.04); a wrong op behind the trunk moves them all.
+    EXPECT_LE(median, 2e-3) << "median gradient error over the " << errors.size() << " parameters";
+    EXPECT_LE(p90, 1e-2) << "90th percentile gradient error over the " << errors.size() << " parameters";
     for (int i = 0; i < int(net.params().buffer_list().size()); ++i) {
         const Param& b = net.params().buffer_list()[size_t(i)];
         const auto& expected = fixture()["after." + b.name];

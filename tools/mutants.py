@@ -10,7 +10,7 @@ whole CTest suite), and restores the file. A mutant is killed when a test fails 
 The exit status is 0 only when every mutant applied, compiled and was killed.
 
 It builds in build-mutants/ (a Release build like scripts/setup.sh's), so build/ is not touched;
-the first build takes a few minutes, each mutant then one incremental rebuild. It is run by hand,
+the first build takes a few minutes, each mutant then an incremental rebuild of what its tests run. It is run by hand,
 not in CI (docs/testing.md has the list and the last results). The source tree must be clean
 where the mutants apply: the tool restores each file from its own copy.
 
@@ -118,7 +118,20 @@ def sh(cmd, cwd=ROOT, timeout=None, env=None):
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
-def build(build_dir):
+def targets_for(tests):
+    """The build targets a mutant's tests need: a C++ test's executable, or the command for the rest."""
+    out = set()
+    for t in tests:
+        kind, what = t.split(":", 1)
+        out.add(f"test_{what}" if kind == "ctest" and what not in PYTHON_TESTS else "googlenet_cli")
+    return sorted(out)
+
+
+# CTest tests that are scripts run against the command, not C++ test executables.
+PYTHON_TESTS = {"cli", "onnx", "mpi", "winograd_tables", "pytorch_fixtures"}
+
+
+def build(build_dir, targets=None):
     prefix = sorted(glob.glob(os.path.join(ROOT, ".deps", "onednn-*")))
     if not prefix:
         sys.exit("mutants.py: no .deps/onednn-*: run scripts/setup.sh first")
@@ -127,7 +140,7 @@ def build(build_dir):
                 "-DGOOGLENET_MPI=ON"])
         if p.returncode:
             sys.exit(p.stdout + p.stderr)
-    return sh(["cmake", "--build", build_dir, "-j", str(os.cpu_count())])
+    return sh(["cmake", "--build", build_dir, "-j", str(os.cpu_count()), *(["--target", *targets] if targets else [])])
 
 
 def run_test(test, build_dir, timeout):
@@ -189,7 +202,7 @@ def main():
         try:
             with open(full, "w") as f:
                 f.write(original.replace(old, new))
-            p = build(a.build_dir)
+            p = build(a.build_dir, None if a.full else targets_for(tests))
             if p.returncode:
                 outcome, by = "TOOL FAILURE: does not compile", ""
             else:
