@@ -542,7 +542,7 @@ class Cli(unittest.TestCase):
         weights = os.path.join(self.out, "model.safetensors")
         limited = dict(os.environ, OMP_THREAD_LIMIT="1")
         def limited_run(*args):
-            p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=300, env=limited)
+            p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=120, env=limited)
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
             return p
         ev = ["eval", "--weights", weights, "--resize", "32", "--test-limit", "128", "--batch-size", "64"]

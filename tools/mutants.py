@@ -38,8 +38,8 @@ MUTANTS = [
      "                for (int t = 1; t < threads_ - 1; ++t)\n",
      ["ctest:conv_paths"]),
     ("winograd-5x5-table-entry", "src/ops/winograd_transforms.h",
-     "                                       {0, 1, 1, -17.f / 4, -17.f / 4, 1, 1, 0},\n",
-     "                                       {0, 1, 1, -17.f / 4, -17.f / 4, 1, 1.01f, 0},\n",
+     "                                      {1.f / 90, 1.f / 45, 2.f / 45, 4.f / 45, 8.f / 45},\n",
+     "                                      {1.f / 90, 1.f / 45, 2.f / 45, 4.f / 45, 8.f / 44},\n",
      ["ctest:conv_paths", "ctest:ops_reference"]),
     # Gradients: a value read by two ops gets the sum; the batch split's copies' sum.
     ("grad-commit-overwrites", "src/core/runtime.cpp",

@@ -177,7 +177,9 @@ ResumeChanges resume_changes(const CLI::App& cmd, const TrainConfig& given, cons
     }
     ResumeChanges changes;
     if (!keys.empty()) {
-        const std::vector<SettingDifference> diffs = differing_settings(given, run_settings(dir), keys);
+        TrainConfig run = run_settings(dir);
+        run.out_dir = dir;  // the run's folder is where its checkpoint is, wherever it was started from
+        const std::vector<SettingDifference> diffs = differing_settings(given, run, keys);
         if (!diffs.empty()) {
             std::string what;
             for (const SettingDifference& d : diffs) {
