@@ -6,7 +6,8 @@ Usage: tools/mutants.py [--list] [--only NAME[,NAME...]] [--full] [--build-dir D
 For each mutant in MUTANTS: checks that its line is in the source exactly once (else the tool has
 failed: the code moved and the list must follow), applies it, rebuilds (a mutant that does not
 compile is a failure of the tool, not a kill), runs the tests named beside it (with --full: the
-whole CTest suite), and restores the file. A mutant is killed when a test fails or times out.
+whole CTest suite), and restores the file. A mutant is killed when a test fails or times out; each
+test the list names must pass on the unmutated tree first.
 The exit status is 0 only when every mutant applied, compiled and was killed.
 
 It builds in build-mutants/ (a Release build like scripts/setup.sh's), so build/ is not touched;
@@ -143,7 +144,8 @@ def build(build_dir, targets=None):
     return sh(["cmake", "--build", build_dir, "-j", str(os.cpu_count()), *(["--target", *targets] if targets else [])])
 
 
-def run_test(test, build_dir, timeout):
+def run_test(test, build_dir, timeout, log):
+    """Runs one test against the mutated build; its output goes to `log`."""
     kind, what = test.split(":", 1)
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     try:
@@ -159,6 +161,8 @@ def run_test(test, build_dir, timeout):
             raise ValueError(f"unknown kind of test '{test}'")
     except subprocess.TimeoutExpired:
         return "killed (timed out)"
+    with open(log, "a") as f:
+        f.write(f"$ {test} (exit status {p.returncode})\n{p.stdout}\n{p.stderr}\n")
     if not ran:
         return "no such test"
     return "killed" if p.returncode != 0 else "survived"
@@ -187,8 +191,14 @@ def main():
     p = build(a.build_dir)
     if p.returncode:
         sys.exit("mutants.py: the unmutated tree does not build:\n" + p.stdout[-3000:] + p.stderr[-3000:])
-    # The fixtures, once (the ctest runs below exclude the set-up test).
-    sh(["ctest", "-R", "^pytorch_fixtures$"], cwd=a.build_dir)
+    sh(["ctest", "-R", "^pytorch_fixtures$"], cwd=a.build_dir)  # the fixtures, once
+    # A kill means something only if the test passes without the mutant.
+    if not a.full:
+        for test in sorted({t for m in mutants for t in m[4]}):
+            r = run_test(test, a.build_dir, a.timeout, os.path.join(a.build_dir, "mutant-baseline.log"))
+            if r != "survived":
+                sys.exit(f"mutants.py: {test} does not pass on the unmutated tree ({r}); see {a.build_dir}/mutant-baseline.log")
+        print("every test the list names passes on the unmutated tree", flush=True)
     results, failures = [], 0
     for name, path, old, new, tests in mutants:
         full = os.path.join(ROOT, path)
@@ -199,6 +209,9 @@ def main():
             failures += 1
             print(f"{name}: {results[-1][1]}", flush=True)
             continue
+        log = os.path.join(a.build_dir, f"mutant-{name}.log")  # what the tests printed, to see why they failed
+        if os.path.exists(log):
+            os.remove(log)
         try:
             with open(full, "w") as f:
                 f.write(original.replace(old, new))
@@ -213,7 +226,7 @@ def main():
                                timeout=a.timeout * 4)
                         r = "killed" if q.returncode else "survived"
                     else:
-                        r = run_test(test, a.build_dir, a.timeout)
+                        r = run_test(test, a.build_dir, a.timeout, log)
                     if r == "no such test":
                         outcome, by = f"TOOL FAILURE: no test {test}", ""
                         break
@@ -228,7 +241,8 @@ def main():
         results.append((name, outcome, by))
         print(f"{name}: {outcome}{' by ' + by if by else ''} ({time.time() - t0:.0f} s)", flush=True)
     build(a.build_dir)  # leave the build as the tree is
-    print(f"\n{sum(r[1].startswith('killed') for r in results)} of {len(results)} mutants killed")
+    print(f"\n{sum(r[1].startswith('killed') for r in results)} of {len(results)} mutants killed; what each test printed "
+          f"is in {a.build_dir}/mutant-NAME.log")
     return 1 if failures else 0
 
 
