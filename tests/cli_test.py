@@ -549,9 +549,11 @@ class Cli(unittest.TestCase):
         two = limited_run(*ev, "--threads", "2")
         self.assertIn("--threads 2, but OpenMP allows 1 (OMP_THREAD_LIMIT): running on 1", two.stderr)
         self.assertEqual(two.stdout, run(*ev, "--threads", "1").stdout)
+        import json
         for batch in ("1", "64"):  # the paths side by side (batch 1) and the batch split
-            limited_run("bench", "--mode", "infer", "--batch-size", batch, "--size", "32", "--threads", "2", "--iters", "1",
-                        "--warmup", "0")
+            p = limited_run("bench", "--mode", "infer", "--batch-size", batch, "--size", "32", "--threads", "2", "--iters",
+                            "1", "--warmup", "0", "--json")
+            self.assertEqual(json.loads(p.stdout.splitlines()[-1])["threads"], 1)  # what it ran on
         limited_run("bench", "--mode", "train", "--batch-size", "32", "--size", "32", "--threads", "2", "--iters", "1",
                     "--warmup", "0")
         a, b = os.path.join(self.tmp.name, "limit-a"), os.path.join(self.tmp.name, "limit-b")

@@ -81,10 +81,32 @@ TEST(BatchSplit, D2lTrainingStepMatchesTheWholeBatch) {
     expect_same_step(p);
 }
 
-// Dropout on (its masks must be the whole batch's) and the auxiliary classifiers' weighted losses.
+// Dropout on (its masks must be the whole batch's) and the auxiliary classifiers' weighted losses;
+// then the next step, whose masks the copies must draw anew from the step they are told.
 TEST(BatchSplit, PaperTrainingStepWithDropoutAndAuxiliaryHeadsMatchesTheWholeBatch) {
     Pair p(load_model("paper"), 96, true);
     expect_same_step(p);
+    for (Net* n : {&p.whole, &p.split}) n->set_random(11, 6);
+    expect_same_step(p);
+}
+
+// With fewer threads allowed than asked (OMP_THREAD_LIMIT; CTest runs this case again as
+// batch_split_thread_limit with OMP_NUM_THREADS=2 and OMP_THREAD_LIMIT=1), a net planned before
+// set_threads, as a library user leaves it, shares the batch out only to threads that exist.
+TEST(ThreadLimit, TheBatchIsSharedOutToTheThreadsOpenMpGrants) {
+    const int granted = std::min(omp_get_max_threads(), omp_get_thread_limit());
+    Net whole = build_net(load_model("d2l"), 64), split = build_net(load_model("d2l"), 64);
+    init_params(whole.params(), 3);
+    init_params(split.params(), 3);
+    split.set_batch_split(true);
+    whole.set_batch(kBatch);
+    split.set_batch(kBatch);
+    EXPECT_EQ(split.batch_split(), granted > 1) << granted << " threads granted";
+    const auto images = random_images(whole, kBatch);
+    const size_t n = size_t(kBatch) * size_t(whole.classes());
+    const float* out = whole.forward(images.data());
+    const std::vector<float> expected(out, out + n);
+    EXPECT_TENSOR_NEAR(split.forward(images.data()), expected.data(), n, 1e-5, "logits");
 }
 
 TEST(BatchSplit, EvaluationLogitsMatchTheWholeBatch) {

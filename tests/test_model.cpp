@@ -86,6 +86,15 @@ TEST(Model, ActivationsLiveOnlyAsLongAsSomethingReadsThem) {
     EXPECT_LT(net.activation_arena_floats(), separate * 2 / 3) << "arena " << net.activation_arena_floats() << " of " << separate;
 }
 
+// Two values alive at one step in common (an op reading one and writing the other) never share.
+TEST(MemoryPlan, LifetimesThatMeetAtOneStepDoNotShare) {
+    std::vector<Lifetime> lives{{0, 1, 96}, {1, 2, 96}, {2, 3, 96}};
+    EXPECT_EQ(plan_arena(lives), 192u);
+    EXPECT_NE(lives[0].offset, lives[1].offset);
+    EXPECT_NE(lives[1].offset, lives[2].offset);
+    EXPECT_EQ(lives[0].offset, lives[2].offset) << "the first and the last never live together";
+}
+
 TEST(MemoryPlan, OverlappingLifetimesNeverShare) {
     std::vector<Lifetime> lives{{0, 2, 100}, {1, 3, 50}, {3, 5, 100}, {4, 4, 10}};
     const size_t total = plan_arena(lives);

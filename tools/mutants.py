@@ -69,10 +69,16 @@ MUTANTS = [
      "                d[j] = float((std::exp(double(z[j]) - log_sum) - (j == y ? 1.0 : 0.0)) / n);\n",
      "                d[j] = float((std::exp(double(z[j]) - log_sum) - (j == y ? 1.0 : 0.0)));\n",
      ["ctest:ops_pytorch"]),
-    # Resume's random state: the copies' dropout key, the image folder's epoch on a resumed epoch.
+    # Dropout's key: the batch split's copies told each step; drawn from the run's step, which a
+    # checkpoint restores, not from something a new process starts again (a counter).
     ("copies-keep-their-first-dropout-key", "src/core/net.cpp",
      "    for (auto& lane : lanes_) lane->set_random(seed, step);\n", "\n",
+     ["ctest:batch_split"]),
+    ("dropout-key-from-a-process-counter", "src/ops/dropout.cpp",
+     "        const uint64_t key = splitmix64(splitmix64(rt.seed) ^ splitmix64(rt.step) ^ splitmix64(~salt_));\n",
+     "        const uint64_t key = splitmix64(splitmix64(rt.seed) ^ splitmix64([] { static uint64_t calls = 0; return calls++ / 2; }()) ^ splitmix64(~salt_));\n",
      ["cli:Cli.test_resume_of_a_net_with_dropout_gives_the_same_weights"]),
+    # Resume's random state for an image folder: the epoch a resumed epoch's transforms are drawn by.
     ("augmentation-epoch-off-on-resume", "src/data/image_folder.cpp",
      "    epoch_ = epoch;\n", "    epoch_ = epoch - (first_batch > 0);\n",
      ["cli:Cli.test_resume_on_an_image_folder_with_augmentation_gives_the_same_weights"]),
@@ -81,7 +87,7 @@ MUTANTS = [
      "        for (const Value* in : op->inputs) producer[in]->relu_mask = ReluMask::handed_on;\n",
      "        for (const Value* in : op->inputs) producer[in]->relu_mask = ReluMask::none;\n",
      ["ctest:ops_reference"]),
-    ("memory-plan-overlap", "src/core/memory_plan.cpp",
+    ("memory-plan-lifetimes-that-meet", "src/core/memory_plan.cpp",
      "            if (p->first <= l->last && l->first <= p->last) taken.emplace_back(p->offset, p->offset + p->size);\n",
      "            if (p->first < l->last && l->first < p->last) taken.emplace_back(p->offset, p->offset + p->size);\n",
      ["ctest:model"]),
@@ -94,9 +100,13 @@ MUTANTS = [
      "                if (buffers_before.size() > 0)\n                    std::memcpy(net.params().buffers().data(), buffers_before.data(), buffers_before.size() * sizeof(float));\n",
      "\n",
      ["cli:Cli.test_nan_restores_batch_norm_statistics_of_the_last_good_step"]),
-    ("thread-limit-ignored", "src/core/runtime.h",
+    ("usable-threads-ignores-the-limit", "src/core/runtime.h",
      "inline int usable_threads() { return std::max(1, std::min(omp_get_max_threads(), omp_get_thread_limit())); }\n",
      "inline int usable_threads() { return std::max(1, omp_get_max_threads()); }\n",
+     ["ctest:batch_split_thread_limit"]),
+    ("resolve-threads-ignores-the-limit", "src/train/trainer.cpp",
+     "int resolve_threads(int threads) { return std::min(threads > 0 ? threads : omp_get_num_procs(), omp_get_thread_limit()); }\n",
+     "int resolve_threads(int threads) { return threads > 0 ? threads : omp_get_num_procs(); }\n",
      ["cli:Cli.test_fewer_openmp_threads_than_asked_run_on_those_granted"]),
     ("loader-thread-exception-escapes", "src/data/batch_loader.cpp",
      "} catch (...) {\n    std::exception_ptr error = std::current_exception();\n",
@@ -124,12 +134,14 @@ def targets_for(tests):
     out = set()
     for t in tests:
         kind, what = t.split(":", 1)
-        out.add(f"test_{what}" if kind == "ctest" and what not in PYTHON_TESTS else "googlenet_cli")
+        out.add(f"test_{TEST_EXECUTABLES.get(what, what)}" if kind == "ctest" and what not in PYTHON_TESTS else "googlenet_cli")
     return sorted(out)
 
 
 # CTest tests that are scripts run against the command, not C++ test executables.
 PYTHON_TESTS = {"cli", "onnx", "mpi", "winograd_tables", "pytorch_fixtures"}
+# CTest tests that run another test's executable (a case of it, in another environment).
+TEST_EXECUTABLES = {"batch_split_thread_limit": "batch_split"}
 
 
 def build(build_dir, targets=None):

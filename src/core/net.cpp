@@ -216,7 +216,7 @@ std::string Net::label(const Op& op) const {
 }
 
 void Net::set_threads(int threads) {
-    if (threads > 0) omp_set_num_threads(std::min(threads, omp_get_thread_limit()));
+    if (threads > 0) omp_set_num_threads(threads);
 }
 
 // GOOGLENET_LAYOUT=nchw|nhwc|blocked overrides the default, for measuring the alternatives.
