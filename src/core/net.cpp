@@ -236,6 +236,7 @@ void Net::set_batch(int n) {
 
 // What set_batch does when the batch size, the split, training or the thread count changed.
 void Net::plan(int n) {
+    keep_threads_within_the_limit();  // before any primitive is made
     const int threads = usable_threads();
     split_planned_ = split_;
     branches_.reset(), op_time_.clear();

@@ -16,6 +16,13 @@ namespace googlenet {
 // and the batch split and the paths side by side need every thread they plan for.
 inline int usable_threads() { return std::max(1, std::min(omp_get_max_threads(), omp_get_thread_limit())); }
 
+// Lowers OpenMP's thread count to OMP_THREAD_LIMIT where it is above it. oneDNN shares a
+// primitive's work out to omp_get_max_threads() threads when it is made; run on fewer, the
+// missing threads' part is never computed. Only the count OpenMP would use anyway is set.
+inline void keep_threads_within_the_limit() {
+    if (omp_get_max_threads() > omp_get_thread_limit()) omp_set_num_threads(omp_get_thread_limit());
+}
+
 // Whether the parallel region this is called in got the `wanted` threads its work was divided
 // into; if not (OpenMP may give fewer, e.g. with OMP_DYNAMIC), the error to throw says so.
 inline std::string missing_threads(int wanted) {
