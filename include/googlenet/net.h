@@ -188,7 +188,8 @@ public:
     size_t activation_arena_floats() const;
     int gradient_copies() const { return lanes_.empty() ? 1 : int(lanes_.size()); }  // of the parameters' gradients
 
-    // Running.
+    // Running. The threads OpenMP runs (omp_set_num_threads); set_batch lowers them to
+    // OMP_THREAD_LIMIT where they are above it.
     void set_threads(int threads);
     // Training (the default) or evaluation: only dropout behaves differently. Dropout's masks are
     // drawn from (seed, step): the trainer passes its step so a resumed run draws the same ones.

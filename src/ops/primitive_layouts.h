@@ -18,8 +18,8 @@ public:
         if (user != primitive) buffer_ = dnnl::memory(primitive, rt.engine);
     }
     // The arena's weights `user`, as the primitive wants them. In evaluation the weights stay put,
-    // so the reorder is done once per Runtime::weights_epoch (at batch 1 it was 2.0 of 5.1 ms of
-    // oneDNN time); in training SGD moves them every step.
+    // so the reorder is done once per Runtime::weights_epoch (at batch 1 it was a large share of
+    // oneDNN's time: docs/performance.md); in training SGD moves them every step.
     dnnl::memory from_user(Runtime& rt, const float* user) {
         if (!buffer_) return rt.mem(user_, user);
         if (!rt.training && reordered_ && reordered_epoch_ == rt.weights_epoch) return buffer_;
