@@ -5,11 +5,11 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh"
-# runs/d2l unless the arguments name the folder themselves (--out DIR, or --resume DIR).
+# runs/d2l unless the arguments name the folder themselves (--out DIR, -o DIR, or --resume DIR).
 out=(--out "$root/runs/d2l")
 for a in "$@"; do
   case "$a" in
-    --out|--out=*|--resume|--resume=*) out=() ;;
+    --out|--out=*|-o|-o?*|--resume|--resume=*) out=() ;;
   esac
 done
 exec "${BUILD_DIR:-$root/build}/googlenet" train "${out[@]}" "$@"

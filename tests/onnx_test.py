@@ -48,7 +48,7 @@ def our_logits(tmp, x, *args):
     path = os.path.join(tmp, "input.safetensors")
     write_safetensors(path, {"input": x})
     p = run("predict", "--tensor", path, "--json", "--logits", "--threads", "2", *args)
-    return np.array([json.loads(line)["logits"] for line in p.stdout.splitlines()])
+    return np.array([r["logits"] for r in json.loads(p.stdout)["predictions"]])
 
 
 def opencv_logits(onnx_path, x):

@@ -163,3 +163,48 @@ TEST(Weights, WriteFailureMidFileGivesAClearErrorAndKeepsTheOldFile) {
     EXPECT_EQ(read_all(path), "previous contents");
     EXPECT_FALSE(std::ifstream(path + ".tmp." + std::to_string(::getpid())).good()) << "temporary file left behind";
 }
+
+TEST(Weights, KeepTheirModelAndFormatVersion) {
+    const ModelSpec paper = load_model("paper"), d2l = load_model("d2l");
+    Net net = build_net(d2l);
+    init_params(net.params(), 1);
+    const std::string path = temp_path("with-model.safetensors");
+    save_weights(path, net.params(), d2l.text);
+    const auto meta = read_safetensors_metadata(path);
+    EXPECT_EQ(meta.at("format"), "pt");  // what PyTorch's safetensors writes: its readers take the file
+    EXPECT_EQ(meta.at("googlenet.format_version"), std::to_string(kFileFormatVersion));
+    EXPECT_EQ(meta.at("googlenet.model"), d2l.text);
+    EXPECT_EQ(model_for_weights(path, "").name, "d2l");  // the file's own, without --model
+    EXPECT_EQ(model_for_weights(path, "d2l").name, "d2l");
+    expect_error([&] { model_for_weights(path, "paper"); },
+                 "--model paper does not match " + path + ": the file was saved with model 'd2l' (kept in it), and "
+                 "'paper' is another network");
+    // The same network under another name is the same model.
+    std::string renamed = d2l.text;
+    renamed.replace(renamed.find("\"d2l\""), 5, "\"mine\"");
+    const std::string mine = temp_path("mine.json");
+    write_all(mine, renamed);
+    EXPECT_EQ(model_for_weights(path, mine).name, "mine");
+    // A file without a model (PyTorch's, googlenet 0.1's) takes --model, or d2l.
+    const std::string plain = temp_path("no-model.safetensors");
+    write_safetensors(plain, named_tensors(net.params()), {{"format", "pt"}});
+    EXPECT_EQ(model_for_weights(plain, "").name, "d2l");
+    EXPECT_EQ(model_for_weights(plain, "paper").name, paper.name);
+}
+
+TEST(Weights, FilesOfALaterFormatVersionAreRefused) {
+    Net net = d2l_googlenet();
+    init_params(net.params(), 1);
+    const std::string path = temp_path("future.safetensors");
+    const std::string later = std::to_string(kFileFormatVersion + 1);
+    write_safetensors(path, named_tensors(net.params()), {{"googlenet.format_version", later}});
+    const std::string message = path + ": written in googlenet file format version " + later +
+                                ", newer than this googlenet reads (" + std::to_string(kFileFormatVersion) + ")";
+    expect_error([&] { load_weights(path, net.params()); }, message);
+    expect_error([&] { load_weights(path, net); }, message);
+    expect_error([&] { model_for_weights(path, ""); }, message);
+    write_safetensors(path, named_tensors(net.params()), {{"googlenet.format_version", "one"}});
+    expect_error([&] { load_weights(path, net.params()); }, "googlenet.format_version 'one' is not a number");
+    write_safetensors(path, named_tensors(net.params()), {{"googlenet.format_version", std::to_string(kFileFormatVersion)}});
+    load_weights(path, net.params());  // its own version loads
+}

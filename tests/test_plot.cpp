@@ -3,10 +3,13 @@
 // being valid files that say what they should.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "googlenet/io.h"
 #include "googlenet/plot.h"
+#include "googlenet/trainer.h"
 #include "testing.h"
 
 using namespace googlenet;
@@ -117,3 +120,23 @@ TEST(Plot, MalformedMetricsNameFileAndLine) {
 }
 
 }  // namespace
+
+TEST(Plot, CurvesAreTitledWithTheModelAndTheData) {
+    EXPECT_EQ(run_title("d2l", ""), "d2l on Fashion-MNIST");
+    EXPECT_EQ(run_title("paper", "/data/flowers/"), "paper on flowers");
+    EXPECT_EQ(run_title("paper", "flowers"), "paper on flowers");
+    // A run's folder: the model's name from its weights file, the data from its config.json.
+    const std::string dir = temp_path("titled-run");
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    EXPECT_EQ(run_title(dir), "training curves");  // nothing to go by
+    TrainConfig c;
+    c.model = "/somewhere/tiny.json";
+    c.train_folder = "/data/shapes";
+    std::ofstream(dir + "/config.json") << config_json(c);
+    EXPECT_EQ(run_title(dir), "/somewhere/tiny.json on shapes");  // no weights yet: the --model given
+    ParamStore none;
+    none.allocate();
+    save_weights(dir + "/model.safetensors", none, R"({"name": "tiny", "input": {}, "classes": 2, "body": []})");
+    EXPECT_EQ(run_title(dir), "tiny on shapes");
+}

@@ -15,8 +15,9 @@ the first build takes a few minutes, each mutant then an incremental rebuild of 
 not in CI (docs/testing.md has the list and the last results). The source tree must be clean
 where the mutants apply: the tool restores each file from its own copy.
 
-Tests are named as `ctest:NAME` (a CTest test, by exact name) or `cli:Class.test_method` (one
-case of tests/cli_test.py); a mutant lists the tests that kill it today.
+Tests are named as `ctest:NAME` (a CTest test, by exact name), `cli:Class.test_method` (one
+case of tests/cli_test.py) or `conventions:Class.test_method` (tests/conventions_test.py); a
+mutant lists the tests that kill it today.
 """
 import argparse, glob, os, subprocess, sys, time
 
@@ -104,9 +105,11 @@ MUTANTS = [
      "    keep_threads_within_the_limit();  // before any primitive is made\n", "\n",
      ["ctest:batch_split_thread_limit"]),
     ("resolve-threads-ignores-the-limit", "src/train/trainer.cpp",
-     "int resolve_threads(int threads) { return std::min(threads > 0 ? threads : omp_get_num_procs(), omp_get_thread_limit()); }\n",
-     "int resolve_threads(int threads) { return threads > 0 ? threads : omp_get_num_procs(); }\n",
+     "    return std::min(threads, omp_get_thread_limit());\n", "    return threads;\n",
      ["cli:Cli.test_fewer_openmp_threads_than_asked_run_on_those_granted"]),
+    ("threads-ignore-omp-num-threads", "src/train/trainer.cpp",
+     "        threads = valid ? int(n) : omp_get_num_procs();\n", "        threads = omp_get_num_procs();\n",
+     ["conventions:Conventions.test_short_flags_and_threads_from_openmp"]),
     ("loader-thread-exception-escapes", "src/data/batch_loader.cpp",
      "} catch (...) {\n    std::exception_ptr error = std::current_exception();\n",
      "} catch (const Error&) {\n    std::exception_ptr error = std::current_exception();\n",
@@ -121,6 +124,32 @@ MUTANTS = [
      "            src_ = desc_of(s, Layout::nchw);\n",
      "            src_ = desc_of(*inputs[0]);\n",
      ["cli:Cli.test_bench_profile_warns_about_slow_ops"]),
+    # The command line's conventions (issue 24): weights that know their model, file versions,
+    # config files, exit statuses, where progress goes, bench statistics.
+    ("weights-model-mismatch-unchecked", "src/models/model_file.cpp",
+     "    if (network_of(given.text, given.source) != network_of(own.text, own.source))\n", "    if (false)\n",
+     ["ctest:io", "conventions:Conventions.test_weights_know_their_model"]),
+    ("later-format-version-accepted", "src/io/safetensors.cpp",
+     "    if (std::stoi(v) > kFileFormatVersion)\n", "    if (std::stoi(v) > kFileFormatVersion + 1)\n",
+     ["ctest:io"]),
+    ("config-file-wins-over-flags", "src/cli/config_file.cpp",
+     "    out.insert(out.end(), flags.begin(), flags.end());\n    out.insert(out.end(), command + 1, args.end());\n",
+     "    out.insert(out.end(), command + 1, args.end());\n    out.insert(out.end(), flags.begin(), flags.end());\n",
+     ["conventions:Conventions.test_a_config_file_repeats_a_run"]),
+    ("config-shuffle-not-negated", "src/cli/config_file.cpp",
+     '            s.value = s.value == "true" ? "false" : "true";\n', '            s.value = s.value == "true" ? "true" : "false";\n',
+     ["conventions:Conventions.test_a_config_file_repeats_a_run"]),
+    ("usage-errors-keep-cli11-codes", "src/cli/main.cpp",
+     "        return app.exit(e) == 0 ? kSuccess : kUsageError;\n", "        return app.exit(e);\n",
+     ["conventions:Conventions.test_exit_statuses"]),
+    ("plain-progress-on-stdout", "src/cli/train.cpp",
+     '            std::fprintf(stderr, "epoch %d/%d batch %d/%d: loss %.4f, train acc %.4f, lr %.4g, %.1f img/s, %.1f s\\n",\n',
+     '            std::fprintf(stdout, "epoch %d/%d batch %d/%d: loss %.4f, train acc %.4f, lr %.4g, %.1f img/s, %.1f s\\n",\n',
+     ["conventions:Conventions.test_progress_goes_to_stderr_as_asked"]),
+    ("bench-p90-one-rank-high", "src/train/bench.cpp",
+     "    r.ms_p90 = ms[size_t(std::ceil(0.9 * double(ms.size()))) - 1];\n",
+     "    r.ms_p90 = ms[std::min(ms.size() - 1, size_t(std::ceil(0.9 * double(ms.size()))))];\n",
+     ["conventions:Conventions.test_bench_statistics_and_time_bound"]),
 ]
 
 
@@ -138,7 +167,7 @@ def targets_for(tests):
 
 
 # CTest tests that are scripts run against the command, not C++ test executables.
-PYTHON_TESTS = {"cli", "onnx", "mpi", "winograd_tables", "pytorch_fixtures"}
+PYTHON_TESTS = {"cli", "conventions", "onnx", "mpi", "winograd_tables", "pytorch_fixtures"}
 # CTest tests that run another test's executable (a case of it, in another environment).
 TEST_EXECUTABLES = {"batch_split_thread_limit": "batch_split"}
 
@@ -164,8 +193,9 @@ def run_test(test, build_dir, timeout, log):
             p = sh(["ctest", "-R", f"^{what}$", "--output-on-failure", "--timeout", str(timeout)], cwd=build_dir,
                    timeout=timeout + 120, env=env)
             ran = "No tests were found" not in p.stdout + p.stderr
-        elif kind == "cli":
-            p = sh(["/usr/bin/python3", os.path.join(ROOT, "tests", "cli_test.py"), os.path.join(build_dir, "googlenet"), what],
+        elif kind in ("cli", "conventions"):
+            script = {"cli": "cli_test.py", "conventions": "conventions_test.py"}[kind]
+            p = sh(["/usr/bin/python3", os.path.join(ROOT, "tests", script), os.path.join(build_dir, "googlenet"), what],
                    timeout=timeout, env=env)
             ran = "Ran 1 test" in p.stderr
         else:

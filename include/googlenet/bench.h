@@ -15,6 +15,7 @@ struct BenchConfig {
     std::string parallel = "batch";  // as TrainConfig::parallel
     int warmup = 2;
     int iters = 5;
+    double seconds = 0;  // > 0: timed iterations until this much time has passed (at least one), not `iters`
     bool profile = false;  // also time every op (BenchResult::ops)
 };
 
@@ -34,10 +35,12 @@ struct OpProfile {
 std::vector<std::string> slow_ops(const std::vector<OpProfile>& ops);
 
 struct BenchResult {
-    BenchConfig config;
+    BenchConfig config;  // with the model's input size, and under `seconds` the iterations that ran
     int threads = 0;
     double ms_per_iter = 0;     // median over the timed iterations
-    double ms_best = 0;
+    double ms_best = 0;         // the fastest iteration
+    double ms_p90 = 0, ms_max = 0;  // the 90th percentile (nearest rank) and the slowest
+    double ms_stddev = 0;       // the iterations' standard deviation around ms_mean
     double images_per_sec = 0;  // from the median
     double gflops = 0;          // useful work: 2 flops per multiply-add, 3 passes when training
     double peak_rss_mib = 0;    // of the whole process (getrusage)
@@ -51,6 +54,7 @@ struct BenchResult {
     // (the ops' times are part of it; what is left is the loss, gradient sums and SGD).
     std::vector<OpProfile> ops;
     double ms_mean = 0;
+    std::vector<double> ms;  // every timed iteration, in the order they ran
 };
 
 BenchResult benchmark(const BenchConfig& config);

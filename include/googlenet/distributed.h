@@ -24,6 +24,8 @@ public:
     // The process's place in the job; the first call initialises MPI when launched by mpirun.
     static Communicator& world();
     static bool available();  // built with MPI
+    // The MPI library built in, its first line ("Open MPI v4.1.4, ..."); empty without MPI.
+    static std::string library_version();
 
     int rank() const { return rank_; }
     int size() const { return size_; }

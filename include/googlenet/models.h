@@ -50,6 +50,12 @@ ModelSpec load_model(const std::string& name_or_path);
 ModelSpec parse_model(const std::string& text, const std::string& source);
 std::vector<std::string> builtin_models();  // models/*.json, compiled in
 
+// The model of a weights file: the one kept in its metadata (save_weights), or `model` (a name or
+// path, as load_model) when given; with both, they must describe the same network (names and
+// descriptions aside), else an error names both. A file without a model (PyTorch's, googlenet
+// 0.1's) takes `model`, or "d2l" when it is empty.
+ModelSpec model_for_weights(const std::string& weights, const std::string& model);
+
 // The network for size x size inputs (0: the model's own input size).
 Net build_net(const ModelSpec& spec, int size = 0);
 

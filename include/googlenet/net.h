@@ -167,7 +167,16 @@ public:
     const std::vector<Auxiliary>& auxiliaries() const { return auxiliaries_; }
     // Names a value that ends a block ("b1", "2.0 inception"), for summaries.
     void name_block(ValueId x, const std::string& name) { block_names_.emplace_back(x, name); }
-    // Each layer's output shape, parameters and multiply-adds, as D2L walks through the network.
+    // Each layer's output shape, parameters and multiply-adds, as D2L walks through the network:
+    // as data, and as the text `googlenet summary` prints.
+    struct Layer {
+        std::string label;  // as label(op)
+        Shape output;       // for one image
+        int64_t parameters = 0, macs = 0;  // multiply-adds per image
+        bool auxiliary = false;            // part of an auxiliary classifier (training only)
+        std::string block;                 // the block this op's output ends ("b1"), or empty
+    };
+    std::vector<Layer> layers() const;
     std::string summary() const;
     // The op as summary() lists it: what it computes and its parameters' name ("conv+relu 3x3/1
     // 96->128 (3.0.p2_2)").

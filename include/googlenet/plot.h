@@ -30,6 +30,6 @@ void draw_confusion_matrix(const std::vector<long>& counts, const std::vector<st
 // The curves of a run from its metrics.jsonl, as D2L's train_ch6 animates them: train loss and
 // train acc at every step record (placed at fractional epochs) and at each epoch's end, test acc
 // at each epoch's end. Errors name the file and line of a malformed record.
-LineChart training_curves(const std::string& metrics_path);
+LineChart training_curves(const std::string& metrics_path, const std::string& title = "training curves");
 
 }  // namespace googlenet

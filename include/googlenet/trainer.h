@@ -118,6 +118,9 @@ struct ResumeChanges {
 // Continues the run whose checkpoint is in `dir`, with its own settings but for `changes`.
 std::vector<EpochStats> resume(const std::string& dir, const ResumeChanges& changes, TrainObserver* observer = nullptr);
 
+// The settings as a run's config.json holds them (JSON, one key per setting; docs/usage.md).
+std::string config_json(const TrainConfig& config);
+
 // The settings of the run whose checkpoint is in `dir`.
 TrainConfig run_settings(const std::string& dir);
 
@@ -131,7 +134,18 @@ struct SettingDifference {
 std::vector<SettingDifference> differing_settings(const TrainConfig& given, const TrainConfig& run,
                                                   const std::vector<std::string>& keys);
 
+// 0: OMP_NUM_THREADS where it is set (as PyTorch reads it), else every core; never more than
+// OMP_THREAD_LIMIT allows.
 int resolve_threads(int threads);
+
+// An epoch as metrics.jsonl records it: one line of JSON (docs/usage.md lists its fields).
+std::string epoch_record(const EpochStats& s);
+
+// The title of a run's curves: "d2l on Fashion-MNIST", "paper on flowers" (the training folder's name).
+std::string run_title(const std::string& model_name, const std::string& train_folder);
+// The same for a run's folder, from its config.json and model.safetensors ("training curves" when
+// they are missing or unreadable).
+std::string run_title(const std::string& run_dir);
 
 // `spec` if it fits Fashion-MNIST (1-channel images, 10 classes); otherwise an error saying why.
 ModelSpec model_for_fashion_mnist(const ModelSpec& spec);

@@ -1,4 +1,5 @@
-// predict, export and import: a trained network used here, or carried to and from other runtimes.
+// predict, export, import and summary: a trained network used here, carried to and from other
+// runtimes, or described.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -10,7 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
-#include "cli/commands.h"
+#include <memory>
+
+#include "cli/cli.h"
 #include "googlenet/data.h"
 #include "googlenet/image.h"
 #include "googlenet/image_folder.h"
@@ -21,6 +24,16 @@
 
 namespace googlenet::cli {
 namespace {
+
+struct PredictOptions {
+    std::string weights;
+    std::vector<std::string> images;
+    std::string model, labels;
+    std::string tensor;  // instead of images: a safetensors file with "input", N x C x H x W, prepared
+    std::string parallel = "batch";  // as Net::set_batch_split: "batch" (on) or "ops"
+    int top = 3, resize = 0, threads = 0, batch_size = 64;
+    bool json = false, logits = false;
+};
 
 // Class names: one per line of `path` (as ImageNet's synset lists come), or Fashion-MNIST's for a
 // 10-class grey model, or "class N".
@@ -43,11 +56,13 @@ std::vector<std::string> class_names(const std::string& path, const ModelSpec& s
     return names;
 }
 
-}  // namespace
-
+// Top-k classes of each image (or row of --tensor); unreadable images are reported and the others
+// still answered. Returns the exit status.
 int run_predict(const PredictOptions& o) {
-    if (o.images.empty() == o.tensor.empty()) throw Error("predict takes images or --tensor FILE (one of the two)");
-    const ModelSpec spec = load_model(o.model);
+    if (o.images.empty() == o.tensor.empty()) throw UsageError("predict takes images or --tensor FILE (one of the two)");
+    if (o.logits && !o.json) throw UsageError("--logits needs --json");
+    note_thread_limit(o.threads);
+    const ModelSpec spec = model_for_weights(o.weights, o.model);
     const int size = o.resize > 0 ? o.resize : spec.input_size;
     const int k = spec.classes;
     const std::vector<std::string> names = class_names(o.labels, spec);
@@ -118,32 +133,34 @@ int run_predict(const PredictOptions& o) {
     }
     flush();
     int failed = 0;
+    nlohmann::ordered_json predictions = nlohmann::ordered_json::array();
     for (size_t i = 0; i < sources.size(); ++i) {
         if (!errors[i].empty()) {
             ++failed;
             std::fprintf(stderr, "googlenet: error: %s\n", errors[i].c_str());
-            if (o.json) std::printf("%s\n", nlohmann::json{{"path", sources[i]}, {"error", errors[i]}}.dump().c_str());
+            predictions.push_back({{"path", sources[i]}, {"error", errors[i]}});
             continue;
         }
         std::vector<int> order(size_t(k), 0);
         std::iota(order.begin(), order.end(), 0);
         const auto& p = probabilities[i];
         std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return p[size_t(a)] > p[size_t(b)]; });
-        nlohmann::json top = nlohmann::json::array();
+        nlohmann::ordered_json top = nlohmann::ordered_json::array();
         std::string line = sources[i] + ":";
         for (int t = 0; t < std::min(o.top, k); ++t) {
             const int c = order[size_t(t)];
             top.push_back({{"class", names[size_t(c)]}, {"index", c}, {"probability", p[size_t(c)]}});
             line += fmt::format("{} {} {:.4f}", t ? "," : "", names[size_t(c)], p[size_t(c)]);
         }
-        nlohmann::json record{{"path", sources[i]}, {"top", top}};
+        nlohmann::ordered_json record{{"path", sources[i]}, {"top", top}};
         if (o.logits) record["logits"] = all_logits[i];
-        if (o.json)
-            std::printf("%s\n", record.dump().c_str());
-        else
-            std::printf("%s\n", line.c_str());
+        predictions.push_back(record);
+        if (!o.json) std::printf("%s\n", line.c_str());
     }
-    return failed ? 1 : 0;
+    if (o.json)
+        Output{true}.emit({{"googlenet", about_json()}, {"model", spec.name}, {"weights", o.weights},
+                           {"predictions", predictions}, {"failed", failed}});
+    return failed ? kRuntimeError : kSuccess;
 }
 
 // The ONNX graph's model file and weights, each written atomically once import_onnx has read the
@@ -160,7 +177,7 @@ int run_import(const std::string& in, const std::string& out, std::string model_
     if (name.empty()) name = stem(in, ".onnx").second;
     const ImportedModel imported = import_onnx(in, name, size);
     const Net& net = imported.net;
-    save_weights(out, net.params());
+    save_weights(out, net.params(), imported.model_text);
     write_file_atomic(model_out, [&](std::FILE* f) {
         if (std::fputs(imported.model_text.c_str(), f) < 0) throw Error(model_out + ": write failed");
     });
@@ -172,7 +189,7 @@ int run_import(const std::string& in, const std::string& out, std::string model_
 }
 
 int run_export(const std::string& weights, const std::string& model, int size, const std::string& out) {
-    const ModelSpec spec = load_model(model);
+    const ModelSpec spec = model_for_weights(weights, model);
     Net net = build_net(spec, size);
     load_weights(weights, net);
     export_onnx(net, spec.name + (spec.description.empty() ? "" : ": " + spec.description), out);
@@ -180,6 +197,113 @@ int run_export(const std::string& weights, const std::string& model, int size, c
     std::printf("written: %s (model '%s', input N x %d x %d x %d, output N x %d logits)\n", out.c_str(), spec.name.c_str(),
                 in.c, in.h, in.w, net.classes());
     return 0;
+}
+
+int run_summary(const std::string& model, int size, bool json) {
+    const ModelSpec spec = load_model(model);
+    const Net net = build_net(spec, size);
+    if (!json) {
+        std::printf("%s (%s)%s%s\n", spec.name.c_str(), spec.source.c_str(), spec.description.empty() ? "" : ": ",
+                    spec.description.c_str());
+        std::fputs(net.summary().c_str(), stdout);
+        return kSuccess;
+    }
+    auto shape = [](const Shape& s) { return nlohmann::ordered_json{s.c, s.h, s.w}; };
+    nlohmann::ordered_json layers = nlohmann::ordered_json::array();
+    int64_t parameters = 0, macs = 0, aux_parameters = 0, aux_macs = 0;
+    for (const Net::Layer& l : net.layers()) {
+        (l.auxiliary ? aux_parameters : parameters) += l.parameters;
+        (l.auxiliary ? aux_macs : macs) += l.macs;
+        nlohmann::ordered_json j{{"layer", l.label}, {"output", shape(l.output)}, {"parameters", l.parameters},
+                                 {"macs", l.macs}, {"auxiliary", l.auxiliary}};
+        if (!l.block.empty()) j["block"] = l.block;
+        layers.push_back(j);
+    }
+    Output{true}.emit({{"googlenet", about_json()},
+                       {"model", spec.name},
+                       {"source", spec.source},
+                       {"description", spec.description},
+                       {"input", shape(net.input_shape())},
+                       {"classes", net.classes()},
+                       {"parameters", parameters},
+                       {"macs_per_image", macs},
+                       {"auxiliary_parameters", aux_parameters},
+                       {"auxiliary_macs", aux_macs},
+                       {"layers", layers}});
+    return kSuccess;
+}
+
+}  // namespace
+
+Command add_predict(CLI::App& app) {
+    auto o = std::make_shared<PredictOptions>();
+    CLI::App* cmd = app.add_subcommand("predict", "Top classes of PNG or JPEG images");
+    cmd->add_option("-w,--weights", o->weights, "Weights file (safetensors)")->required()->check(CLI::ExistingFile);
+    cmd->add_option("images", o->images,
+                    "PNG or JPEG files, prepared as in training (grey models: as Fashion-MNIST; RGB models: resize, centre "
+                    "crop, ImageNet normalisation)");
+    cmd->add_option("--tensor", o->tensor, "Instead of images: a safetensors file holding \"input\", N x C x H x W, already prepared")
+        ->check(CLI::ExistingFile);
+    cmd->add_option("--top", o->top, "How many classes to list per image")->capture_default_str()->check(CLI::Range(1, 1000000));
+    cmd->add_option("--labels", o->labels, "Class names, one per line (default: Fashion-MNIST's for a grey 10-class model)")
+        ->check(CLI::ExistingFile);
+    add_model_option(cmd, o->model, "the model kept in the weights file, else d2l");
+    cmd->add_option("--resize", o->resize, "The input size, as in training (0: the model's)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 4096));
+    cmd->add_option("-b,--batch-size", o->batch_size, "Images per forward pass")->capture_default_str()->check(CLI::Range(1, 4096));
+    add_threads_option(cmd, o->threads);
+    add_parallel_option(cmd, o->parallel);
+    add_json_flag(cmd, o->json, "One JSON document: each image's path and top classes, or its error");
+    cmd->add_flag("--logits", o->logits, "With --json: every class's logit too");
+    return {cmd, [o] { return run_predict(*o); }};
+}
+
+Command add_export(CLI::App& app) {
+    struct Options {
+        std::string weights, model, out;
+        int size = 0;
+    };
+    auto o = std::make_shared<Options>();
+    CLI::App* cmd = app.add_subcommand("export", "Write a trained network as an ONNX model, for other runtimes");
+    cmd->add_option("-w,--weights", o->weights, "Weights file (safetensors)")->required()->check(CLI::ExistingFile);
+    add_model_option(cmd, o->model, "the model kept in the weights file, else d2l");
+    cmd->add_option("--size", o->size, "Input height and width the graph takes (0: the model's)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 4096));
+    cmd->add_option("--onnx", o->out, "The ONNX file to write (opset 13, any batch size)")->required();
+    return {cmd, [o] { return run_export(o->weights, o->model, o->size, o->out); }};
+}
+
+Command add_import(CLI::App& app) {
+    struct Options {
+        std::string in, out, model_out, name;
+        int size = 0;
+    };
+    auto o = std::make_shared<Options>();
+    CLI::App* cmd = app.add_subcommand("import", "Turn an ONNX GoogLeNet-family graph into a model file and a weights file");
+    cmd->add_option("--onnx", o->in, "The ONNX file to read")->required()->check(CLI::ExistingFile);
+    cmd->add_option("-o,--out", o->out, "The weights file to write (safetensors; it keeps the model too)")->required();
+    cmd->add_option("--model-out", o->model_out, "The model file to write (default: --out with .json for .safetensors)");
+    cmd->add_option("--name", o->name, "The model's name (default: the ONNX file's name without .onnx)");
+    cmd->add_option("--size", o->size, "Input height and width, where the graph's is not fixed (0: the graph's)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 4096));
+    return {cmd, [o] { return run_import(o->in, o->out, o->model_out, o->name, o->size); }};
+}
+
+Command add_summary(CLI::App& app) {
+    struct Options {
+        std::string model = "d2l";
+        int size = 0;
+        bool json = false;
+    };
+    auto o = std::make_shared<Options>();
+    CLI::App* cmd = app.add_subcommand("summary", "Each layer's output shape, parameters and multiply-adds");
+    add_model_option(cmd, o->model, "d2l")->capture_default_str();
+    cmd->add_option("--size", o->size, "Input height and width (0: the model's)")->capture_default_str()->check(CLI::Range(0, 4096));
+    add_json_flag(cmd, o->json, "One JSON document: the layers, their shapes, parameters and multiply-adds, the totals");
+    return {cmd, [o] { return run_summary(o->model, o->size, o->json); }};
 }
 
 }  // namespace googlenet::cli

@@ -174,32 +174,42 @@ int64_t Net::macs_per_image() const {
     return total;
 }
 
+std::vector<Net::Layer> Net::layers() const {
+    std::vector<Layer> out;
+    for (const auto& op : ops_) {
+        Layer l;
+        l.label = label(*op);
+        l.output = op->output->shape;
+        l.output.n = 1;
+        for (int i : op->param_indices()) l.parameters += int64_t(params_.param(i).size);
+        l.macs = op->macs_per_image();
+        l.auxiliary = op->auxiliary;
+        for (const auto& [id, name] : block_names_)
+            if (values_[size_t(id)].get() == op->output) l.block = name;
+        out.push_back(l);
+    }
+    return out;
+}
+
 std::string Net::summary() const {
     auto thousands = [](int64_t v) {
         std::string s = std::to_string(v);
         for (int i = int(s.size()) - 3; i > 0; i -= 3) s.insert(size_t(i), ",");
         return s;
     };
-    auto shape1 = [](Shape s) {
-        s.n = 1;
-        return s.str();
-    };
+    Shape in = values_[0]->shape;
+    in.n = 1;
     std::string out = fmt::format("{:<34} {:<20} {:>11} {:>13}\n", "layer", "output shape", "parameters", "multiply-adds");
-    out += fmt::format("{:<34} {}\n", "input", shape1(values_[0]->shape));
+    out += fmt::format("{:<34} {}\n", "input", in.str());
     int64_t total_params = 0, total_macs = 0, aux_params = 0, aux_macs = 0;
-    for (const auto& op : ops_) {
-        int64_t params = 0;
-        for (int i : op->param_indices()) params += int64_t(params_.param(i).size);
-        const int64_t macs = op->macs_per_image();
-        (op->auxiliary ? aux_params : total_params) += params;
-        (op->auxiliary ? aux_macs : total_macs) += macs;
-        std::string row = fmt::format("{:<34} {:<20} {:>11} {:>13}", (op->auxiliary ? "  aux: " : "") + label(*op), shape1(op->output->shape),
-                                      params ? thousands(params) : "", macs ? thousands(macs) : "");
+    for (const Layer& l : layers()) {
+        (l.auxiliary ? aux_params : total_params) += l.parameters;
+        (l.auxiliary ? aux_macs : total_macs) += l.macs;
+        std::string row = fmt::format("{:<34} {:<20} {:>11} {:>13}", (l.auxiliary ? "  aux: " : "") + l.label, l.output.str(),
+                                      l.parameters ? thousands(l.parameters) : "", l.macs ? thousands(l.macs) : "");
         out += row.erase(row.find_last_not_of(' ') + 1) + "\n";
-        for (const auto& [id, name] : block_names_)
-            if (values_[size_t(id)].get() == op->output) out += name + " output shape: " + shape1(op->output->shape) + "\n";
+        if (!l.block.empty()) out += l.block + " output shape: " + l.output.str() + "\n";
     }
-    const Shape in = values_[0]->shape;
     out += fmt::format("total: {} parameters, {} multiply-adds per {}x{}x{} image\n", thousands(total_params),
                        thousands(total_macs), in.c, in.h, in.w);
     if (!auxiliaries_.empty())

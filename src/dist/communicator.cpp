@@ -35,6 +35,20 @@ bool Communicator::available() {
 #endif
 }
 
+std::string Communicator::library_version() {
+#ifdef GOOGLENET_WITH_MPI
+    // One of the few MPI calls allowed before MPI_Init.
+    char text[MPI_MAX_LIBRARY_VERSION_STRING];
+    int length = 0;
+    if (MPI_Get_library_version(text, &length) != MPI_SUCCESS) return "unknown MPI";
+    std::string s(text, size_t(length));
+    s = s.substr(0, s.find_first_of("\n"));
+    return s.substr(0, s.find(','));
+#else
+    return "";
+#endif
+}
+
 Communicator& Communicator::world() {
     static Communicator instance;
     return instance;

@@ -1,3 +1,4 @@
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -9,16 +10,19 @@ namespace googlenet {
 
 using json = nlohmann::json;
 
-TensorMap read_safetensors(const std::string& path, std::map<std::string, std::string>* metadata) {
-    std::ifstream in(path, std::ios::binary);
+namespace {
+
+// The JSON header of a safetensors file, checked to be an object that fits the file; `in` is left
+// at the first data byte.
+json read_header(const std::string& path, std::ifstream& in, uint64_t& header_size, uint64_t& file_size) {
     if (!in) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
     in.seekg(0, std::ios::end);
-    const uint64_t file_size = uint64_t(in.tellg());
+    file_size = uint64_t(in.tellg());
     in.seekg(0);
     auto bad = [&](const std::string& what) { return Error(path + ": not a valid safetensors file: " + what); };
     uint8_t size_bytes[8];
     if (file_size < 8 || !in.read(reinterpret_cast<char*>(size_bytes), 8)) throw bad("shorter than 8 bytes");
-    uint64_t header_size = 0;
+    header_size = 0;
     for (int i = 7; i >= 0; --i) header_size = header_size << 8 | size_bytes[i];
     if (header_size > file_size - 8 || header_size > (100u << 20))
         throw bad("header size " + std::to_string(header_size) + " exceeds the file (" +
@@ -27,16 +31,49 @@ TensorMap read_safetensors(const std::string& path, std::map<std::string, std::s
     in.read(header.data(), std::streamsize(header_size));
     json h = json::parse(header, nullptr, false);
     if (h.is_discarded() || !h.is_object()) throw bad("header is not a JSON object");
+    if (h.contains("__metadata__")) {
+        const json& m = h["__metadata__"];
+        if (!m.is_object()) throw bad("__metadata__ is not an object");
+        for (auto& [key, value] : m.items())
+            if (!value.is_string()) throw bad("__metadata__ value of '" + key + "' is not a string");
+    }
+    return h;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> read_safetensors_metadata(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    uint64_t header_size = 0, file_size = 0;
+    const json h = read_header(path, in, header_size, file_size);
+    std::map<std::string, std::string> out;
+    if (h.contains("__metadata__"))
+        for (auto& [key, value] : h["__metadata__"].items()) out[key] = value.get<std::string>();
+    return out;
+}
+
+void check_format_version(const std::string& path, const std::map<std::string, std::string>& metadata) {
+    auto it = metadata.find("googlenet.format_version");
+    if (it == metadata.end()) return;  // written before versions (googlenet 0.1), or by PyTorch
+    const std::string& v = it->second;
+    if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos)
+        throw Error(path + ": googlenet.format_version '" + v + "' is not a number");
+    if (std::stoi(v) > kFileFormatVersion)
+        throw Error(path + ": written in googlenet file format version " + v + ", newer than this googlenet reads (" +
+                    std::to_string(kFileFormatVersion) + "); use a newer googlenet");
+}
+
+TensorMap read_safetensors(const std::string& path, std::map<std::string, std::string>* metadata) {
+    std::ifstream in(path, std::ios::binary);
+    uint64_t header_size = 0, file_size = 0;
+    json h = read_header(path, in, header_size, file_size);
     const uint64_t data_size = file_size - 8 - header_size;
 
     TensorMap out;
     for (auto& [name, entry] : h.items()) {
         if (name == "__metadata__") {
-            if (!entry.is_object()) throw bad("__metadata__ is not an object");
-            for (auto& [key, value] : entry.items()) {
-                if (!value.is_string()) throw bad("__metadata__ value of '" + key + "' is not a string");
-                if (metadata) (*metadata)[key] = value.get<std::string>();
-            }
+            if (metadata)
+                for (auto& [key, value] : entry.items()) (*metadata)[key] = value.get<std::string>();
             continue;
         }
         const std::string& tensor_name = name;  // C++17 lambdas cannot capture a structured binding
@@ -124,8 +161,11 @@ std::vector<NamedTensor> named_tensors(const ParamStore& params) {
     return tensors;
 }
 
-void save_weights(const std::string& path, const ParamStore& params) {
-    write_safetensors(path, named_tensors(params), {{"format", "pt"}});
+void save_weights(const std::string& path, const ParamStore& params, const std::string& model_text) {
+    std::map<std::string, std::string> metadata{{"format", "pt"},
+                                                {"googlenet.format_version", std::to_string(kFileFormatVersion)}};
+    if (!model_text.empty()) metadata["googlenet.model"] = model_text;
+    write_safetensors(path, named_tensors(params), metadata);
 }
 
 static std::string dims_str(const std::vector<int64_t>& dims) {
@@ -134,7 +174,12 @@ static std::string dims_str(const std::vector<int64_t>& dims) {
     return s + "]";
 }
 
-void load_weights(const std::string& path, ParamStore& params) { assign_params(params, read_safetensors(path), path); }
+void load_weights(const std::string& path, ParamStore& params) {
+    std::map<std::string, std::string> metadata;
+    TensorMap tensors = read_safetensors(path, &metadata);
+    check_format_version(path, metadata);
+    assign_params(params, tensors, path);
+}
 
 void assign_params(ParamStore& params, const TensorMap& file, const std::string& path, const std::string& other_prefix) {
     if (!params.allocated()) params.allocate();

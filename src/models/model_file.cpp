@@ -345,7 +345,9 @@ ModelSpec load_model(const std::string& name_or_path) {
 void load_weights(const std::string& path, Net& net) {
     ParamStore& ps = net.params();
     if (!ps.allocated()) ps.allocate();
-    TensorMap tensors = read_safetensors(path);
+    std::map<std::string, std::string> metadata;
+    TensorMap tensors = read_safetensors(path, &metadata);
+    check_format_version(path, metadata);
     // The auxiliary classifiers' tensors: their ops' parameters and buffers.
     std::vector<std::string> aux_names;
     for (const auto& op : net.ops())
@@ -364,6 +366,33 @@ void load_weights(const std::string& path, Net& net) {
         }
     assign_params(ps, tensors, path);
     net.weights_changed();
+}
+
+namespace {
+
+// The network a model file describes, without the names and words for people.
+json network_of(const std::string& text, const std::string& source) {
+    json j = parse_json(text, source);
+    j.erase("name");
+    j.erase("description");
+    return j;
+}
+
+}  // namespace
+
+ModelSpec model_for_weights(const std::string& weights, const std::string& model) {
+    std::map<std::string, std::string> metadata = read_safetensors_metadata(weights);
+    check_format_version(weights, metadata);
+    const auto kept = metadata.find("googlenet.model");
+    if (kept == metadata.end()) return load_model(model.empty() ? "d2l" : model);
+    const ModelSpec own = parse_model(kept->second, weights + " (the model kept in the file)");
+    if (model.empty()) return own;
+    ModelSpec given = load_model(model);
+    if (network_of(given.text, given.source) != network_of(own.text, own.source))
+        throw Error(fmt::format("--model {} does not match {}: the file was saved with model '{}' (kept in it), and '{}' "
+                                "is another network; leave --model out to use the file's",
+                                model, weights, own.name, given.name));
+    return given;
 }
 
 Net build_net(const ModelSpec& spec, int size) {

@@ -10,7 +10,7 @@
 
 namespace googlenet {
 
-LineChart training_curves(const std::string& metrics_path) {
+LineChart training_curves(const std::string& metrics_path, const std::string& title) {
     std::ifstream in(metrics_path);
     if (!in) throw Error(metrics_path + ": cannot open (" + std::strerror(errno) + ")");
     struct StepPoint {
@@ -62,7 +62,7 @@ LineChart training_curves(const std::string& metrics_path) {
         train_acc.y.push_back(s.acc);
     }
     LineChart chart;
-    chart.title = "D2L GoogLeNet on Fashion-MNIST";
+    chart.title = title;
     chart.x_label = "epoch";
     chart.x_min = 0;
     chart.x_max = std::max(last_epoch, 1);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -38,8 +39,8 @@ BenchResult benchmark(const BenchConfig& config) {
     BenchConfig c = config;
     if (c.size == 0) c.size = spec.input_size;
     if (c.mode != "train" && c.mode != "infer") throw Error("--mode must be train or infer, not '" + c.mode + "'");
-    if (c.batch_size < 1 || c.size < 1 || c.iters < 1 || c.warmup < 0)
-        throw Error("--batch-size, --size and --iters must be at least 1, --warmup at least 0");
+    if (c.batch_size < 1 || c.size < 1 || c.iters < 1 || c.warmup < 0 || !(c.seconds >= 0))
+        throw Error("--batch-size, --size and --iters must be at least 1, --warmup and --time at least 0");
     if (c.parallel != "batch" && c.parallel != "ops") throw Error("--parallel must be batch or ops, not '" + c.parallel + "'");
     BenchResult r;
     r.config = c;
@@ -69,12 +70,23 @@ BenchResult benchmark(const BenchConfig& config) {
     for (int i = 0; i < c.warmup; ++i) step();
     net.set_profiling(c.profile);
     std::vector<double> ms;
-    for (int i = 0; i < c.iters; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    auto more = [&] {
+        if (c.seconds <= 0) return int(ms.size()) < c.iters;
+        return ms.empty() || std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < c.seconds;
+    };
+    while (more()) {
         const auto t0 = std::chrono::steady_clock::now();
         step();
         ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
+    c.iters = int(ms.size());
+    r.config.iters = c.iters;
+    r.ms = ms;
     r.ms_mean = std::accumulate(ms.begin(), ms.end(), 0.0) / double(ms.size());
+    double squares = 0;
+    for (double t : ms) squares += (t - r.ms_mean) * (t - r.ms_mean);
+    r.ms_stddev = ms.size() > 1 ? std::sqrt(squares / double(ms.size() - 1)) : 0;
     if (c.profile) {
         for (const Net::OpTime& t : net.op_times()) {
             const Op& op = *t.op;
@@ -93,6 +105,9 @@ BenchResult benchmark(const BenchConfig& config) {
     std::sort(ms.begin(), ms.end());
     r.ms_per_iter = ms.size() % 2 ? ms[ms.size() / 2] : (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]) / 2;
     r.ms_best = ms.front();
+    r.ms_max = ms.back();
+    // The nearest-rank percentile: an iteration's own time, never an interpolation between two.
+    r.ms_p90 = ms[size_t(std::ceil(0.9 * double(ms.size()))) - 1];
     r.images_per_sec = c.batch_size / (r.ms_per_iter / 1000);
     r.macs_per_image = net.macs_per_image();
     r.batch_split = net.batch_split();

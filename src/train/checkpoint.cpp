@@ -1,8 +1,10 @@
 #include "train/checkpoint.h"
 
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <type_traits>
 #include <fmt/format.h>
@@ -133,6 +135,20 @@ json to_json(const TrainConfig& c) {
 
 std::string config_json(const TrainConfig& config) { return to_json(config).dump(2) + "\n"; }
 
+TrainConfig read_config_json(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
+    TrainConfig c;
+    try {
+        config_fields(c, Reader{json::parse(in)});
+    } catch (const json::exception& e) {
+        throw Error(path + ": malformed settings (" + e.what() + ")");
+    } catch (const Error& e) {
+        throw Error(path + ": malformed settings (" + e.what() + ")");
+    }
+    return c;
+}
+
 std::vector<SettingDifference> differing_settings(const TrainConfig& given, const TrainConfig& run,
                                                   const std::vector<std::string>& keys) {
     const json a = to_json(given), b = to_json(run);
@@ -170,13 +186,15 @@ void save_checkpoint(const std::string& path, const ParamStore& params, Sgd& sgd
     state_fields(saved, Writer{state});
     state["history"] = history;
     write_safetensors(path, tensors,
-                      {{"format", "pt"}, {"googlenet.config", to_json(config).dump()}, {"googlenet.state", state.dump()},
+                      {{"format", "pt"}, {"googlenet.format_version", std::to_string(kFileFormatVersion)},
+                       {"googlenet.config", to_json(config).dump()}, {"googlenet.state", state.dump()},
                        {"googlenet.model", st.model_text}});
 }
 
 void read_checkpoint(const std::string& path, TrainConfig& config, RunState& st, TensorMap& tensors) {
     std::map<std::string, std::string> meta;
     tensors = read_safetensors(path, &meta);
+    check_format_version(path, meta);
     if (!meta.count("googlenet.config") || !meta.count("googlenet.state"))
         throw Error(path + ": not a googlenet checkpoint (no googlenet.config/googlenet.state metadata)");
     try {

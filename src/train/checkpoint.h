@@ -33,6 +33,7 @@ void read_checkpoint(const std::string& path, TrainConfig& config, RunState& sta
 void load_checkpoint_tensors(const std::string& path, const TensorMap& tensors, ParamStore& params, Sgd& sgd,
                              bool sgd_started);
 
-std::string config_json(const TrainConfig& config);
+// A run's config.json read back (every setting config_json writes must be there).
+TrainConfig read_config_json(const std::string& path);
 
 }  // namespace googlenet

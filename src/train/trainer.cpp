@@ -7,10 +7,12 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "googlenet/distributed.h"
 #include "googlenet/image_folder.h"
@@ -102,7 +104,7 @@ std::string step_record(const StepStats& s) {
                        s.epoch, s.batch, s.step, s.loss, s.epoch_loss, s.epoch_acc, s.lr, s.images_per_sec, s.seconds);
 }
 
-std::string epoch_record(const EpochStats& s, bool distributed) {
+std::string epoch_json(const EpochStats& s, bool distributed) {
     return fmt::format(R"({{"type": "epoch", "epoch": {}, "step": {}, "train_loss": {:.6g}, "train_acc": {:.6g}, )"
                        R"("test_loss": {:.6g}, "test_acc": {:.6g}, "lr": {:.6g}, "img_per_sec": {:.4g}, "wall_time": {:.3f})"
                        R"({}}})",
@@ -114,6 +116,12 @@ std::string epoch_record(const EpochStats& s, bool distributed) {
 
 void write_text_atomic(const std::string& path, const std::string& text) {
     write_file_atomic(path, [&](std::FILE* f) { std::fwrite(text.data(), 1, text.size(), f); });
+}
+
+// The "name" a model file's text gives, or `fallback` where it gives none.
+std::string model_name(const std::string& model_text, const std::string& fallback) {
+    const nlohmann::json j = nlohmann::json::parse(model_text, nullptr, false);
+    return j.is_object() && j.contains("name") && j["name"].is_string() ? j["name"].get<std::string>() : fallback;
 }
 
 // FNV-1a over the weights' bytes: equal on every rank exactly when the replicas are.
@@ -128,6 +136,7 @@ std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState s
     Communicator& comm = Communicator::world();
     const bool root = comm.root();  // writes every file and tells the observer; the other ranks compute
     TrainObserver* observer = root ? all_observer : nullptr;
+    const std::string title = run_title(st.model_text.empty() ? c.model : model_name(st.model_text, c.model), c.train_folder);
     if (c.batch_size < comm.size())
         throw Error(fmt::format("--batch-size {} is the global batch and must be at least the number of ranks ({})",
                                 c.batch_size, comm.size()));
@@ -253,7 +262,7 @@ std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState s
                 std::memcpy(net.params().values().data(), last_good.data(), last_good.size() * sizeof(float));
                 if (buffers_before.size() > 0)
                     std::memcpy(net.params().buffers().data(), buffers_before.data(), buffers_before.size() * sizeof(float));
-                if (root) save_weights(weights_path, net.params());
+                if (root) save_weights(weights_path, net.params(), st.model_text);
                 // The other ranks end the job as they leave (Communicator::abort): not before rank 0 has written.
                 if (comm.distributed()) {
                     double written = 0;
@@ -303,7 +312,7 @@ std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState s
             if (stop || (c.checkpoint_every > 0 && st.step % c.checkpoint_every == 0 && st.batch < batches)) {
                 checkpoint(st);
                 if (stop) {
-                    if (root) save_weights(weights_path, net.params());
+                    if (root) save_weights(weights_path, net.params(), st.model_text);
                     throw Interrupted(fmt::format("stopped at epoch {}, batch {} (step {}); checkpoint written to "
                                                   "{}; continue with: googlenet train --resume {}",
                                                   st.epoch, st.batch, st.step, checkpoint_path, c.out_dir));
@@ -324,9 +333,9 @@ std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState s
         e.test_loss = test.loss;
         e.test_acc = test.accuracy;
         e.seconds = run_seconds();
-        if (metrics) metrics->write(epoch_record(e, comm.distributed()));
+        if (metrics) metrics->write(epoch_json(e, comm.distributed()));
         st.history.push_back(e);
-        if (root) save_weights(weights_path, net.params());
+        if (root) save_weights(weights_path, net.params(), st.model_text);
         st.batch = 0;
         st.loss_sum = 0;
         st.hits = st.seen = 0;
@@ -334,7 +343,7 @@ std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState s
         RunState next = st;
         ++next.epoch;
         checkpoint(next);
-        if (root) draw_line_chart(training_curves(c.out_dir + "/metrics.jsonl"), c.out_dir + "/curves");
+        if (root) draw_line_chart(training_curves(c.out_dir + "/metrics.jsonl", title), c.out_dir + "/curves");
         if (observer) observer->on_epoch(e);
         if (g_stop_requested.load() && st.epoch < c.epochs)
             throw Interrupted(fmt::format("stopped after epoch {}; checkpoint written to {}; continue with: "
@@ -348,7 +357,44 @@ std::vector<EpochStats> run(const TrainConfig& c, Net& net, Sgd& sgd, RunState s
 
 void request_stop() { g_stop_requested = true; }
 
-int resolve_threads(int threads) { return std::min(threads > 0 ? threads : omp_get_num_procs(), omp_get_thread_limit()); }
+std::string epoch_record(const EpochStats& s) { return epoch_json(s, Communicator::world().distributed()); }
+
+std::string run_title(const std::string& model_name, const std::string& train_folder) {
+    if (train_folder.empty()) return model_name + " on Fashion-MNIST";
+    std::string folder = train_folder;
+    while (folder.size() > 1 && folder.back() == '/') folder.pop_back();
+    return model_name + " on " + folder.substr(folder.find_last_of('/') == std::string::npos ? 0 : folder.find_last_of('/') + 1);
+}
+
+std::string run_title(const std::string& dir) {
+    TrainConfig c;
+    try {
+        c = read_config_json(dir + "/config.json");
+    } catch (const Error&) {
+        return "training curves";  // a folder from an older googlenet, or with its files moved away
+    }
+    std::string name = c.model;
+    try {
+        const auto meta = read_safetensors_metadata(dir + "/model.safetensors");
+        if (meta.count("googlenet.model")) name = model_name(meta.at("googlenet.model"), c.model);
+    } catch (const Error&) {
+        // no weights yet (a run stopped in its first epoch): the --model it was given
+    }
+    return run_title(name, c.train_folder);
+}
+
+int resolve_threads(int threads) {
+    if (threads <= 0) {
+        // OpenMP's own variable, read as OpenMP reads it: the first number of the list (the outer
+        // level's); a value that is no count is ignored here as OpenMP ignores it.
+        const char* env = std::getenv("OMP_NUM_THREADS");
+        char* end = nullptr;
+        const long n = env ? std::strtol(env, &end, 10) : 0;
+        const bool valid = env && end != env && (*end == '\0' || *end == ',' || *end == ' ') && n > 0 && n < 1 << 20;
+        threads = valid ? int(n) : omp_get_num_procs();
+    }
+    return std::min(threads, omp_get_thread_limit());
+}
 
 EvalResult evaluate(Net& net, const ImageSet& set, int batch_size, int resize) {
     Communicator& comm = Communicator::world();

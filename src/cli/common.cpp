@@ -1,0 +1,64 @@
+// What the subcommands share: exit statuses, JSON output, and the flags several of them take.
+#include <omp.h>
+
+#include "cli/cli.h"
+#include "googlenet/about.h"
+#include "googlenet/models.h"
+
+namespace googlenet::cli {
+
+const char* const kExitStatusHelp =
+    "Exit status: 0 success; 1 runtime error (a bad or missing file, bad data, a loss that is not finite); "
+    "2 usage error (a bad flag, value or combination of flags); 3 internal error; 130 interrupted by Ctrl-C "
+    "(training writes a checkpoint first), 143 by SIGTERM.";
+
+void Output::emit(const nlohmann::ordered_json& j) const {
+    std::fflush(stderr);
+    std::printf("%s\n", j.dump().c_str());
+    std::fflush(stdout);
+}
+
+nlohmann::ordered_json about_json() {
+    const About a = about();
+    return {{"version", a.version},
+            {"commit", a.commit},
+            {"onednn_version", a.onednn_version},
+            {"onednn_isa", a.onednn_isa},
+            {"cpu", a.cpu},
+            {"mpi", a.mpi.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(a.mpi)}};
+}
+
+CLI::Option* add_model_option(CLI::App* cmd, std::string& model, const std::string& default_note) {
+    std::string names;
+    for (const auto& n : builtin_models()) names += (names.empty() ? "" : ", ") + n;
+    return cmd->add_option("-m,--model", model,
+                           "A built-in model (" + names + ") or a model file (docs/models.md); default: " + default_note);
+}
+
+CLI::Option* add_threads_option(CLI::App* cmd, int& threads) {
+    return cmd->add_option("--threads", threads, "Compute threads (0: OMP_NUM_THREADS where set, else every core)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+}
+
+CLI::Option* add_parallel_option(CLI::App* cmd, std::string& parallel) {
+    return cmd
+        ->add_option("--parallel", parallel,
+                     "batch: each thread runs its own copy of the network on its share of the batch (not for batch-norm "
+                     "models; batches of 8+ images a thread); smaller batches in evaluation run the Inception paths side "
+                     "by side, one thread each; ops: every op on all threads")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"batch", "ops"}));
+}
+
+CLI::Option* add_json_flag(CLI::App* cmd, bool& json, const std::string& what) {
+    return cmd->add_flag("--json", json, "Write " + what + " to stdout, and everything else to stderr");
+}
+
+void note_thread_limit(int threads) {
+    if (threads > omp_get_thread_limit())
+        std::fprintf(stderr, "googlenet: note: --threads %d, but OpenMP allows %d (OMP_THREAD_LIMIT): running on %d\n",
+                     threads, omp_get_thread_limit(), omp_get_thread_limit());
+}
+
+}  // namespace googlenet::cli
