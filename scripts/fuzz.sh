@@ -20,13 +20,18 @@ cmake --build "$build" -j "${JOBS:-$(nproc)}"
 mkdir -p "$build/artifacts"
 export LSAN_OPTIONS="suppressions=$root/fuzz/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 status=0
-# target:seed folders under tests/corpus
-for spec in idx:idx safetensors:safetensors checkpoint:checkpoint,safetensors image:image metrics:metrics model:model onnx:onnx; do
+# target:seed folders under tests/corpus (or fuzz/seeds, for inputs that are no library parser's)
+for spec in idx:idx safetensors:safetensors checkpoint:checkpoint,safetensors image:image metrics:metrics model:model onnx:onnx \
+            config:config; do
   target=${spec%%:*}
   [ -z "${FUZZ_TARGETS:-}" ] || [[ " $FUZZ_TARGETS " == *" $target "* ]] || continue
   work=$(mktemp -d)
   IFS=, read -ra seed_dirs <<<"${spec#*:}"
-  for d in "${seed_dirs[@]}"; do for f in "$root/tests/corpus/$d"/*; do cp "$f" "$work/$d-${f##*/}"; done; done
+  for d in "${seed_dirs[@]}"; do
+    dir=$root/tests/corpus/$d
+    [ -d "$dir" ] || dir=$root/fuzz/seeds/$d
+    for f in "$dir"/*; do cp "$f" "$work/$d-${f##*/}"; done
+  done
   echo "fuzz_$target: ${seconds}s from $(ls "$work" | wc -l) corpus files, -seed=$seed"
   if ! "$build/fuzz/fuzz_$target" -seed="$seed" -max_total_time="$seconds" -max_len=65536 -timeout=20 -rss_limit_mb=3072 \
       -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" "$work" >"$build/fuzz_$target.log" 2>&1; then

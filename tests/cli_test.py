@@ -620,6 +620,8 @@ class Scripts(unittest.TestCase):
             self.assertEqual(args("--epochs", "2"), ["train", "--out", f"{tmp}/runs/d2l", "--epochs", "2"])
             self.assertEqual(args("--out", "mine"), ["train", "--out", "mine"])
             self.assertEqual(args("--out=mine"), ["train", "--out=mine"])
+            self.assertEqual(args("-o", "mine"), ["train", "-o", "mine"])
+            self.assertEqual(args("-omine"), ["train", "-omine"])
             self.assertEqual(args("--resume", "runs/x"), ["train", "--resume", "runs/x"])
 
     def test_unpack_wheel_data_refuses_paths_outside_the_prefix(self):
