@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CLI::Option* n = cmd->add_option("--iters", iters)->check(CLI::Range(1, 1000000));
     cmd->add_option("--time", seconds)->check(CLI::Range(0.001, 1e6))->excludes(n);
     cmd->add_flag("--profile", profile);
-    googlenet::cli::add_json_flag(cmd, json, "it");
+    googlenet::cli::add_json_flag(cmd, json, "it", "all");
     googlenet::cli::add_config_options(cmd, dump);
     try {
         const std::vector<std::string> args = googlenet::cli::with_config_file(app, {"googlenet", "bench", "--config", path});

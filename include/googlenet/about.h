@@ -9,7 +9,9 @@ struct About {
     std::string version;         // the project's version (CMakeLists.txt)
     std::string commit;          // git describe of the source built, "-dirty" with local changes; "unknown" outside git
     std::string onednn_version;  // the oneDNN loaded at run time, "3.2.0"
-    std::string onednn_isa;      // the instruction set its kernels dispatch to here, "avx512_core_amx"
+    // The most capable instruction set oneDNN's kernels may dispatch to on this CPU
+    // ("avx512_core_amx"); which one an op's kernel uses is in bench --profile's kernel names.
+    std::string onednn_isa;
     std::string cpu;             // /proc/cpuinfo's model name
     std::string mpi;             // the MPI library built in ("Open MPI v4.1.4"), empty without MPI
 };

@@ -144,7 +144,7 @@ Command add_bench(CLI::App& app) {
     cmd->add_option("--time", c.seconds, "Instead of --iters: time iterations until this many seconds have passed (at least one)")
         ->check(CLI::Range(0.001, 1e6))
         ->excludes(iters);
-    add_json_flag(cmd, o->json, "One JSON object: the figures, every iteration's time, the build and machine");
+    add_json_flag(cmd, o->json, "One JSON document", "the figures, every iteration's time, the build and the machine");
     cmd->add_flag("--profile", c.profile,
                   "Also time every op (forward, backward-data, backward-weights) and print them with the kernels each pass "
                   "runs, and totals by kind of op");

@@ -58,7 +58,8 @@ Command add_summary(CLI::App& app);
 CLI::Option* add_model_option(CLI::App* cmd, std::string& model, const std::string& default_note);
 CLI::Option* add_threads_option(CLI::App* cmd, int& threads);
 CLI::Option* add_parallel_option(CLI::App* cmd, std::string& parallel);
-CLI::Option* add_json_flag(CLI::App* cmd, bool& json, const std::string& what);
+// "--json": `what` ("One JSON document") on stdout, holding `contents`.
+CLI::Option* add_json_flag(CLI::App* cmd, bool& json, const std::string& what, const std::string& contents);
 // --config FILE (TOML or JSON, docs/usage.md) and --dump-config, which prints the settings the
 // command would run with as JSON, in the form --config reads, and exits.
 void add_config_options(CLI::App* cmd, bool& dump);

@@ -51,8 +51,8 @@ CLI::Option* add_parallel_option(CLI::App* cmd, std::string& parallel) {
         ->check(CLI::IsMember({"batch", "ops"}));
 }
 
-CLI::Option* add_json_flag(CLI::App* cmd, bool& json, const std::string& what) {
-    return cmd->add_flag("--json", json, "Write " + what + " to stdout, and everything else to stderr");
+CLI::Option* add_json_flag(CLI::App* cmd, bool& json, const std::string& what, const std::string& contents) {
+    return cmd->add_flag("--json", json, what + " on stdout (" + contents + "); the text for people goes to stderr");
 }
 
 void note_thread_limit(int threads) {

@@ -148,7 +148,7 @@ Command add_eval(CLI::App& app) {
     cmd->add_option("-j,--data-threads", o->data_threads, "Threads decoding image-folder images ahead of compute")
         ->capture_default_str()
         ->check(CLI::Range(1, 256));
-    add_json_flag(cmd, o->json, "One JSON document: loss, accuracy, per-class accuracy, the confusion matrix");
+    add_json_flag(cmd, o->json, "One JSON document", "loss, accuracy, per-class accuracy, the confusion matrix");
     add_config_options(cmd, o->dump_config);
     return {cmd, [o] { return run_eval(*o); }};
 }

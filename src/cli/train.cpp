@@ -255,7 +255,7 @@ Command add_train(CLI::App& app) {
         ->capture_default_str()
         ->check(CLI::IsMember({"auto", "bar", "plain", "none"}));
     cmd->add_flag("--quiet", o->quiet, "No per-step progress (--progress none); epoch lines only");
-    add_json_flag(cmd, o->json, "JSON Lines (a start record with the settings and build, a record per epoch, a summary)");
+    add_json_flag(cmd, o->json, "JSON Lines", "a start record with the settings and the build, a record per epoch, a summary");
     cmd->add_option("--comm-timeout", o->comm_timeout,
                     "Under mpirun: seconds without an answer from the other ranks before the job is ended (0: never)")
         ->capture_default_str()

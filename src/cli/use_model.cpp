@@ -254,7 +254,7 @@ Command add_predict(CLI::App& app) {
     cmd->add_option("-b,--batch-size", o->batch_size, "Images per forward pass")->capture_default_str()->check(CLI::Range(1, 4096));
     add_threads_option(cmd, o->threads);
     add_parallel_option(cmd, o->parallel);
-    add_json_flag(cmd, o->json, "One JSON document: each image's path and top classes, or its error");
+    add_json_flag(cmd, o->json, "One JSON document", "each image's path and top classes, or its error");
     cmd->add_flag("--logits", o->logits, "With --json: every class's logit too");
     return {cmd, [o] { return run_predict(*o); }};
 }
@@ -302,7 +302,7 @@ Command add_summary(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("summary", "Each layer's output shape, parameters and multiply-adds");
     add_model_option(cmd, o->model, "d2l")->capture_default_str();
     cmd->add_option("--size", o->size, "Input height and width (0: the model's)")->capture_default_str()->check(CLI::Range(0, 4096));
-    add_json_flag(cmd, o->json, "One JSON document: the layers, their shapes, parameters and multiply-adds, the totals");
+    add_json_flag(cmd, o->json, "One JSON document", "the layers, their shapes, parameters and multiply-adds, the totals");
     return {cmd, [o] { return run_summary(o->model, o->size, o->json); }};
 }
 

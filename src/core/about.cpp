@@ -57,7 +57,7 @@ About about() {
 }
 
 std::string about_text(const About& a) {
-    return fmt::format("googlenet {} (commit {})\noneDNN {}, dispatching {} kernels\nCPU: {}\nMPI: {}\n", a.version, a.commit,
+    return fmt::format("googlenet {} (commit {})\noneDNN {}, kernels up to {}\nCPU: {}\nMPI: {}\n", a.version, a.commit,
                        a.onednn_version, a.onednn_isa, a.cpu, a.mpi.empty() ? "not built in" : a.mpi + " (built in)");
 }
 
