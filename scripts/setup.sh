@@ -2,7 +2,9 @@
 # Installs what googlenet needs on Debian 12 (only what is missing), then builds it in Release.
 #   scripts/setup.sh [--test] [--bench] [--fuzz] [--no-build]
 #     --test      also installs what the test suite needs (PyTorch, torchvision and PIL for fixtures)
-#     --bench     also installs the peers bench/compare.py measures against (PyTorch, OpenCV)
+#     --bench     also installs the peers bench/compare.py measures against: Debian's PyTorch 1.13 and
+#                 OpenCV, and PyPI's PyTorch 2, ONNX Runtime and OpenVINO in a venv, .deps/peers
+#                 (bench/peers-requirements.txt; a few GB)
 #     --fuzz      also installs clang and its libFuzzer runtime (scripts/fuzz.sh)
 #     --no-build  installs only
 # Environment: BUILD_DIR (default: build), DEPS_DIR (default: .deps), JOBS (default: nproc),
@@ -32,7 +34,7 @@ pkgs=(build-essential cmake zlib1g-dev libpng-dev libjpeg62-turbo-dev libcli11-d
       libgtest-dev libcairo2-dev fonts-dejavu-core pkg-config openmpi-bin libopenmpi-dev dataset-fashion-mnist
       libonnx-dev libprotobuf-dev help2man python3 python3-pip)
 [ "$with_tests" = 1 ] && pkgs+=(python3-torch python3-torchvision python3-pil python3-opencv python3-onnx)
-[ "$with_bench" = 1 ] && pkgs+=(python3-torch python3-opencv python3-numpy libopenblas0-pthread)
+[ "$with_bench" = 1 ] && pkgs+=(python3-torch python3-opencv python3-numpy libopenblas0-pthread python3-venv)
 [ "$with_fuzz" = 1 ] && pkgs+=(clang libclang-rt-14-dev libomp-14-dev)
 
 missing=()
@@ -61,6 +63,19 @@ if [ ! -f "$onednn_prefix/lib/cmake/dnnl/dnnl-config.cmake" ]; then
   rm -rf "$onednn_prefix.tmp"
   /usr/bin/python3 "$root/tools/unpack_wheel_data.py" "$onednn_prefix.tmp" "$wheels"/*.whl
   rm -rf "$onednn_prefix" && mv "$onednn_prefix.tmp" "$onednn_prefix"
+fi
+
+# The modern peers' venv, made again whenever the pinned list changes; the list is copied in last,
+# so a set-up that was interrupted is redone.
+if [ "$with_bench" = 1 ]; then
+  peers=$deps_dir/peers
+  if ! cmp -s "$root/bench/peers-requirements.txt" "$peers/requirements.txt"; then
+    echo "setup: installing the modern peers into $peers (PyPI: bench/peers-requirements.txt)"
+    rm -rf "$peers"
+    /usr/bin/python3 -m venv "$peers"
+    "$peers/bin/python" -m pip install -q --disable-pip-version-check -r "$root/bench/peers-requirements.txt"
+    cp "$root/bench/peers-requirements.txt" "$peers/requirements.txt"
+  fi
 fi
 
 [ "$build" = 1 ] || exit 0

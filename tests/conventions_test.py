@@ -108,6 +108,20 @@ class Conventions(unittest.TestCase):
         p.communicate(timeout=60)
         self.assertEqual(p.returncode, 130)
 
+    def test_sigterm_stops_training_with_a_checkpoint_and_143(self):
+        import time
+        d = os.path.join(self.tmp.name, "terminated")
+        p = subprocess.Popen([BIN, "train", "-e", "50", "-o", d, "--log-every", "1", *SMALL], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        metrics, deadline = os.path.join(d, "metrics.jsonl"), time.time() + 120
+        while time.time() < deadline and not (os.path.exists(metrics) and sum(1 for _ in open(metrics)) >= 2):
+            time.sleep(0.05)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=120)
+        self.assertEqual(p.returncode, 143, err)
+        self.assertRegex(err, r"stopped at epoch \d+, batch \d+ \(step \d+\); checkpoint written to")
+        self.assertTrue(os.path.exists(os.path.join(d, "checkpoint.safetensors")))
+
     def test_train_json_lines(self):
         records = [json.loads(l) for l in self.train.stdout.splitlines()]  # every line parses
         self.assertEqual([r["type"] for r in records], ["start", "epoch", "epoch", "summary"])

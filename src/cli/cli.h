@@ -19,7 +19,7 @@ enum ExitStatus : int {
     kRuntimeError = 1,    // a bad file, missing data, a loss that is not finite, ...
     kUsageError = 2,      // a bad flag, value or combination of flags
     kInternalError = 3,   // a bug: the message says what broke
-    kInterrupted = 130,   // SIGINT (Ctrl-C); SIGTERM gives 143 (128 + the signal)
+    kSignalled = 128,     // + the signal: 130 after SIGINT (Ctrl-C), 143 after SIGTERM
 };
 extern const char* const kExitStatusHelp;
 
@@ -70,6 +70,8 @@ std::vector<std::string> with_config_file(const CLI::App& app, const std::vector
 // While training runs, the first SIGINT or SIGTERM asks it to stop after its current step (main.cpp
 // takes the signals); otherwise the first one ends the process.
 void training_takes_stop_signals(bool);
+// The signal that stopped training (SIGINT or SIGTERM): its exit status is 128 + it.
+int stop_signal();
 
 // OMP_THREAD_LIMIT below --threads: the run takes the threads it is allowed, and says so on stderr.
 void note_thread_limit(int threads);

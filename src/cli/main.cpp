@@ -20,6 +20,7 @@ namespace {
 // rsp into the heap while they run, so a handler executing on a compute thread corrupts the heap.
 // Must be called before any other thread (OpenMP's included) exists, so that all inherit the mask.
 std::atomic<bool> g_training{false};  // outside training, the first signal ends the process
+std::atomic<int> g_stop_signal{SIGINT};  // the signal that asked training to stop
 
 void take_stop_signals_on_their_own_thread() {
     static sigset_t set;
@@ -31,6 +32,7 @@ void take_stop_signals_on_their_own_thread() {
         int count = 0, sig = 0;
         while (sigwait(&set, &sig) == 0) {
             if (++count > 1 || !g_training) std::_Exit(128 + sig);
+            g_stop_signal = sig;
             request_stop();
         }
     }).detach();
@@ -47,6 +49,7 @@ int fail(const char* kind, const std::exception& e, int status) {
 }  // namespace
 
 void googlenet::cli::training_takes_stop_signals(bool on) { g_training = on; }
+int googlenet::cli::stop_signal() { return g_stop_signal; }
 
 int main(int argc, char** argv) {
     using namespace googlenet::cli;

@@ -168,7 +168,7 @@ int run_train(const CLI::App& cmd, TrainOptions& o) {
     } catch (const Interrupted& e) {
         std::fflush(stdout);
         if (root) std::fprintf(stderr, "googlenet: %s\n", e.what());
-        return kInterrupted;
+        return kSignalled + stop_signal();
     }
     if (!root) return kSuccess;
     const EpochStats& last = history.back();
