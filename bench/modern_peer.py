@@ -17,7 +17,8 @@ THROUGHPUT hint at larger batches; ONNX Runtime one intra-op pool of THREADS and
 """
 import argparse, json, os, resource, statistics, sys, time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+# bench/ itself off the path: its profile.py would shadow the standard module that torch imports.
+sys.path[0] = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools")
 
 
 def timed(step, warmup, iters):
@@ -123,8 +124,8 @@ def ov_peer(a, config):
                                                        "PERFORMANCE_HINT": "LATENCY" if a.batch == 1 else "THROUGHPUT"})
     request = compiled.create_infer_request()
     x = np.random.default_rng(0).random((a.batch, c, s, s), dtype=np.float32)
-    precision = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
-    return timed(lambda: request.infer({0: x}), 3, a.iters), f"{ov.__version__} ({precision})"
+    precision = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()  # what it chose: f32, bf16
+    return timed(lambda: request.infer({0: x}), 3, a.iters), f"{ov.__version__.split('-')[0]} ({precision})"
 
 
 def main():
