@@ -15,21 +15,14 @@ torchvision: torchvision's googlenet at 224x224x3, training with its two auxilia
 0.3, inference without them. OpenVINO runs one stream, with its LATENCY hint at batch 1 and its
 THROUGHPUT hint at larger batches; ONNX Runtime one intra-op pool of THREADS and no inter-op one.
 """
-import argparse, json, os, resource, statistics, sys, time
+import argparse, json, os, sys
 
-# bench/ itself off the path: its profile.py would shadow the standard module that torch imports.
-sys.path[0] = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools")
-
-
-def timed(step, warmup, iters):
-    for _ in range(warmup):
-        step()
-    ms = []
-    for _ in range(iters):
-        t = time.perf_counter()
-        step()
-        ms.append((time.perf_counter() - t) * 1000)
-    return statistics.median(ms), min(ms)
+# bench/ after the standard library, not first: its profile.py would shadow the standard module
+# that torch imports.
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[0] = os.path.join(HERE, "..", "tools")
+sys.path.append(HERE)
+from peer import rss_mib, timed  # noqa: E402  (the same timing as the classic peers')
 
 
 def shape(model):
@@ -157,7 +150,7 @@ def main():
     else:
         (med, best), version = ov_peer(a, {"INFERENCE_PRECISION_HINT": "f32"} if a.peer == "ov-fp32" else {})
     print(json.dumps({"images_per_sec": a.batch / (med / 1000), "ms_per_iter": med, "ms_best": best,
-                      "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "version": version}))
+                      "peak_rss_mib": rss_mib(), "version": version}))
 
 
 if __name__ == "__main__":
