@@ -33,7 +33,7 @@ ONEDNN_VERSION=2023.2.0
 pkgs=(build-essential cmake zlib1g-dev libpng-dev libjpeg62-turbo-dev libcli11-dev nlohmann-json3-dev libfmt-dev
       libgtest-dev libcairo2-dev fonts-dejavu-core pkg-config openmpi-bin libopenmpi-dev dataset-fashion-mnist
       libonnx-dev libprotobuf-dev help2man python3 python3-pip)
-[ "$with_tests" = 1 ] && pkgs+=(python3-torch python3-torchvision python3-pil python3-opencv python3-onnx)
+[ "$with_tests" = 1 ] && pkgs+=(python3-torch python3-torchvision python3-pil python3-opencv python3-onnx man-db)
 [ "$with_bench" = 1 ] && pkgs+=(python3-torch python3-opencv python3-numpy libopenblas0-pthread python3-venv)
 [ "$with_fuzz" = 1 ] && pkgs+=(clang libclang-rt-14-dev libomp-14-dev)
 
