@@ -194,15 +194,15 @@ def torchvision_googlenet(seed):
     return net
 
 
-def torchvision_train_step(net, x, y, dtype=torch.float64):
+def torchvision_train_step(net, x, y, dtype=torch.float64, memory_format=torch.contiguous_format):
     """A training-mode step on a copy of net in `dtype`: the three logits, the loss (main + 0.3 x
     each auxiliary, as torchvision's reference training does), the gradients and the buffers after
     the step."""
     import copy
-    net = copy.deepcopy(net).to(dtype).train()
+    net = copy.deepcopy(net).to(dtype).train().to(memory_format=memory_format)
     # By position: main, the head after 4a, the head after 4d. (The fields' names say otherwise:
     # torchvision's aux_logits1 is the head after 4d.)
-    logits, aux1, aux2 = net(x.to(dtype))
+    logits, aux1, aux2 = net(x.to(dtype).contiguous(memory_format=memory_format))
     loss = F.cross_entropy(logits, y) + 0.3 * (F.cross_entropy(aux1, y) + F.cross_entropy(aux2, y))
     loss.backward()
     grads = {name: p.grad.detach().clone().double() for name, p in net.named_parameters()}
@@ -216,15 +216,20 @@ def make_torchvision(path):
     Training-mode batch norm over few values per channel makes most draws of random weights
     ill-conditioned in float32: on them PyTorch's own float32 gradients are 1-16% off its float64
     ones (measured), and no float32 engine can be held to 1e-3. So the first seed on which
-    PyTorch's float32 gradients are within 2e-4 of float64 is used, and that error is stored."""
+    PyTorch's float32 gradients are within 2e-4 of float64 in two summation orders (NCHW and
+    channels_last) is used, and the larger error is stored. One order alone is not enough: the
+    NCHW check alone accepted seeds 4 and 6, on which channels_last is 7% off and ours (another
+    order again) 1% in the median; and which of them it took varied between runs of the same
+    PyTorch on one machine, so the test passed or failed by the draw."""
     g = torch.Generator().manual_seed(0)
     x = torch.randn(4, 3, 64, 64, generator=g).double()
     y = torch.tensor([5, 500, 999, 0])
     for seed in range(4, 40):
         net = torchvision_googlenet(seed)
         logits, aux1, aux2, loss, grads, buffers = torchvision_train_step(net, x, y)
-        f32 = torchvision_train_step(net, x, y, torch.float32)[4]
-        f32_error = max(((f32[k] - g).abs().max() / g.abs().max()).item() for k, g in grads.items())
+        f32s = [torchvision_train_step(net, x, y, torch.float32, fmt)[4]
+                for fmt in (torch.contiguous_format, torch.channels_last)]
+        f32_error = max(((f32[k] - g).abs().max() / g.abs().max()).item() for f32 in f32s for k, g in grads.items())
         if f32_error < 2e-4:
             break
     else:
