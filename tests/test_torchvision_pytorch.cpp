@@ -77,8 +77,9 @@ TEST(TorchvisionVsPyTorch, EvaluationModeLogits) {
 
 TEST(TorchvisionVsPyTorch, TheFixtureIsWellConditioned) {
     // On most random draws float32 cannot reach float64's gradients to 1e-3 (PyTorch's own are
-    // 1-16% off); make_fixtures.py picks one where PyTorch's float32 is within 2e-4.
-    EXPECT_LT(fixture()["pytorch_f32_error"][0], 2e-4);
+    // 1-16% off); make_fixtures.py picks one where PyTorch's float32 is within 1e-3 in two
+    // summation orders (NCHW and channels_last).
+    EXPECT_LT(fixture()["pytorch_f32_error"][0], 1e-3);
 }
 
 TEST(TorchvisionVsPyTorch, TrainingModeLogitsLossGradientsAndRunningStatistics) {

@@ -216,8 +216,9 @@ def make_torchvision(path):
     Training-mode batch norm over few values per channel makes most draws of random weights
     ill-conditioned in float32: on them PyTorch's own float32 gradients are 1-16% off its float64
     ones (measured), and no float32 engine can be held to 1e-3. So the first seed on which
-    PyTorch's float32 gradients are within 2e-4 of float64 in two summation orders (NCHW and
-    channels_last) is used, and the larger error is stored. One order alone is not enough: the
+    PyTorch's float32 gradients are within 1e-3 of float64 in two summation orders (NCHW and
+    channels_last) is used, and the larger error is stored (seed 12: 8e-5 and 1.9e-4; every seed
+    before it is 4% off or worse in one order, so run-to-run rounding cannot move the choice). One order alone is not enough: the
     NCHW check alone accepted seeds 4 and 6, on which channels_last is 7% off and ours (another
     order again) 1% in the median; and which of them it took varied between runs of the same
     PyTorch on one machine, so the test passed or failed by the draw."""
@@ -230,7 +231,7 @@ def make_torchvision(path):
         f32s = [torchvision_train_step(net, x, y, torch.float32, fmt)[4]
                 for fmt in (torch.contiguous_format, torch.channels_last)]
         f32_error = max(((f32[k] - g).abs().max() / g.abs().max()).item() for f32 in f32s for k, g in grads.items())
-        if f32_error < 2e-4:
+        if f32_error < 1e-3:
             break
     else:
         raise SystemExit("make_torchvision: no draw among seeds 4-39 where float32 is accurate")
