@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
         });
         if (!own_bw) tw[2] = td[2];
         if (!bwd_tile) tw[1] = td[1];
-        const bool used = WinogradConv::applies(r, 1, r / 2, Layout::blocked, Layout::blocked, l.c, out);
+        const bool used = WinogradConv::applies(r, 1, r / 2, Layout::blocked, Layout::blocked, l.c, out, WinogradConv::kLargestTile);
         char name[32];
         std::snprintf(name, sizeof name, "%dx%d %d -> %d on %d", r, r, l.c, l.k, l.size);
         std::printf("%-20s F%d/%d/%d", name, used ? winograd.tile() : 0, used && bwd_tile ? winograd_bwd.tile() : 0,

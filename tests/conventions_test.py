@@ -82,7 +82,8 @@ class Conventions(unittest.TestCase):
         usage = [[], ["--bogus"], ["train", "--bogus"], ["bench", "--mode", "foo"], ["train", "--batch-size", "0"],
                  ["eval"], ["eval", "-w", "/nonexistent.safetensors"], ["predict", "-w", self.weights],
                  ["predict", "-w", self.weights, "--logits", "x.png"], ["bench", "--iters", "2", "--time", "1"],
-                 ["train", "--quiet", "--progress", "bar"], ["train", "--config", "/nonexistent.toml"]]
+                 ["train", "--quiet", "--progress", "bar"], ["train", "--config", "/nonexistent.toml"],
+                 ["bench", "--layout", "nhcw"], ["bench", "--winograd-max-tile", "5"], ["eval", "--parallel", "both"]]
         for args in usage:
             p = run(*args, ok=False)
             self.assertEqual(p.returncode, 2, (args, p.stderr))
@@ -224,6 +225,22 @@ class Conventions(unittest.TestCase):
         self.assertEqual(json.loads(run(*bench, "--threads", "2", env=one).stdout)["threads"], 2)  # the flag wins
         unset = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
         self.assertEqual(json.loads(run(*bench, env=unset).stdout)["threads"], os.cpu_count())
+
+    def test_engine_options_are_flags_kept_with_the_run(self):
+        """--layout and --winograd-max-tile replace 0.2's GOOGLENET_* variables, which change nothing now."""
+        bench = ["bench", "--model", self.model, "--mode", "infer", "-b", "2", "--iters", "1", "--warmup", "0", "--json"]
+        env = dict(os.environ, GOOGLENET_LAYOUT="bogus", GOOGLENET_WINOGRAD="bogus")
+        r = json.loads(run(*bench, env=env).stdout)  # 0.2 failed on the bogus layout
+        self.assertEqual((r["layout"], r["winograd_max_tile"]), ("blocked", 6))
+        r = json.loads(run(*bench, "--layout", "nhwc", "--winograd-max-tile", "0").stdout)
+        self.assertEqual((r["layout"], r["winograd_max_tile"]), ("nhwc", 0))
+        with open(os.path.join(self.run_dir, "config.json")) as f:
+            config = json.load(f)
+        self.assertEqual((config["layout"], config["winograd_max_tile"], config["parallel"]), ("blocked", 6, "batch"))
+        p = run("train", "--resume", self.run_dir, "--winograd-max-tile", "0", "-e", "3", ok=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("--winograd-max-tile 0 (the run's: 6)", p.stderr)
+        self.assertIn("Engine (for measuring alternatives)", run("train", "--help").stdout)
 
     def test_version_says_what_produced_a_figure(self):
         v = run("--version").stdout

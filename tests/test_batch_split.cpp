@@ -1,4 +1,4 @@
-// A batch split over the threads (Net::set_batch_split) against the same network running the
+// A batch split over the threads (Parallel::batch) against the same network running the
 // whole batch with every op on all threads: the same logits, loss and weight gradients up to float
 // rounding (the copies sum their images in another order). Run with OMP_NUM_THREADS=2 (CTest
 // sets it), so that a batch of 17 is cut into shares of 9 and 8. Tolerances: logits and loss
@@ -49,7 +49,7 @@ struct Pair {
             n->set_training(training);
             n->set_random(11, 5);
         }
-        split.set_batch_split(true);
+        split.set_options({0, Parallel::batch});
         whole.set_batch(kBatch);
         split.set_batch(kBatch);
     }
@@ -101,7 +101,7 @@ TEST(ThreadLimit, NetsRunOnTheThreadsOpenMpGrants) {
         omp_set_num_threads(threads);
         Net net = build_net(load_model("d2l"), 64);
         init_params(net.params(), 3);
-        net.set_batch_split(split);
+        net.set_options({0, split ? Parallel::batch : Parallel::ops});
         net.set_batch(kBatch);
         EXPECT_EQ(net.batch_split(), split && granted > 1) << granted << " threads granted";
         const float* out = net.forward(random_images(net, kBatch).data());
@@ -151,18 +151,18 @@ TEST(BatchSplit, GivenLogitGradientAndEveryOpReportedOnce) {
 TEST(BatchSplit, BatchNormAndSmallBatchesRunWhole) {
     Net bn = build_net(load_model("torchvision"), 96);
     init_params(bn.params(), 1);
-    bn.set_batch_split(true);
+    bn.set_options({0, Parallel::batch});
     bn.set_batch(32);
     EXPECT_FALSE(bn.batch_split());
 
     Net small = build_net(load_model("d2l"), 96);
     init_params(small.params(), 1);
-    small.set_batch_split(true);
+    small.set_options({0, Parallel::batch});
     small.set_batch(Net::kSplitMinImages * omp_get_max_threads() - 1);
     EXPECT_FALSE(small.batch_split());
     small.set_batch(Net::kSplitMinImages * omp_get_max_threads());
     EXPECT_TRUE(small.batch_split());
-    small.set_batch_split(false);
+    small.set_options({0, Parallel::ops});
     small.set_batch(Net::kSplitMinImages * omp_get_max_threads());
     EXPECT_FALSE(small.batch_split());
 }

@@ -1,4 +1,4 @@
-// Evaluation with the Inception paths side by side (Net::set_batch_split at batches too small to
+// Evaluation with the Inception paths side by side (Parallel::batch at batches too small to
 // split) against the same network with every op on all threads: the same logits up to float
 // rounding (1e-5 of the largest). Run with OMP_NUM_THREADS=2 (CTest sets it). At batch 1 the 3x3
 // path's last convolution is split by output channels and each block's concatenation is copied
@@ -32,7 +32,7 @@ struct Pair {
         init_params(whole.params(), 3);
         init_params(branches.params(), 3);
         for (Net* n : {&whole, &branches}) n->set_training(false);
-        branches.set_batch_split(true);
+        branches.set_options({0, Parallel::batch});
     }
     void expect_same_logits(int batch, unsigned seed, const std::string& what) {
         ASSERT_GE(omp_get_max_threads(), 2) << "run with OMP_NUM_THREADS=2";
@@ -94,7 +94,7 @@ TEST(Branches, NewWeightsAndTrainingInBetween) {
 TEST(Branches, OnlyForSmallEvaluationBatches) {
     Net net = build_net(load_model("d2l"), 96);
     init_params(net.params(), 1);
-    net.set_batch_split(true);
+    net.set_options({0, Parallel::batch});
     net.set_batch(1);
     EXPECT_FALSE(net.branches_side_by_side());  // training
     net.set_training(false);
@@ -103,16 +103,16 @@ TEST(Branches, OnlyForSmallEvaluationBatches) {
     // One thread: nothing to run side by side; the next forward replans, and again with two.
     const int threads = omp_get_max_threads();
     const auto image = random_images(net, 1, 11);
-    net.set_threads(1);
+    net.set_options({1, Parallel::batch});
     net.forward(image.data());
     EXPECT_FALSE(net.branches_side_by_side());
-    net.set_threads(threads);
+    net.set_options({threads, Parallel::batch});
     net.forward(image.data());
     EXPECT_TRUE(net.branches_side_by_side());
     net.set_batch(Net::kSplitMinImages * omp_get_max_threads());
     EXPECT_FALSE(net.branches_side_by_side());
     EXPECT_TRUE(net.batch_split());
-    net.set_batch_split(false);
+    net.set_options({0, Parallel::ops});
     net.set_batch(1);
     EXPECT_FALSE(net.branches_side_by_side());
 
@@ -121,7 +121,7 @@ TEST(Branches, OnlyForSmallEvaluationBatches) {
     Net bn = build_net(load_model("torchvision"), 96);
     init_params(bn.params(), 1);
     bn.set_training(false);
-    bn.set_batch_split(true);
+    bn.set_options({0, Parallel::batch});
     bn.set_batch(Net::kSplitMinImages * omp_get_max_threads());
     EXPECT_FALSE(bn.batch_split());
     EXPECT_FALSE(bn.branches_side_by_side());

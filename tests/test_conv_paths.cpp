@@ -46,7 +46,7 @@ std::vector<ConvCase> run_network(const Config& config) {
     const ModelSpec spec = load_model(config.model);
     Net net = build_net(spec, config.size);
     omp_set_num_threads(2);
-    net.set_batch_split(config.split);
+    net.set_options({0, config.split ? Parallel::batch : Parallel::ops});
     net.set_training(config.training);
     init_params(net.params(), 1);
     net.set_batch(config.batch);

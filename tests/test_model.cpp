@@ -7,6 +7,7 @@
 
 #include "googlenet/bench.h"
 #include "googlenet/models.h"
+#include "googlenet/shape_rules.h"
 #include "googlenet/train.h"
 #include "core/memory_plan.h"
 #include "testing.h"
@@ -143,4 +144,53 @@ TEST(Profile, SlowOpsAreNamed) {
     EXPECT_NE(slow[0].find("ref:any"), std::string::npos) << slow[0];
     ops[5].gflops = 50;
     EXPECT_TRUE(slow_ops(ops).empty());
+}
+
+// PyTorch's output sizes (torch.nn.functional.max_pool2d / conv2d on these shapes), one rule for
+// the builder, the reference ops and the ONNX importer.
+TEST(ShapeRules, WindowPositionsAsPyTorchCountsThem) {
+    EXPECT_EQ(window_positions(96, 7, 2, 3), 48);              // D2L's first convolution
+    EXPECT_EQ(window_positions(112, 3, 2, 0, true), 56);       // torchvision's pools, ceil_mode
+    EXPECT_EQ(window_positions(112, 3, 2, 0, false), 55);
+    EXPECT_EQ(window_positions(14, 3, 2, 0, true), 7);
+    EXPECT_EQ(window_positions(6, 3, 2, 1, true), 4);          // the last window starts inside the input
+    EXPECT_EQ(window_positions(5, 2, 2, 1, true), 3);          // it would start in the padding: dropped
+    EXPECT_EQ(window_positions(5, 2, 2, 1, false), 3);
+    EXPECT_EQ(window_positions(2, 3, 1, 0), 0);                // does not fit once
+    EXPECT_EQ(window_positions(int64_t(7), 3, 2, 0, 1, true), 4);  // ONNX's asymmetric pads: 7+0+1-3=5, ceil(5/2)+1
+}
+
+// Options change how the engine computes, never what: and nothing in the environment changes them.
+TEST(Options, LayoutAndWinogradComeFromTheOptionsOnly) {
+    setenv("GOOGLENET_LAYOUT", "nchw", 1);  // what 0.2 read: it must no longer matter
+    setenv("GOOGLENET_WINOGRAD", "0", 1);
+    Net net = d2l_googlenet();
+    init_params(net.params(), 1);
+    net.set_training(false);
+    const std::vector<float> x = googlenet::testing::random_vector<float>(2 * 96 * 96, 5);
+    auto run = [&](const Options& o) {
+        net.set_options(o);
+        net.set_batch(2);
+        const float* logits = net.forward(x.data());
+        return std::vector<float>(logits, logits + 20);
+    };
+    auto kernels = [&] {
+        std::string all;
+        for (const auto& op : net.ops()) all += op->kernels() + "\n";
+        return all;
+    };
+    const std::vector<float> blocked = run(Options{});
+    const Value& stem = *net.ops()[0]->output;  // the first convolution's (fused) output
+    EXPECT_EQ(stem.layout, Layout::blocked);
+    EXPECT_NE(kernels().find("winograd"), std::string::npos);
+    const std::vector<float> plain = run(Options{0, Parallel::ops, Layout::nchw, 0});
+    EXPECT_EQ(stem.layout, Layout::nchw);
+    EXPECT_EQ(kernels().find("winograd"), std::string::npos) << kernels();
+    EXPECT_TENSOR_NEAR(plain.data(), blocked.data(), blocked.size(), 1e-4, "logits, nchw and direct against the defaults");
+    run(Options{0, Parallel::ops, Layout::blocked, 2});
+    EXPECT_NE(kernels().find("winograd F(2x2)"), std::string::npos) << kernels();
+    for (const char* larger : {"F(3x3)", "F(4x4)", "F(6x6)"}) EXPECT_EQ(kernels().find(larger), std::string::npos) << kernels();
+    unsetenv("GOOGLENET_LAYOUT");
+    unsetenv("GOOGLENET_WINOGRAD");
+    EXPECT_THROW(net.set_options(Options{0, Parallel::ops, Layout::blocked, 5}), Error);
 }

@@ -104,10 +104,10 @@ MUTANTS = [
     ("engine-ignores-the-thread-limit", "src/core/net.cpp",
      "    keep_threads_within_the_limit();  // before any primitive is made\n", "\n",
      ["ctest:batch_split_thread_limit"]),
-    ("resolve-threads-ignores-the-limit", "src/train/trainer.cpp",
+    ("resolve-threads-ignores-the-limit", "src/core/options.cpp",
      "    return std::min(threads, omp_get_thread_limit());\n", "    return threads;\n",
      ["cli:Cli.test_fewer_openmp_threads_than_asked_run_on_those_granted"]),
-    ("threads-ignore-omp-num-threads", "src/train/trainer.cpp",
+    ("threads-ignore-omp-num-threads", "src/core/options.cpp",
      "        threads = valid ? int(n) : omp_get_num_procs();\n", "        threads = omp_get_num_procs();\n",
      ["conventions:Conventions.test_short_flags_and_threads_from_openmp"]),
     ("loader-thread-exception-escapes", "src/data/batch_loader.cpp",
@@ -150,6 +150,19 @@ MUTANTS = [
      "    r.ms_p90 = ms[size_t(std::ceil(0.9 * double(ms.size()))) - 1];\n",
      "    r.ms_p90 = ms[std::min(ms.size() - 1, size_t(std::ceil(0.9 * double(ms.size()))))];\n",
      ["conventions:Conventions.test_bench_statistics_and_time_bound"]),
+    # The core redesign (issue 19): one shape rule, engine options instead of the environment.
+    ("ceil-mode-window-may-start-in-padding", "include/googlenet/shape_rules.h",
+     "    if (ceil_mode && (out - 1) * stride >= in + pad_begin) --out;\n", "\n",
+     ["ctest:model"]),
+    ("winograd-max-tile-ignored", "src/ops/winograd.cpp",
+     "    const int largest = std::min(max_tile, kLargestTile);\n", "    const int largest = kLargestTile;\n",
+     ["ctest:model"]),
+    ("layout-option-ignored", "src/core/net.cpp",
+     "    const Layout canonical = options_.layout;\n", "    const Layout canonical = Layout::blocked;\n",
+     ["ctest:model"]),
+    ("engine-options-not-kept-with-the-run", "src/train/checkpoint.cpp",
+     "    f.optional(\"winograd_max_tile\", c.engine.winograd_max_tile);\n", "\n",
+     ["conventions:Conventions.test_engine_options_are_flags_kept_with_the_run"]),
 ]
 
 

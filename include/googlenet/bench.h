@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "googlenet/options.h"
+
 namespace googlenet {
 
 struct BenchConfig {
@@ -11,8 +13,7 @@ struct BenchConfig {
     std::string model = "d2l";   // a built-in model's name or a model file's path
     int batch_size = 128;
     int size = 0;  // 0: the model's input size
-    int threads = 0;  // 0: every core
-    std::string parallel = "batch";  // as TrainConfig::parallel
+    Options engine = {0, Parallel::batch};  // as TrainConfig::engine
     int warmup = 2;
     int iters = 5;
     double seconds = 0;  // > 0: timed iterations until this much time has passed (at least one), not `iters`

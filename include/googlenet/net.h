@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "googlenet/options.h"
 #include "googlenet/params.h"
 #include "googlenet/tensor.h"
 
@@ -20,10 +21,6 @@ struct stream;
 }  // namespace dnnl
 
 namespace googlenet {
-
-// How an activation is laid out in memory. Blocked is oneDNN's nChw16c (AVX-512) or nChw8c
-// (AVX2): channels in groups of the vector width, the layout its direct convolutions run on.
-enum class Layout { nchw, nhwc, blocked };
 
 struct Value {
     std::string name;
@@ -81,7 +78,7 @@ public:
     virtual std::vector<int> param_indices() const { return {}; }  // into the Net's ParamStore
     virtual std::vector<int> buffer_indices() const { return {}; }  // its buffers in the ParamStore
     virtual OpAttributes attributes() const = 0;
-    // Evaluation with paths side by side (Net::set_batch_split) can give one op's forward to
+    // Evaluation with paths side by side (Parallel::batch) can give one op's forward to
     // several threads at once, each computing a range of output channels: can_split_forward says
     // whether this op can (checked after set_batch has laid out the values), prepare_parts makes
     // `parts` such ranges, and forward_part computes one.
@@ -197,9 +194,11 @@ public:
     size_t activation_arena_floats() const;
     int gradient_copies() const { return lanes_.empty() ? 1 : int(lanes_.size()); }  // of the parameters' gradients
 
-    // Running. The threads OpenMP runs (omp_set_num_threads); set_batch lowers them to
-    // OMP_THREAD_LIMIT where they are above it.
-    void set_threads(int threads);
+    // Running. The engine's options (options.h) take effect at the next set_batch or forward.
+    // Threads: OpenMP's count (omp_set_num_threads; 0 leaves OpenMP's own), lowered to
+    // OMP_THREAD_LIMIT where above it.
+    void set_options(const Options& options);
+    const Options& options() const { return options_; }
     // Training (the default) or evaluation: only dropout behaves differently. Dropout's masks are
     // drawn from (seed, step): the trainer passes its step so a resumed run draws the same ones.
     void set_training(bool training);
@@ -210,7 +209,7 @@ public:
     void set_random(uint64_t seed, uint64_t step);
     void set_batch(int n);
     int batch() const { return batch_; }
-    // Data parallelism over the threads (off by default): from the next set_batch on, a batch of
+    // Parallel::batch is data parallelism over the threads (off by default): a batch of
     // at least kSplitMinImages per thread is cut into one share per thread, and each thread runs
     // its own copy of the network (same weights, its own activations and gradients) on its share
     // with no other thread in its ops; backward sums the copies' weight gradients. Results equal
@@ -224,7 +223,6 @@ public:
     // the threads meet once at the end. Every op spread over all threads would hand its output
     // to the other core's cache: at batch 1 that made the latency swing with the machine's state
     // (docs/performance.md).
-    void set_batch_split(bool on);
     bool batch_split() const { return !lanes_.empty(); }  // whether the current batch runs split
     bool branches_side_by_side() const { return branches_ != nullptr; }  // whether the current batch's paths do
     static constexpr int kSplitMinImages = 8;
@@ -263,7 +261,7 @@ private:
     bool wants_branches(int n, int threads) const;
     bool plan_current(int n, int threads) const;
     void plan_branches(int threads);
-    void prepare_branches(int threads);
+    void prepare_branches();
     void plan(int n);
     void measure_branches();
     const float* forward_branches();
@@ -278,7 +276,6 @@ private:
     void hand_on_relu_masks();
     void plan_activations();
     void plan_gradients();
-    static Layout activation_layout();
 
     std::vector<std::unique_ptr<Value>> values_;
     std::vector<std::unique_ptr<Op>> ops_;
@@ -294,14 +291,15 @@ private:
     std::unique_ptr<Runtime> rt_;
     // The builder calls that made this net, replayed to make the copies a split batch runs on.
     std::vector<std::function<void(Net&)>> recipe_;
-    bool split_ = false, split_planned_ = false;  // asked for; in force at the last set_batch
+    Options options_;
+    Options planned_options_;  // as at the last plan
     std::vector<std::unique_ptr<Net>> lanes_;  // one copy per thread while a batch runs split
     std::unique_ptr<struct LaneShare> lane_share_;
     std::vector<int> lane_first_;              // each copy's first image of the batch
     std::vector<float> logits_;                // the whole batch's, gathered from the copies
     int image_offset_ = 0;                     // as a copy: its first image (dropout draws by the batch's index)
     int choice_batch_ = 0;                     // as a copy: the share size every copy chooses algorithms for
-    // Paths side by side (set_batch_split, evaluation of small batches), and each op's stage
+    // Paths side by side (Parallel::batch, evaluation of small batches), and each op's stage
     // there: the time its values live by.
     std::unique_ptr<struct BranchPlan> branches_;
     std::vector<int> op_time_;

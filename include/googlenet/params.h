@@ -33,7 +33,7 @@ public:
     bool allocated() const { return allocated_; }
     // Makes this store (of the same parameters, registered in the same order) read and write
     // `from`'s values and buffers, and its gradients too if `grads`; otherwise it gets gradients
-    // of its own. For copies of a network that run on parts of a batch (Net::set_batch_split).
+    // of its own. For copies of a network that run on parts of a batch (Parallel::batch).
     // values(), grads() and buffers() stay this store's own arenas, empty where shared.
     void share(ParamStore& from, bool grads);
 

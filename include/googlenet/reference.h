@@ -9,6 +9,8 @@
 #include <limits>
 #include <utility>
 
+#include "googlenet/shape_rules.h"
+
 namespace googlenet::ref {
 
 struct Dims {
@@ -17,16 +19,8 @@ struct Dims {
     size_t numel() const { return size_t(n) * c * h * w; }
 };
 
-inline int out_size(int in, int k, int s, int p) { return (in + 2 * p - k) / s + 1; }
-
-// PyTorch's pooled size: with ceil_mode, a last partial window counts if it starts inside the
-// input or its left padding.
-inline int pool_out_size(int in, int k, int s, int p, bool ceil_mode) {
-    if (!ceil_mode) return out_size(in, k, s, p);
-    int out = (in + 2 * p - k + s - 1) / s + 1;
-    if ((out - 1) * s >= in + p) --out;
-    return out;
-}
+inline int out_size(int in, int k, int s, int p) { return window_positions(in, k, s, p); }
+inline int pool_out_size(int in, int k, int s, int p, bool ceil_mode) { return window_positions(in, k, s, p, ceil_mode); }
 
 // y = conv(x, w) + b; w is O x C x K x K; stride s, zero padding p.
 template <class T>

@@ -1,17 +1,13 @@
-// Shapes, owned float buffers and the library's error type.
+// Shapes and owned float buffers.
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
-namespace googlenet {
+#include "googlenet/error.h"
 
-// Every failure the library reports to a user: the message names the file, tensor, flag or step.
-struct Error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
+namespace googlenet {
 
 // An activation's shape. Activations are dense NCHW, batch first; a vector is N x C x 1 x 1.
 struct Shape {

@@ -23,10 +23,9 @@ struct TrainConfig {
     double lr_step_epochs = 8, lr_gamma = 0.96, warmup_epochs = 0;
     std::string model = "d2l";  // a built-in model's name or a model file's path
     int resize = 0;  // 0: the model's input size
-    int threads = 0;  // 0: every core
-    // "batch": each thread runs its own copy of the network on its share of every batch
-    // (Net::set_batch_split); "ops": every op runs on all threads.
-    std::string parallel = "batch";
+    // Threads, parallel mode, layout, Winograd: the run's engine options. The command line's
+    // default is the batch split.
+    Options engine = {0, Parallel::batch};
     uint64_t seed = 0;
     std::string data_dir = kFashionMnistDir;
     // Image folders (one sub-folder per class) instead of Fashion-MNIST; see image_folder.h.
@@ -133,10 +132,6 @@ struct SettingDifference {
 // compared by the place they name.
 std::vector<SettingDifference> differing_settings(const TrainConfig& given, const TrainConfig& run,
                                                   const std::vector<std::string>& keys);
-
-// 0: OMP_NUM_THREADS where it is set (as PyTorch reads it), else every core; never more than
-// OMP_THREAD_LIMIT allows.
-int resolve_threads(int threads);
 
 // An epoch as metrics.jsonl records it: one line of JSON (docs/usage.md lists its fields).
 std::string epoch_record(const EpochStats& s);

@@ -19,8 +19,9 @@ struct BenchOptions {
 
 nlohmann::ordered_json settings(const BenchConfig& c) {
     nlohmann::ordered_json j{{"mode", c.mode},       {"model", c.model},       {"batch_size", c.batch_size},
-                             {"size", c.size},       {"threads", c.threads},   {"parallel", c.parallel},
-                             {"warmup", c.warmup}};
+                             {"size", c.size}};
+    add_engine_settings(j, c.engine);
+    j["warmup"] = c.warmup;
     if (c.seconds > 0)
         j["time"] = c.seconds;  // --time and --iters exclude each other
     else
@@ -85,7 +86,7 @@ int run_bench(const BenchOptions& o) {
         std::printf("%s\n", settings(o.config).dump(2).c_str());
         return kSuccess;
     }
-    note_thread_limit(o.config.threads);
+    note_thread_limit(o.config.engine.threads);
     const Output out{o.json};
     const BenchResult r = benchmark(o.config);
     const BenchConfig& c = r.config;  // with the model's input size and the iterations that ran
@@ -94,6 +95,9 @@ int run_bench(const BenchOptions& o) {
                  c.model.c_str(), c.batch_size, c.size, c.size, r.threads,
                  r.batch_split ? "batch split" : r.paths_side_by_side ? "paths side by side" : "every op on all", c.warmup,
                  c.iters);
+    if (c.engine.layout != Layout::blocked || c.engine.winograd_max_tile != Options{}.winograd_max_tile)
+        std::fprintf(f, "engine: layout %s, Winograd tiles up to %d (0: off)\n", to_string(c.engine.layout).c_str(),
+                     c.engine.winograd_max_tile);
     std::fprintf(f, "%.1f img/s, %.1f ms/iter (median), %.1f GFLOP/s, peak RSS %.0f MiB\n", r.images_per_sec, r.ms_per_iter,
                  r.gflops, r.peak_rss_mib);
     std::fprintf(f, "ms per iteration: min %.2f, median %.2f, mean %.2f, p90 %.2f, max %.2f; standard deviation %.2f (%.1f%% of the mean)\n",
@@ -105,7 +109,8 @@ int run_bench(const BenchOptions& o) {
     if (!o.json) return kSuccess;
     nlohmann::ordered_json j{{"googlenet", about_json()}, {"mode", c.mode}, {"model", c.model}, {"batch_size", c.batch_size},
                              {"size", c.size}, {"threads", r.threads}, {"batch_split", r.batch_split},
-                             {"paths_side_by_side", r.paths_side_by_side}, {"warmup", c.warmup}, {"iters", c.iters},
+                             {"paths_side_by_side", r.paths_side_by_side}, {"layout", to_string(c.engine.layout)},
+                             {"winograd_max_tile", c.engine.winograd_max_tile}, {"warmup", c.warmup}, {"iters", c.iters},
                              {"time", c.seconds}, {"images_per_sec", r.images_per_sec}, {"ms_per_iter", r.ms_per_iter},
                              {"ms_best", r.ms_best}, {"ms_min", r.ms_best}, {"ms_median", r.ms_per_iter},
                              {"ms_mean", r.ms_mean}, {"ms_p90", r.ms_p90}, {"ms_max", r.ms_max}, {"ms_stddev", r.ms_stddev},
@@ -136,8 +141,7 @@ Command add_bench(CLI::App& app) {
     add_model_option(cmd, c.model, "d2l")->capture_default_str();
     cmd->add_option("-b,--batch-size", c.batch_size, "Images per batch")->capture_default_str()->check(CLI::Range(1, 1 << 20));
     cmd->add_option("--size", c.size, "Input height and width (0: the model's)")->capture_default_str()->check(CLI::Range(0, 4096));
-    add_threads_option(cmd, c.threads);
-    add_parallel_option(cmd, c.parallel);
+    add_engine_options(cmd, c.engine);
     cmd->add_option("--warmup", c.warmup, "Untimed iterations first")->capture_default_str()->check(CLI::NonNegativeNumber);
     CLI::Option* iters =
         cmd->add_option("--iters", c.iters, "Timed iterations")->capture_default_str()->check(CLI::Range(1, 1000000));

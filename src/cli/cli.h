@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "googlenet/options.h"
 #include "googlenet/tensor.h"
 
 namespace googlenet::cli {
@@ -56,8 +57,10 @@ Command add_summary(CLI::App& app);
 
 // Flags several commands share, with one wording.
 CLI::Option* add_model_option(CLI::App* cmd, std::string& model, const std::string& default_note);
-CLI::Option* add_threads_option(CLI::App* cmd, int& threads);
-CLI::Option* add_parallel_option(CLI::App* cmd, std::string& parallel);
+// --threads, --parallel, --layout and --winograd-max-tile, into `engine`; add_engine_settings
+// writes them into a settings object under config.json's names.
+void add_engine_options(CLI::App* cmd, Options& engine);
+void add_engine_settings(nlohmann::ordered_json& j, const Options& engine);
 // "--json": `what` ("One JSON document") on stdout, holding `contents`.
 CLI::Option* add_json_flag(CLI::App* cmd, bool& json, const std::string& what, const std::string& contents);
 // --config FILE (TOML or JSON, docs/usage.md) and --dump-config, which prints the settings the

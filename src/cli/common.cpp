@@ -35,20 +35,39 @@ CLI::Option* add_model_option(CLI::App* cmd, std::string& model, const std::stri
                            "A built-in model (" + names + ") or a model file (docs/models.md); default: " + default_note);
 }
 
-CLI::Option* add_threads_option(CLI::App* cmd, int& threads) {
-    return cmd->add_option("--threads", threads, "Compute threads (0: OMP_NUM_THREADS where set, else every core)")
+void add_engine_options(CLI::App* cmd, Options& engine) {
+    cmd->add_option("--threads", engine.threads, "Compute threads (0: OMP_NUM_THREADS where set, else every core)")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
+    cmd->add_option_function<std::string>(
+           "--parallel", [&engine](const std::string& v) { engine.parallel = parse_parallel(v); },
+           "batch: each thread runs its own copy of the network on its share of the batch (not for batch-norm "
+           "models; batches of 8+ images a thread); smaller batches in evaluation run the Inception paths side "
+           "by side, one thread each; ops: every op on all threads")
+        ->default_str(to_string(engine.parallel))
+        ->check(CLI::IsMember({"batch", "ops"}));
+    // For measuring the engine's alternatives; results stay within the tests' tolerances of the
+    // defaults', not bit-identical.
+    const std::string group = "Engine (for measuring alternatives)";
+    cmd->add_option_function<std::string>(
+           "--layout", [&engine](const std::string& v) { engine.layout = parse_layout(v); },
+           "The activations' memory layout: blocked (oneDNN's nChw16c or nChw8c), nchw or nhwc")
+        ->default_str(to_string(engine.layout))
+        ->check(CLI::IsMember({"blocked", "nchw", "nhwc"}))
+        ->group(group);
+    cmd->add_option("--winograd-max-tile", engine.winograd_max_tile,
+                    "The largest Winograd tile m of F(mxm) the 3x3 and 5x5 convolutions may use (2, 3, 4, 6; 0: "
+                    "oneDNN's direct convolutions only)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({0, 2, 3, 4, 6}))
+        ->group(group);
 }
 
-CLI::Option* add_parallel_option(CLI::App* cmd, std::string& parallel) {
-    return cmd
-        ->add_option("--parallel", parallel,
-                     "batch: each thread runs its own copy of the network on its share of the batch (not for batch-norm "
-                     "models; batches of 8+ images a thread); smaller batches in evaluation run the Inception paths side "
-                     "by side, one thread each; ops: every op on all threads")
-        ->capture_default_str()
-        ->check(CLI::IsMember({"batch", "ops"}));
+void add_engine_settings(nlohmann::ordered_json& j, const Options& engine) {
+    j["threads"] = engine.threads;
+    j["parallel"] = to_string(engine.parallel);
+    j["layout"] = to_string(engine.layout);
+    j["winograd_max_tile"] = engine.winograd_max_tile;
 }
 
 CLI::Option* add_json_flag(CLI::App* cmd, bool& json, const std::string& what, const std::string& contents) {

@@ -15,16 +15,19 @@ namespace googlenet::cli {
 namespace {
 
 struct EvalOptions {
-    std::string weights, model, data_dir = kFashionMnistDir, val_folder, out_dir, parallel = "batch";
-    int resize = 0, batch_size = 128, test_limit = 0, threads = 0, data_threads = 2;
+    std::string weights, model, data_dir = kFashionMnistDir, val_folder, out_dir;
+    int resize = 0, batch_size = 128, test_limit = 0, data_threads = 2;
+    Options engine = {0, Parallel::batch};
     bool json = false, dump_config = false;
 };
 
 nlohmann::ordered_json settings(const EvalOptions& o) {
-    return {{"weights", o.weights},       {"model", o.model},         {"data_dir", o.data_dir},
-            {"val_folder", o.val_folder}, {"out", o.out_dir},         {"resize", o.resize},
-            {"batch_size", o.batch_size}, {"test_limit", o.test_limit}, {"threads", o.threads},
-            {"parallel", o.parallel},     {"data_threads", o.data_threads}};
+    nlohmann::ordered_json j{{"weights", o.weights},       {"model", o.model},         {"data_dir", o.data_dir},
+                             {"val_folder", o.val_folder}, {"out", o.out_dir},         {"resize", o.resize},
+                             {"batch_size", o.batch_size}, {"test_limit", o.test_limit}};
+    add_engine_settings(j, o.engine);
+    j["data_threads"] = o.data_threads;
+    return j;
 }
 
 std::string folder_of(const std::string& path) {
@@ -37,15 +40,14 @@ int run_eval(const EvalOptions& o) {
         std::printf("%s\n", settings(o).dump(2).c_str());
         return kSuccess;
     }
-    note_thread_limit(o.threads);
+    note_thread_limit(o.engine.threads);
     const Output out{o.json};
     const bool folder = !o.val_folder.empty();  // an image folder instead of Fashion-MNIST's test set
     const ModelSpec own = model_for_weights(o.weights, o.model);
     const ModelSpec spec = folder ? own : model_for_fashion_mnist(own);
     const int size = o.resize > 0 ? o.resize : spec.input_size;
     Net net = build_net(spec, size);
-    net.set_threads(resolve_threads(o.threads));
-    net.set_batch_split(o.parallel == "batch");
+    net.set_options(resolved(o.engine));
     load_weights(o.weights, net);
     EvalResult r;
     std::vector<std::string> classes;
@@ -143,8 +145,7 @@ Command add_eval(CLI::App& app) {
     cmd->add_option("--test-limit", o->test_limit, "Use only the first N test images (0: all)")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
-    add_threads_option(cmd, o->threads);
-    add_parallel_option(cmd, o->parallel);
+    add_engine_options(cmd, o->engine);
     cmd->add_option("-j,--data-threads", o->data_threads, "Threads decoding image-folder images ahead of compute")
         ->capture_default_str()
         ->check(CLI::Range(1, 256));

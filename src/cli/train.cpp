@@ -43,7 +43,7 @@ public:
                         "weight decay %g%s, %dx%d, %d threads (parallel: %s), seed %llu\n",
                      c.model.c_str(), c.train_folder.empty() ? "Fashion-MNIST" : c.train_folder.c_str(), c.epochs, batches,
                      c.batch_size, double(c.lr), c.lr_schedule.c_str(), double(c.momentum), double(c.weight_decay),
-                     c.nesterov ? " (nesterov)" : "", c.resize, c.resize, resolve_threads(c.threads), c.parallel.c_str(),
+                     c.nesterov ? " (nesterov)" : "", c.resize, c.resize, resolve_threads(c.engine.threads), to_string(c.engine.parallel).c_str(),
                      static_cast<unsigned long long>(c.seed));
         if (epoch > 1 || batch > 0) std::fprintf(f, "resuming at epoch %d, batch %d\n", epoch, batch + 1);
         std::fflush(f);
@@ -134,7 +134,7 @@ ResumeChanges resume_changes(const CLI::App& cmd, const TrainConfig& given, cons
     }
     auto given_flag = [&](const char* name) { return cmd.get_option(name)->count() > 0; };
     if (given_flag("--epochs")) changes.epochs = given.epochs;
-    if (given_flag("--threads")) changes.threads = given.threads;
+    if (given_flag("--threads")) changes.threads = given.engine.threads;
     if (given_flag("--log-every")) changes.log_every = given.log_every;
     if (given_flag("--checkpoint-every")) changes.checkpoint_every = given.checkpoint_every;
     return changes;
@@ -150,7 +150,7 @@ int run_train(const CLI::App& cmd, TrainOptions& o) {
     }
     if (o.quiet && cmd.get_option("--progress")->count() > 0 && o.progress != "none")
         throw UsageError("--quiet is --progress none; it cannot be combined with --progress " + o.progress);
-    note_thread_limit(c.threads);
+    note_thread_limit(c.engine.threads);
     const ResumeChanges changes = o.resume_dir.empty() ? ResumeChanges{} : resume_changes(cmd, c, o.resume_dir);
     Communicator::world().set_timeout(o.comm_timeout);
     const Output out{o.json};
@@ -217,8 +217,7 @@ Command add_train(CLI::App& app) {
     cmd->add_option("--resize", c.resize, "Resize the 28x28 images to this size (PIL bilinear; 0: the model's input size)")
         ->capture_default_str()
         ->check(CLI::Range(0, 4096));
-    add_threads_option(cmd, c.threads);
-    add_parallel_option(cmd, c.parallel);
+    add_engine_options(cmd, c.engine);
     cmd->add_option("--seed", c.seed, "Seed for the initial weights and the shuffling")->capture_default_str();
     cmd->add_option("--data-dir", c.data_dir, "Folder with Fashion-MNIST's IDX files (*-idx?-ubyte.gz)")->capture_default_str();
     cmd->add_option("--train-limit", c.train_limit, "Use only the first N training images (0: all)")

@@ -30,8 +30,8 @@ struct PredictOptions {
     std::vector<std::string> images;
     std::string model, labels;
     std::string tensor;  // instead of images: a safetensors file with "input", N x C x H x W, prepared
-    std::string parallel = "batch";  // as Net::set_batch_split: "batch" (on) or "ops"
-    int top = 3, resize = 0, threads = 0, batch_size = 64;
+    Options engine = {0, Parallel::batch};
+    int top = 3, resize = 0, batch_size = 64;
     bool json = false, logits = false;
 };
 
@@ -61,15 +61,14 @@ std::vector<std::string> class_names(const std::string& path, const ModelSpec& s
 int run_predict(const PredictOptions& o) {
     if (o.images.empty() == o.tensor.empty()) throw UsageError("predict takes images or --tensor FILE (one of the two)");
     if (o.logits && !o.json) throw UsageError("--logits needs --json");
-    note_thread_limit(o.threads);
+    note_thread_limit(o.engine.threads);
     const ModelSpec spec = model_for_weights(o.weights, o.model);
     const int size = o.resize > 0 ? o.resize : spec.input_size;
     const int k = spec.classes;
     const std::vector<std::string> names = class_names(o.labels, spec);
     Net net = build_net(spec, size);
     net.set_training(false);  // dropout off, batch norm on its running statistics
-    net.set_threads(resolve_threads(o.threads));
-    net.set_batch_split(o.parallel == "batch");
+    net.set_options(resolved(o.engine));
     load_weights(o.weights, net);
     // Prepared as in training: a grey model as Fashion-MNIST's pictures, an RGB one as image
     // folders' validation images (resize, centre crop, ImageNet normalisation).
@@ -252,8 +251,7 @@ Command add_predict(CLI::App& app) {
         ->capture_default_str()
         ->check(CLI::Range(0, 4096));
     cmd->add_option("-b,--batch-size", o->batch_size, "Images per forward pass")->capture_default_str()->check(CLI::Range(1, 4096));
-    add_threads_option(cmd, o->threads);
-    add_parallel_option(cmd, o->parallel);
+    add_engine_options(cmd, o->engine);
     add_json_flag(cmd, o->json, "One JSON document", "each image's path and top classes, or its error");
     cmd->add_flag("--logits", o->logits, "With --json: every class's logit too");
     return {cmd, [o] { return run_predict(*o); }};

@@ -1,4 +1,4 @@
-// The plan by which evaluation runs paths side by side (Net::set_batch_split, net_branches.cpp).
+// The plan by which evaluation runs paths side by side (Parallel::batch, net_branches.cpp).
 #pragma once
 #include <atomic>
 #include <cstdint>

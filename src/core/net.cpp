@@ -11,6 +11,7 @@
 #include <map>
 
 #include "core/branch_plan.h"
+#include "googlenet/shape_rules.h"
 #include "core/runtime.h"
 #include "ops/ops.h"
 
@@ -47,15 +48,10 @@ ValueId Net::add_op(std::unique_ptr<Op> op, const std::vector<ValueId>& inputs, 
     return id;
 }
 
-static int pooled(int size, int kernel, int stride, int pad) {
-    if (size + 2 * pad < kernel) return 0;  // the window does not fit once: too small (C++ division would say 1)
-    return (size + 2 * pad - kernel) / stride + 1;
-}
-
 ValueId Net::conv(ValueId x, ConvSpec s, const std::string& param_name) {
     const Shape in = value(x).shape;
-    Shape out{1, s.out_channels, pooled(in.h, s.kernel, s.stride, s.pad),
-              pooled(in.w, s.kernel, s.stride, s.pad)};
+    Shape out{1, s.out_channels, window_positions(in.h, s.kernel, s.stride, s.pad),
+              window_positions(in.w, s.kernel, s.stride, s.pad)};
     return remembered(add_op(make_conv(params_, in.c, s, param_name), {x}, out), [=](Net& n) { n.conv(x, s, param_name); });
 }
 
@@ -63,19 +59,9 @@ ValueId Net::relu(ValueId x) {
     return remembered(add_op(make_relu(), {x}, value(x).shape), [=](Net& n) { n.relu(x); });
 }
 
-// PyTorch's ceil-mode size: round up, but the last window must start inside the input or its
-// left padding.
-static int pooled_ceil(int size, int kernel, int stride, int pad) {
-    if (size + 2 * pad < kernel) return 0;
-    int out = (size + 2 * pad - kernel + stride - 1) / stride + 1;
-    if ((out - 1) * stride >= size + pad) --out;
-    return out;
-}
-
 ValueId Net::max_pool(ValueId x, int kernel, int stride, int pad, bool ceil_mode) {
     const Shape in = value(x).shape;
-    auto size = [&](int s) { return ceil_mode ? pooled_ceil(s, kernel, stride, pad) : pooled(s, kernel, stride, pad); };
-    Shape out{1, in.c, size(in.h), size(in.w)};
+    Shape out{1, in.c, window_positions(in.h, kernel, stride, pad, ceil_mode), window_positions(in.w, kernel, stride, pad, ceil_mode)};
     return remembered(add_op(make_max_pool(kernel, stride, pad, ceil_mode), {x}, out),
                       [=](Net& n) { n.max_pool(x, kernel, stride, pad, ceil_mode); });
 }
@@ -127,7 +113,7 @@ void Net::set_random(uint64_t seed, uint64_t step) {
 
 ValueId Net::avg_pool(ValueId x, int kernel, int stride, int pad) {
     const Shape in = value(x).shape;
-    Shape out{1, in.c, pooled(in.h, kernel, stride, pad), pooled(in.w, kernel, stride, pad)};
+    Shape out{1, in.c, window_positions(in.h, kernel, stride, pad), window_positions(in.w, kernel, stride, pad)};
     return remembered(add_op(make_avg_pool(kernel, kernel, stride, pad), {x}, out), [=](Net& n) { n.avg_pool(x, kernel, stride, pad); });
 }
 
@@ -225,18 +211,11 @@ std::string Net::label(const Op& op) const {
     return op.describe() + " (" + name.substr(0, name.rfind('.')) + ")";
 }
 
-void Net::set_threads(int threads) {
-    if (threads > 0) omp_set_num_threads(threads);
-}
-
-// GOOGLENET_LAYOUT=nchw|nhwc|blocked overrides the default, for measuring the alternatives.
-Layout Net::activation_layout() {
-    const char* env = std::getenv("GOOGLENET_LAYOUT");
-    const std::string name = env ? env : "blocked";
-    if (name == "nchw") return Layout::nchw;
-    if (name == "nhwc") return Layout::nhwc;
-    if (name == "blocked") return Layout::blocked;
-    throw Error("GOOGLENET_LAYOUT must be nchw, nhwc or blocked, not '" + name + "'");
+void Net::set_options(const Options& options) {
+    validate(options);
+    options_ = options;
+    set_thread_count(options.threads);
+    for (auto& lane : lanes_) lane->options_.layout = options.layout, lane->options_.winograd_max_tile = options.winograd_max_tile;
 }
 
 void Net::set_batch(int n) {
@@ -248,10 +227,10 @@ void Net::set_batch(int n) {
 void Net::plan(int n) {
     keep_threads_within_the_limit();  // before any primitive is made
     const int threads = usable_threads();
-    split_planned_ = split_;
+    planned_options_ = options_;
     branches_.reset(), op_time_.clear();
     if (!params_.allocated()) params_.allocate();
-    if (split_ && threads > 1 && n >= kSplitMinImages * threads && splittable()) {
+    if (options_.parallel == Parallel::batch && threads > 1 && n >= kSplitMinImages * threads && splittable()) {
         set_lanes(n, threads);
         for (auto& v : values_) v->shape.n = n;  // for summaries; the copies hold the data
         batch_ = n;
@@ -268,11 +247,12 @@ void Net::plan(int n) {
         rt_->image_offset = image_offset_;
         rt_->choice_batch = choice_batch_;
     }
+    rt_->options = options_;
     // The input image stays as the user gives it; everything else takes the canonical layout,
     // except 1x1 maps whose channels do not fill whole blocks (the linear layer reads a 1x1 map
     // as an N x C matrix, which a blocked or NHWC layout is only when no channel is padding), and
     // around a concatenation whose channel ranges do not fall on block boundaries.
-    const Layout canonical = activation_layout();
+    const Layout canonical = options_.layout;
     for (auto& v : values_) {
         v->shape.n = n;
         const bool matrix_compatible = v->shape.h * v->shape.w > 1 || v->shape.c % channel_block() == 0;
@@ -294,12 +274,10 @@ void Net::plan(int n) {
     rt_->resize_scratch(shared);
     for (auto& op : ops_) {
         // Ops that run beside others, one thread each, get primitives made for one thread.
-        const bool alone = branches_ && branches_->alone.count(op.get());
-        if (alone) omp_set_num_threads(1);
+        OneThread alone(branches_ && branches_->alone.count(op.get()));
         op->prepare(*rt_);
-        if (alone) omp_set_num_threads(threads);
     }
-    if (branches_) prepare_branches(threads);
+    if (branches_) prepare_branches();
     batch_ = n;
 }
 
@@ -313,7 +291,7 @@ void Net::add_auxiliary(size_t first_op, ValueId logits, float weight) {
 
 const float* Net::forward(const float* images) {
     if (batch_ == 0) throw Error("Net::forward before set_batch");
-    if (!plan_current(batch_, usable_threads())) plan(batch_);  // set_training or set_threads since set_batch
+    if (!plan_current(batch_, usable_threads())) plan(batch_);  // set_training or set_options since set_batch
     if (!lanes_.empty()) return forward_lanes(images);
     Value& in = *values_[0];
     std::memcpy(in.data.data(), images, in.shape.numel() * sizeof(float));

@@ -1,4 +1,4 @@
-// Evaluation of small batches with the Inception paths side by side (Net::set_batch_split).
+// Evaluation of small batches with the Inception paths side by side (Parallel::batch).
 //
 // Why: at batch 1 each op is too small to split well over two cores. With every op on both
 // threads, each op ends at a barrier and the next one reads what the other core wrote; when the
@@ -22,12 +22,12 @@
 namespace googlenet {
 
 bool Net::wants_branches(int n, int threads) const {
-    return split_ && !training_ && threads > 1 && n < kSplitMinImages * threads;
+    return options_.parallel == Parallel::batch && !training_ && threads > 1 && n < kSplitMinImages * threads;
 }
 
 // Whether what set_batch last planned still holds for a batch of n on `threads`.
 bool Net::plan_current(int n, int threads) const {
-    return n == batch_ && split_ == split_planned_ && (lanes_.empty() || int(lanes_.size()) == threads) &&
+    return n == batch_ && options_ == planned_options_ && (lanes_.empty() || int(lanes_.size()) == threads) &&
            wants_branches(n, threads) == (branches_ != nullptr) && (!branches_ || int(branches_->rts.size()) == threads);
 }
 
@@ -215,7 +215,7 @@ void Net::plan_branches(int threads) {
 // The split ops' parts, made for one thread each. First a check of the memory plan, cheap next
 // to making primitives: the values that a stage's tasks read or write must not share memory,
 // since those tasks may run at the same time.
-void Net::prepare_branches(int threads) {
+void Net::prepare_branches() {
     for (const BranchStage& stage : branches_->stages) {
         std::vector<const Value*> touched;
         for (const BranchTask& task : stage.tasks) {
@@ -232,9 +232,8 @@ void Net::prepare_branches(int threads) {
                                 " share memory but may be used at the same time");
             }
     }
-    omp_set_num_threads(1);
+    OneThread alone;
     for (const auto& [op, parts] : branches_->split) op->prepare_parts(*rt_, parts);
-    omp_set_num_threads(threads);
 }
 
 // The estimates from multiply-adds were off by up to 2x (Winograd's 3x3 at 12x12 costs half
@@ -243,23 +242,23 @@ void Net::prepare_branches(int threads) {
 // times. Only which thread runs what changes, so the results do not depend on the timings.
 void Net::measure_branches() {
     BranchPlan& plan = *branches_;
-    const int threads = usable_threads();
     for (BranchStage& stage : plan.stages) {
         if (stage.lists.size() == 1) {
             for (int k : stage.lists[0]) stage.tasks[size_t(k)].op->forward(*rt_);
             continue;
         }
-        omp_set_num_threads(1);
         std::vector<double> best(stage.tasks.size(), 1e30);
-        for (int pass = 0; pass < 3; ++pass)
-            for (const auto& unit : stage.units)  // each unit in order: a split op's parts after its input
-                for (int k : unit) {
-                    const BranchTask& task = stage.tasks[size_t(k)];
-                    const auto start = std::chrono::steady_clock::now();
-                    run_task(task, *plan.rts[0]);
-                    best[size_t(k)] = std::min(best[size_t(k)], std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-                }
-        omp_set_num_threads(threads);
+        {
+            OneThread alone;
+            for (int pass = 0; pass < 3; ++pass)
+                for (const auto& unit : stage.units)  // each unit in order: a split op's parts after its input
+                    for (int k : unit) {
+                        const BranchTask& task = stage.tasks[size_t(k)];
+                        const auto start = std::chrono::steady_clock::now();
+                        run_task(task, *plan.rts[0]);
+                        best[size_t(k)] = std::min(best[size_t(k)], std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+                    }
+        }
         for (size_t k = 0; k < best.size(); ++k) stage.tasks[k].cost = best[k];
         assign(stage, int(plan.rts.size()));
     }
@@ -296,7 +295,7 @@ const float* Net::forward_branches() {
         std::atomic<bool> failed{false};
 #pragma omp parallel num_threads(int(stage.lists.size()))
         {
-            omp_set_num_threads(1);
+            OneThread alone;
             const size_t t = size_t(omp_get_thread_num());
             const std::string missing = missing_threads(int(stage.lists.size()));
             if (!missing.empty()) {  // no thread waits for the tasks of threads that never came

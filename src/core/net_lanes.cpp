@@ -1,4 +1,4 @@
-// A batch split over the threads (Net::set_batch_split): one copy of the network per thread, each
+// A batch split over the threads (Parallel::batch): one copy of the network per thread, each
 // on its share of the images, sharing the weights.
 //
 // Why: with every op spread over both cores, each op ends at a barrier and hands its output to
@@ -18,8 +18,6 @@
 #include "ops/ops.h"
 
 namespace googlenet {
-
-void Net::set_batch_split(bool on) { split_ = on; }
 
 size_t Net::activation_arena_floats() const {
     size_t total = act_arena_.size();
@@ -49,7 +47,7 @@ static void each_lane(std::vector<std::unique_ptr<Net>>& lanes, LaneShare& share
     std::exception_ptr error;
 #pragma omp parallel num_threads(int(lanes.size()))
     {
-        omp_set_num_threads(1);
+        OneThread alone;
         try {
             const std::string missing = missing_threads(int(lanes.size()));
             if (!missing.empty()) throw Error("the batch split: " + missing);
@@ -75,6 +73,8 @@ void Net::set_lanes(int n, int threads) {
             for (const auto& [id, name] : block_names_) lane->name_block(id, name);
             // The first copy writes the gradients straight into this net's; the others sum theirs in.
             lane->params_.share(params_, i == 0);
+            // A copy runs on one thread of its own (each_lane), every op on it.
+            lane->options_ = options_, lane->options_.parallel = Parallel::ops, lane->options_.threads = 0;
             lane->training_ = training_, lane->seed_ = seed_, lane->step_ = step_, lane->profiling_ = profiling_;
             lanes_.push_back(std::move(lane));
         }

@@ -2,35 +2,15 @@
 // which gradients of a value read by several ops are summed.
 #pragma once
 #include <dnnl.hpp>
-#include <omp.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 
+#include "core/threads.h"
 #include "googlenet/net.h"
 
 namespace googlenet {
-
-// The threads a parallel region gets: omp_get_max_threads() does not count OMP_THREAD_LIMIT,
-// and the batch split and the paths side by side need every thread they plan for.
-inline int usable_threads() { return std::max(1, std::min(omp_get_max_threads(), omp_get_thread_limit())); }
-
-// Lowers OpenMP's thread count to OMP_THREAD_LIMIT where it is above it. oneDNN shares a
-// primitive's work out to omp_get_max_threads() threads when it is made; run on fewer, the
-// missing threads' part is never computed. Only the count OpenMP would use anyway is set.
-inline void keep_threads_within_the_limit() {
-    if (omp_get_max_threads() > omp_get_thread_limit()) omp_set_num_threads(omp_get_thread_limit());
-}
-
-// Whether the parallel region this is called in got the `wanted` threads its work was divided
-// into; if not (OpenMP may give fewer, e.g. with OMP_DYNAMIC), the error to throw says so.
-inline std::string missing_threads(int wanted) {
-    const int got = omp_get_num_threads();
-    if (got == wanted) return "";
-    return "OpenMP ran " + std::to_string(got) + " of the " + std::to_string(wanted) +
-           " threads this work was shared out to (OMP_THREAD_LIMIT, OMP_DYNAMIC?); ask for fewer with --threads";
-}
 
 class Runtime {
 public:
@@ -67,13 +47,14 @@ public:
     dnnl::engine engine;
     dnnl::stream stream;
     ParamStore& params;
+    Options options;  // the Net's
     // Training or evaluation (dropout), and what its random masks are drawn from.
     bool training = true;
     // Changes whenever the weights may have changed outside training (Net::set_training,
     // Net::weights_changed): in evaluation, ops may keep weights they derived (reordered) until then.
     uint64_t weights_epoch = 0;
     uint64_t seed = 0, step = 0;
-    int image_offset = 0;  // images of the batch before this net's share (Net::set_batch_split)
+    int image_offset = 0;  // images of the batch before this net's share (Parallel::batch)
     // With the batch split, every copy's Runtime points at one LaneShare, and each copy runs on
     // thread `lane` of the copies' OpenMP team; null otherwise.
     LaneShare* share = nullptr;

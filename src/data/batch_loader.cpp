@@ -4,7 +4,7 @@
 #include <random>
 
 #include "googlenet/data.h"
-#include "googlenet/tensor.h"
+#include "googlenet/error.h"
 
 namespace googlenet {
 

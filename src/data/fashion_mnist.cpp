@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "googlenet/data.h"
-#include "googlenet/tensor.h"
+#include "googlenet/error.h"
 
 namespace googlenet {
 

@@ -10,7 +10,7 @@
 #include <memory>
 
 #include "googlenet/data.h"
-#include "googlenet/tensor.h"
+#include "googlenet/error.h"
 
 namespace googlenet {
 namespace {

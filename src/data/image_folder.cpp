@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "googlenet/tensor.h"
+#include "googlenet/error.h"
 
 namespace googlenet {
 namespace fs = std::filesystem;

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "googlenet/onnx.h"
+#include "googlenet/shape_rules.h"
 
 namespace googlenet {
 namespace {
@@ -182,10 +183,8 @@ std::string Importer::pool(const Node& n, json& layers, MapShape& s) {
     const Window w = window(n);
     const bool max = n.op_type() == "MaxPool", ceil_mode = int_attr(n, "ceil_mode", 0) != 0;
     auto size = [&](int64_t in, int64_t begin, int64_t end, bool up) {
-        const int64_t span = in + begin + end - w.kernel;
-        if (span < 0) throw error(n, fmt::format("a {}x{} window on a {}x{} map", w.kernel, w.kernel, in, in));
-        int64_t out = (up ? (span + w.stride - 1) / w.stride : span / w.stride) + 1;
-        if (up && (out - 1) * w.stride >= in + begin) --out;  // PyTorch's rule: no window starts in the padding
+        const int64_t out = window_positions(in, w.kernel, w.stride, begin, end, up);
+        if (out == 0) throw error(n, fmt::format("a {}x{} window on a {}x{} map", w.kernel, w.kernel, in, in));
         return out;
     };
     const int64_t want = size(s.h, w.begin, w.end, ceil_mode);
@@ -332,8 +331,10 @@ std::string Importer::convert(const Node& n, json& layers, MapShape& s) {
             conv["bias"] = false;
         }
         layers.push_back({{"conv", conv}, {"name", name}});
-        if (s.h + 2 * w.begin < w.kernel) throw error(n, fmt::format("a {0}x{0} kernel on a {1}x{1} map", w.kernel, s.h));
-        s = {wd[0], (s.h + 2 * w.begin - w.kernel) / w.stride + 1, (s.w + 2 * w.begin - w.kernel) / w.stride + 1};
+        const int64_t h = window_positions(s.h, w.kernel, w.stride, w.begin, w.begin),
+                      wide = window_positions(s.w, w.kernel, w.stride, w.begin, w.begin);
+        if (h == 0 || wide == 0) throw error(n, fmt::format("a {0}x{0} kernel on a {1}x{1} map", w.kernel, s.h));
+        s = {wd[0], h, wide};
         return n.output(0);
     }
     if (op == "Relu") {

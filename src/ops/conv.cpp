@@ -73,14 +73,16 @@ public:
         // same path (they meet at barriers inside the Winograd passes: WinogradConv::set_weights).
         Shape in_choice = inputs[0]->shape, out_choice = output->shape;
         if (rt.choice_batch > 0) in_choice.n = out_choice.n = rt.choice_batch;
-        winograd_on_ = WinogradConv::applies(k, spec_.stride, spec_.pad, inputs[0]->layout, output->layout, cin_, out_choice);
+        const int max_tile = rt.options.winograd_max_tile;
+        winograd_on_ =
+            WinogradConv::applies(k, spec_.stride, spec_.pad, inputs[0]->layout, output->layout, cin_, out_choice, max_tile);
         winograd_ready_ = winograd_bww_on_ = winograd_bwd_on_ = false;
         if (winograd_on_) {
-            winograd_.prepare(rt, inputs[0]->shape, output->shape, k, relu_, WinogradConv::tile_for(out_choice, k));
-            const int bwd_tile = WinogradConv::tile_for(in_choice, k, WinogradConv::Pass::backward_data);
+            winograd_.prepare(rt, inputs[0]->shape, output->shape, k, relu_, WinogradConv::tile_for(out_choice, k, WinogradConv::Pass::forward, max_tile));
+            const int bwd_tile = WinogradConv::tile_for(in_choice, k, WinogradConv::Pass::backward_data, max_tile);
             winograd_bwd_on_ = inputs[0]->needs_grad && bwd_tile;
             if (winograd_bwd_on_) winograd_bwd_.prepare(rt, output->shape, inputs[0]->shape, k, false, bwd_tile);
-            const int bww_tile = WinogradConv::tile_for(out_choice, k, WinogradConv::Pass::backward_weights);
+            const int bww_tile = WinogradConv::tile_for(out_choice, k, WinogradConv::Pass::backward_weights, max_tile);
             winograd_bww_on_ = bww_tile && WinogradConv::has_backward_weights(out_choice, bww_tile);
             if (winograd_bww_on_) winograd_bww_.prepare(rt, inputs[0]->shape, output->shape, k, false, bww_tile);
         } else {

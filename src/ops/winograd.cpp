@@ -255,10 +255,9 @@ static double multiplies_per_output(int m, int r, const Shape& out) {
 // with either.
 constexpr double kWeightReadCost = 8;
 
-int WinogradConv::tile_for(const Shape& out, int kernel, Pass pass) {
+int WinogradConv::tile_for(const Shape& out, int kernel, Pass pass, int max_tile) {
     if (kernel != 3 && kernel != 5) return 0;
-    const char* env = std::getenv("GOOGLENET_WINOGRAD");
-    const int largest = env && *env ? std::atoi(env) : 6;  // GOOGLENET_WINOGRAD=m: no tile above m
+    const int largest = std::min(max_tile, kLargestTile);
     const double outputs = double(out.n) * out.h * out.w, r2 = double(kernel * kernel);
     int best = 0;  // direct
     double best_cost = r2 * outputs + kWeightReadCost * r2;
@@ -292,11 +291,11 @@ bool WinogradConv::has_backward_weights(const Shape& out, int m) {
     return tiles >= long(std::max(1, usable_threads())) * 64;
 }
 
-bool WinogradConv::applies(int kernel, int stride, int pad, Layout src, Layout dst, int in_channels, const Shape& out) {
-    if (const char* env = std::getenv("GOOGLENET_WINOGRAD"); env && std::string(env) == "0") return false;
+bool WinogradConv::applies(int kernel, int stride, int pad, Layout src, Layout dst, int in_channels, const Shape& out,
+                           int max_tile) {
     if ((kernel != 3 && kernel != 5) || stride != 1 || pad != kernel / 2 || src != Layout::blocked || dst != Layout::blocked) return false;
     if (kernel == 5 && std::min(in_channels, out.c) < kKernel5Channels) return false;
-    return tile_for(out, kernel) != 0;
+    return tile_for(out, kernel, Pass::forward, max_tile) != 0;
 }
 
 void WinogradConv::prepare(Runtime& rt, const Shape& in, const Shape& out, int kernel, bool relu, int tile) {

@@ -21,9 +21,10 @@ namespace googlenet {
 
 class WinogradConv {
 public:
-    // Whether the forward of this convolution can go through Winograd here, and is faster there.
-    // GOOGLENET_WINOGRAD=0 turns it off everywhere, for measuring.
-    static bool applies(int kernel, int stride, int pad, Layout src, Layout dst, int in_channels, const Shape& out);
+    // Whether the forward of this convolution can go through Winograd here, and is faster there,
+    // with tiles up to max_tile (Options::winograd_max_tile; 0: never).
+    static bool applies(int kernel, int stride, int pad, Layout src, Layout dst, int in_channels, const Shape& out,
+                        int max_tile);
     // The tile size m for this output (its batch too), kernel and pass: the fewest multiplies per
     // output, counting tiles that hang over the map's edge, plus reading U, which counts at small
     // batches. Forward takes no tile above 6 points (its rounding decides ReLU and max-pool
@@ -31,9 +32,10 @@ public:
     // 3x3; backward-data F(6x6) on 24x24, 12x12 and 6x6; backward-weights F(6x6) on 24x24 and
     // 12x12, F(3x3) on 6x6 and 3x3. 5x5: only on maps of 12x12 and up (forward F(2x2), the
     // backward passes F(4x4)). 0: direct is cheaper (3x3 maps at batch 1, 5x5 on small maps).
-    // GOOGLENET_WINOGRAD=m allows no tile above m.
+    // max_tile (Options::winograd_max_tile) allows no tile above it.
     enum class Pass { forward, backward_data, backward_weights };
-    static int tile_for(const Shape& out, int kernel, Pass pass = Pass::forward);
+    static constexpr int kLargestTile = 6;
+    static int tile_for(const Shape& out, int kernel, Pass pass = Pass::forward, int max_tile = kLargestTile);
 
     // kernel: 3 or 5 (pad kernel / 2, stride 1); tile: m, or 0 for tile_for(out, kernel).
     void prepare(Runtime& rt, const Shape& in, const Shape& out, int kernel, bool relu, int tile = 0);

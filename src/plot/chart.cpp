@@ -11,7 +11,7 @@
 
 #include "googlenet/io.h"
 #include "googlenet/plot.h"
-#include "googlenet/tensor.h"
+#include "googlenet/error.h"
 
 namespace googlenet {
 namespace {

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "googlenet/plot.h"
-#include "googlenet/tensor.h"
+#include "googlenet/error.h"
 
 namespace googlenet {
 

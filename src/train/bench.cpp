@@ -41,14 +41,13 @@ BenchResult benchmark(const BenchConfig& config) {
     if (c.mode != "train" && c.mode != "infer") throw Error("--mode must be train or infer, not '" + c.mode + "'");
     if (c.batch_size < 1 || c.size < 1 || c.iters < 1 || c.warmup < 0 || !(c.seconds >= 0))
         throw Error("--batch-size, --size and --iters must be at least 1, --warmup and --time at least 0");
-    if (c.parallel != "batch" && c.parallel != "ops") throw Error("--parallel must be batch or ops, not '" + c.parallel + "'");
+    validate(c.engine);
     BenchResult r;
     r.config = c;
-    r.threads = resolve_threads(c.threads);
+    r.threads = resolve_threads(c.engine.threads);
     Net net = build_net(spec, c.size);
-    net.set_threads(r.threads);
+    net.set_options(resolved(c.engine));
     net.set_training(c.mode == "train");
-    net.set_batch_split(c.parallel == "batch");
     init_params(net.params(), 0);
     net.set_batch(c.batch_size);
     Sgd sgd(net.params(), SgdOptions{});

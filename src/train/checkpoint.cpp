@@ -33,7 +33,7 @@ void config_fields(Config& c, Visit&& f) {
     f("lr_gamma", c.lr_gamma);
     f("warmup_epochs", c.warmup_epochs);
     f("resize", c.resize);
-    f("threads", c.threads);
+    f("threads", c.engine.threads);
     f("seed", c.seed);
     f("data_dir", c.data_dir);
     f("train_limit", c.train_limit);
@@ -48,7 +48,9 @@ void config_fields(Config& c, Visit&& f) {
     f.optional("val_folder", c.val_folder);
     f.optional("data_threads", c.data_threads);
     f.optional("skip_bad_images", c.skip_bad_images);
-    f.optional("parallel", c.parallel);
+    f.optional("parallel", c.engine.parallel);
+    f.optional("layout", c.engine.layout);
+    f.optional("winograd_max_tile", c.engine.winograd_max_tile);
 }
 
 template <class Stats, class Visit>
@@ -82,6 +84,8 @@ struct Writer {
     json& out;
     // A float as the shortest decimal that reads back as the same float (0.1, not 0.10000000149).
     void operator()(const char* key, float v) const { out[key] = std::stod(fmt::format("{}", v)); }
+    void operator()(const char* key, Parallel v) const { out[key] = to_string(v); }
+    void operator()(const char* key, Layout v) const { out[key] = to_string(v); }
     template <class T>
     void operator()(const char* key, const T& v) const { out[key] = v; }
     template <class T>
@@ -118,6 +122,13 @@ struct Reader {
         } else if constexpr (std::is_floating_point_v<T>) {
             if (!v.is_number() || std::abs(v.get<double>()) > double(std::numeric_limits<T>::max())) throw bad();
             out = T(v.get<double>());
+        } else if constexpr (std::is_same_v<T, Parallel> || std::is_same_v<T, Layout>) {
+            if (!v.is_string()) throw bad();
+            const std::string what = std::string("'") + key + "'";
+            if constexpr (std::is_same_v<T, Parallel>)
+                out = parse_parallel(v.get<std::string>(), what);
+            else
+                out = parse_layout(v.get<std::string>(), what);
         } else {
             if (!v.is_string()) throw bad();
             out = v.get<std::string>();

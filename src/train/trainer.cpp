@@ -56,7 +56,7 @@ void validate(const TrainConfig& c) {
     if (c.resize < 1) throw Error("--resize must be at least 1");
     if (c.log_every < 1) throw Error("--log-every must be at least 1");
     if (c.checkpoint_every < 0) throw Error("--checkpoint-every must not be negative");
-    if (c.parallel != "batch" && c.parallel != "ops") throw Error("--parallel must be batch or ops, not '" + c.parallel + "'");
+    validate(c.engine);
 }
 
 LrSchedule schedule_of(const TrainConfig& c, int steps_per_epoch) {
@@ -383,19 +383,6 @@ std::string run_title(const std::string& dir) {
     return run_title(name, c.train_folder);
 }
 
-int resolve_threads(int threads) {
-    if (threads <= 0) {
-        // OpenMP's own variable, read as OpenMP reads it: the first number of the list (the outer
-        // level's); a value that is no count is ignored here as OpenMP ignores it.
-        const char* env = std::getenv("OMP_NUM_THREADS");
-        char* end = nullptr;
-        const long n = env ? std::strtol(env, &end, 10) : 0;
-        const bool valid = env && end != env && (*end == '\0' || *end == ',' || *end == ' ') && n > 0 && n < 1 << 20;
-        threads = valid ? int(n) : omp_get_num_procs();
-    }
-    return std::min(threads, omp_get_thread_limit());
-}
-
 EvalResult evaluate(Net& net, const ImageSet& set, int batch_size, int resize) {
     Communicator& comm = Communicator::world();
     BatchLoader loader(set, batch_size, resize, false, 0, 3, comm.rank(), comm.size());
@@ -458,8 +445,7 @@ std::vector<EpochStats> train(const TrainConfig& config, TrainObserver* observer
     validate(c);
     schedule_of(c, 1);
     Net net = build_net(spec, c.resize);
-    net.set_threads(resolve_threads(c.threads));
-    net.set_batch_split(c.parallel == "batch");
+    net.set_options(resolved(c.engine));
     if (c.init_weights.empty())
         init_params(net.params(), c.seed);
     else
@@ -482,13 +468,13 @@ TrainConfig run_settings(const std::string& dir) {
 std::vector<EpochStats> resume(const std::string& dir, const ResumeChanges& changes, TrainObserver* observer) {
     const std::string path = dir + "/checkpoint.safetensors";
     TrainConfig c;
-    c.parallel = "ops";  // what checkpoints from before the setting was saved ran with
+    c.engine.parallel = Parallel::ops;  // what checkpoints from before the setting was saved ran with
     RunState st;
     TensorMap tensors;
     read_checkpoint(path, c, st, tensors);
     c.out_dir = dir;
     if (changes.epochs > 0) c.epochs = changes.epochs;
-    if (changes.threads > 0) c.threads = changes.threads;
+    if (changes.threads > 0) c.engine.threads = changes.threads;
     if (changes.log_every > 0) c.log_every = changes.log_every;
     if (changes.checkpoint_every >= 0) c.checkpoint_every = changes.checkpoint_every;
     validate(c);
@@ -499,8 +485,7 @@ std::vector<EpochStats> resume(const std::string& dir, const ResumeChanges& chan
     ModelSpec spec = st.model_text.empty() ? load_model(c.model) : parse_model(st.model_text, path + " (model " + c.model + ")");
     if (c.train_folder.empty()) spec = model_for_fashion_mnist(spec);
     Net net = build_net(spec, c.resize);
-    net.set_threads(resolve_threads(c.threads));
-    net.set_batch_split(c.parallel == "batch");
+    net.set_options(resolved(c.engine));
     Sgd sgd(net.params(), SgdOptions{c.lr, c.momentum, c.weight_decay, c.nesterov});
     load_checkpoint_tensors(path, tensors, net.params(), sgd, st.sgd_started);
     make_dir(c.out_dir);
