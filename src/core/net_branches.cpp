@@ -2,8 +2,8 @@
 //
 // Why: at batch 1 each op is too small to split well over two cores. With every op on both
 // threads, each op ends at a barrier and the next one reads what the other core wrote; when the
-// machine's two vCPUs sit far apart (a cross-core handoff of 165 ns instead of 55) that took the
-// latency from 2.5 to 3.6-4.0 ms (docs/performance.md). Here the threads meet about once per
+// machine's two vCPUs sit far apart (a slow cross-core handoff) the latency grew by half
+// (docs/performance.md). Here the threads meet about once per
 // block: a block's paths are independent until the concatenation, so each runs on one thread,
 // and the one path too long to balance (3x3) has its last convolution's output channels split.
 #include <immintrin.h>

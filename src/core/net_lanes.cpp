@@ -2,9 +2,9 @@
 // on its share of the images, sharing the weights.
 //
 // Why: with every op spread over both cores, each op ends at a barrier and hands its output to
-// the other core's cache; on this 2-core machine the step then swung between 606-640 ms and
-// 676-713 ms with the machine's state (docs/performance.md). Two processes that share nothing,
-// each on half the batch, ran it in 594-615 ms in both states. The copies here share the weights
+// the other core's cache; on a 2-core machine the step's time then swung widely with the
+// machine's state, while two processes that shared nothing, each on half the batch, ran faster
+// in both states (docs/performance.md). The copies here share the weights
 // and, in training, Winograd's transformed weights (WinogradConv::set_weights, the only place
 // they wait for each other); their gradients cost one sum per step.
 #include <omp.h>

@@ -33,8 +33,8 @@ void Buffer::resize(size_t n) {
     if (n == 0) return;
     size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
     // Arenas and Winograd's buffers span hundreds of MiB that every training step walks: on 2 MiB
-    // pages (transparent huge pages, which Debian gives on request) the step ran 1-2% faster than
-    // on 4 KiB pages, measured back to back (fewer TLB misses).
+    // pages (transparent huge pages, which Debian gives on request) the step ran faster than on
+    // 4 KiB pages, measured back to back (fewer TLB misses; docs/performance.md).
     constexpr size_t kHuge = size_t(2) << 20;
     const bool huge = bytes >= kHuge;
     if (huge) bytes = (bytes + kHuge - 1) / kHuge * kHuge;

@@ -99,8 +99,8 @@ private:
     }
 
     // One pass instead of the mask's (read y and dy, write dy) and the reorders' (read dy, write
-    // dx): each input's blocks are contiguous runs of h * w * L floats in both tensors. The
-    // training step spent 11 ms in the masks and 8-14 ms in oneDNN's generic (simple:any) reorders.
+    // dx): each input's blocks are contiguous runs of h * w * L floats in both tensors. oneDNN's
+    // generic (simple:any) reorders were slow here (docs/performance.md, "Figures behind the code's choices").
     void backward_blocked(Runtime& rt) {
         const int L = channel_block();
         const Shape& out = output->shape;

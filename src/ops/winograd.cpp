@@ -24,9 +24,8 @@ constexpr size_t kChunkBytes = size_t(768) << 10;
 constexpr int kForwardAlpha = 6;
 // 5x5 kernels: the most multiplies per output worth their transforms (the direct method does 25,
 // fewer on small maps, where it skips the padding's), and the least channels and map size: with
-// fewer the transforms outweigh the saved multiplies (bench/winograd_vs_direct at batch 128: 16 ->
-// 32 on 12x12 ran at 0.8-0.95x direct, every 5x5 layer on 6x6 maps at 0.8-1.3x; 32 -> 96 on 12x12
-// at 1.2x forward with F(2x2), 1.8x in both backward passes with F(4x4)).
+// fewer the transforms outweigh the saved multiplies (bench/winograd_vs_direct; the figures are in
+// docs/performance.md, "Figures behind the code's choices").
 constexpr double kKernel5Limit = 9;
 constexpr int kKernel5Channels = 32, kKernel5Map = 12;
 
@@ -250,9 +249,8 @@ static double multiplies_per_output(int m, int r, const Shape& out) {
 
 // What reading one float of U (or of the direct kernel's weights) costs, in multiply-adds. It
 // matters only for small batches, where U (alpha^2 / r^2 times the weights) is read for a few
-// tiles: at batch 1 F(6x6) on 6x6 maps (one tile) made inference 40% slower than direct. 8 (about
-// L3's pace) gave batch 1 in 2.5 ms, 24 (memory's) 2.7 ms; batch 32 and up pick the same tiles
-// with either.
+// tiles, where a large tile read for one tile made inference slower than direct. 8 is about L3's
+// pace (24 would be memory's); batch 32 and up pick the same tiles with either (docs/performance.md, "Figures behind the code's choices").
 constexpr double kWeightReadCost = 8;
 
 int WinogradConv::tile_for(const Shape& out, int kernel, Pass pass, int max_tile) {
@@ -267,11 +265,11 @@ int WinogradConv::tile_for(const Shape& out, int kernel, Pass pass, int max_tile
         if (kernel == 5 && (out.h < kKernel5Map || out.w < kKernel5Map)) continue;
         const double mpo = multiplies_per_output(m, kernel, out);
         // Above these multiplies per output the transforms cost more than the multiplies saved
-        // (3x3: F(2x2) on 3x3 maps, 7.1, ran at 0.73x direct at batch 128; 5x5: kKernel5Limit).
+        // (3x3: F(2x2) on 3x3 maps, 7.1, ran slower than direct at batch 128; 5x5: kKernel5Limit).
         if (mpo > (kernel == 3 ? 4.0 : kKernel5Limit) + 1e-9) continue;
         // Backward-weights re-reads and re-writes each thread's dU (alpha^2 planes of C x K) for
         // every chunk of tiles: with 64 planes (F(6x6, 3x3)) and one tile per image (6x6 maps)
-        // that traffic outweighed the saved multiplies (1.0-1.6x direct against F(3x3)'s 2.2x).
+        // that traffic outweighed the saved multiplies (F(3x3) was faster there, docs/performance.md).
         if (pass == Pass::backward_weights && alpha == 8 && (out.h + m - 1) / m * ((out.w + m - 1) / m) < 4) continue;
         // Forward takes no tile of more than 6 points: its rounding decides discrete things
         // downstream (which ReLU inputs count as positive, which max-pool input wins), and F(6x6)'s
@@ -371,7 +369,7 @@ void WinogradConv::prepare(Runtime& rt, const Shape& in, const Shape& out, int k
 // U = G g G^T for every (output, input) channel pair, as alpha^2 matrices U[xi] of cp x kp,
 // a block of output channels at a time so that each U[xi] row is written in whole vectors:
 // straight into the layout the matmul picked when that is aCB16b64c (AVX-512: blocks of 16 input
-// by 64 output channels, the reorder from plain cost 8 ms a training step), else plain and then
+// by 64 output channels; a reorder from plain cost a pass over U every step), else plain and then
 // reordered.
 void WinogradConv::set_weights(Runtime& rt, const float* weights, bool backward_data) {
     const int C = in_.c, K = out_.c, L = lanes_, r2 = r_ * r_;
@@ -459,8 +457,7 @@ void WinogradConv::input_tile_row(const float* src, long t0, int t, float* v) co
 // its own part of the transient buffers. `balanced`: chunks go to whichever thread is free, for
 // results that do not depend on which thread computed them. This machine's other processes (at a
 // higher priority) take a core for milliseconds at a time; then the other thread takes on the
-// chunks instead of waiting at the end (the step ran up to 1% faster in such periods, the same
-// otherwise). Backward-weights sums per thread, so it keeps the fixed assignment that makes its
+// chunks instead of waiting at the end (faster in such periods, the same otherwise). Backward-weights sums per thread, so it keeps the fixed assignment that makes its
 // sums, and so resumed training, reproducible.
 template <class Body>
 void WinogradConv::each_chunk_per_thread(float* v_all, float* m_all, bool balanced, const Body& body) const {

@@ -5,7 +5,7 @@
 // picked per map size and pass (tile_for).
 //
 // Written here because oneDNN 3.2 has no f32 Winograd on this CPU (bench/onednn_probe) while its
-// direct kernels already run at 95-98% of the machine's FMA peak (docs/performance.md): fewer
+// direct kernels already run near the machine's FMA peak (docs/performance.md): fewer
 // multiplies are the only way to go faster. The (m+r-1)^2 products of each tile batch are oneDNN matmuls;
 // what is ours are the transforms (Lavin and Gray, "Fast Algorithms for Convolutional Neural
 // Networks", 2016), done a chunk of tiles at a time so that the transformed tiles stay in cache.
