@@ -88,12 +88,13 @@ TEST(Dropout, MasksRepeatForTheSameSeedAndStepOnly) {
 
 TEST(Dropout, InANetEvaluationIgnoresItAndTrainingUsesIt) {
     auto build = [](bool with_dropout) {
-        Net net(1, 8, 8);
-        ValueId x = net.relu(net.conv(net.input(), ConvSpec{8, 3, 1, 1}, "0"));
-        if (with_dropout) x = net.dropout(x, 0.5f);
-        x = net.global_avg_pool(x);
-        if (with_dropout) x = net.dropout(x, 0.3f);
-        net.set_output(net.linear(x, 10, "1"));
+        Graph g(1, 8, 8);
+        ValueId x = g.relu(g.conv(g.input(), ConvSpec{8, 3, 1, 1}, "0"));
+        if (with_dropout) x = g.dropout(x, 0.5f);
+        x = g.global_avg_pool(x);
+        if (with_dropout) x = g.dropout(x, 0.3f);
+        g.set_output(g.linear(x, 10, "1"));
+        Net net(g);
         init_params(net.params(), 1);
         return net;
     };

@@ -38,8 +38,8 @@ TEST(Model, ForwardShapes) {
 
 TEST(Model, InputTooSmallNamesTheLayer) {
     try {
-        Net net(1, 3, 3);
-        net.conv(net.input(), ConvSpec{4, 5, 1, 0}, "0");
+        Graph g(1, 3, 3);
+        g.conv(g.input(), ConvSpec{4, 5, 1, 0}, "0");
         FAIL() << "expected an error";
     } catch (const Error& e) {
         const std::string msg = e.what();
@@ -49,6 +49,44 @@ TEST(Model, InputTooSmallNamesTheLayer) {
 
 // Gradients share memory by liveness: far less than one buffer per value, and still correct
 // (the PyTorch comparison of every gradient runs on this plan).
+// A graph is plain data: its copy builds the same network (the batch split's copies are made that
+// way), and growing the copy leaves the original as it was.
+TEST(Graph, ACopyBuildsTheSameNetworkAndStaysApart) {
+    const Graph original = d2l_googlenet().graph();
+    Graph copy = original;
+    const Net a(original), b(copy);
+    EXPECT_EQ(a.summary(), b.summary());
+    ASSERT_EQ(a.params().list().size(), b.params().list().size());
+    for (size_t i = 0; i < a.params().list().size(); ++i) EXPECT_EQ(a.params().list()[i].name, b.params().list()[i].name);
+    copy.relu(copy.output());
+    EXPECT_EQ(copy.nodes().size(), original.nodes().size() + 1);
+    EXPECT_EQ(copy.output(), original.output() + 1);
+    EXPECT_EQ(Net(original).summary(), a.summary());
+}
+
+// Each node's output shape and description come from the graph alone, before any op exists.
+TEST(Graph, ShapesAndDescribesEachNodeAndRefusesBadInput) {
+    Graph g(3, 11, 11);
+    const ValueId c = g.conv(g.input(), {8, 3, 2, 1}, "c");
+    EXPECT_EQ(g.shape(c), (Shape{1, 8, 6, 6}));
+    EXPECT_EQ(describe(g.nodes()[0].op, g.shape(0), 1), "conv 3x3/2 3->8");
+    const ValueId p = g.max_pool(c, 3, 2, 0, true);  // ceil mode: windows at 0, 2 and 4 of 6
+    EXPECT_EQ(g.shape(p), (Shape{1, 8, 3, 3}));
+    EXPECT_EQ(describe(g.nodes()[1].op, g.shape(c), 1), "max-pool 3x3/2 ceil");
+    EXPECT_EQ(g.shape(g.avg_pool(c, 3, 2, 0)), (Shape{1, 8, 2, 2})) << "without ceil mode, windows at 0 and 2";
+    EXPECT_EQ(g.shape(g.concat({p, p})), (Shape{1, 16, 3, 3}));
+    const ValueId fc = g.linear(p, 10, "fc");
+    EXPECT_EQ(describe(g.nodes().back().op, g.shape(p), 1), "linear 72->10");
+    EXPECT_EQ(g.output(), fc);
+    EXPECT_THROW(g.concat({c, p}), Error);   // 6x6 beside 3x3
+    EXPECT_THROW(g.relu(99), Error);         // no such value
+    EXPECT_THROW(g.dropout(fc, 1.f), Error);
+    EXPECT_THROW(g.lrn(c, 4, 1e-4f, 0.75f, 1.f), Error);
+    const size_t nodes = g.nodes().size();
+    EXPECT_THROW(g.conv(p, {4, 5, 1, 0}, "too_big"), Error);
+    EXPECT_EQ(g.nodes().size(), nodes) << "a refused node is not added";
+}
+
 TEST(Model, GradientArenaIsMuchSmallerThanOneBufferPerValue) {
     Net net = d2l_googlenet();
     init_params(net.params(), 1);

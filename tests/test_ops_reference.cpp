@@ -84,10 +84,11 @@ TEST(OpsVsReference, SecondConsumerAddsToTheGradient) {
 
 // A small net whose input feeds two convs: dx must be the sum of both paths' gradients.
 TEST(OpsVsReference, FanOutInNet) {
-    Net net(2, 5, 5);
-    const ValueId a = net.conv(net.input(), {3, 1, 1, 0}, "a");
-    const ValueId b = net.conv(net.input(), {4, 3, 1, 1}, "b");
-    net.set_output(net.linear(net.global_avg_pool(net.concat({a, b})), 2, "c"));
+    Graph graph(2, 5, 5);
+    const ValueId a = graph.conv(graph.input(), {3, 1, 1, 0}, "a");
+    const ValueId b = graph.conv(graph.input(), {4, 3, 1, 1}, "b");
+    graph.set_output(graph.linear(graph.global_avg_pool(graph.concat({a, b})), 2, "c"));
+    Net net(graph);
     net.require_input_grad();
     net.set_batch(2);
     ParamStore& ps = net.params();
@@ -123,9 +124,10 @@ TEST(OpsVsReference, FanOutInNet) {
 
 // conv -> relu becomes one op (ReLU as the convolution's post-op); results must not change.
 TEST(OpsVsReference, ConvReluFusionInNet) {
-    Net net(3, 6, 6);
-    ValueId x = net.relu(net.conv(net.input(), {4, 3, 1, 1}, "a"));
-    net.set_output(net.linear(net.global_avg_pool(x), 2, "b"));
+    Graph graph(3, 6, 6);
+    ValueId x = graph.relu(graph.conv(graph.input(), {4, 3, 1, 1}, "a"));
+    graph.set_output(graph.linear(graph.global_avg_pool(x), 2, "b"));
+    Net net(graph);
     net.require_input_grad();
     net.set_batch(2);
     ASSERT_EQ(net.ops().size(), 3u) << "conv and relu were not fused";
@@ -160,11 +162,12 @@ TEST(OpsVsReference, ConvReluFusionInNet) {
 // concatenation and from it to the pool (Net::hand_on_relu_masks), so the paths' outputs need not
 // live until backward. Gradients must be those of conv -> relu -> concat -> pool.
 TEST(OpsVsReference, ReluMasksHandedOnThroughConcatAndMaxPool) {
-    Net net(3, 8, 8);
-    const ValueId a = net.relu(net.conv(net.input(), {16, 3, 1, 1}, "a"));
-    const ValueId b = net.relu(net.conv(net.input(), {16, 1, 1, 0}, "b"));
-    const ValueId pooled = net.max_pool(net.concat({a, b}), 3, 2, 1);
-    net.set_output(net.linear(net.global_avg_pool(pooled), 3, "c"));
+    Graph graph(3, 8, 8);
+    const ValueId a = graph.relu(graph.conv(graph.input(), {16, 3, 1, 1}, "a"));
+    const ValueId b = graph.relu(graph.conv(graph.input(), {16, 1, 1, 0}, "b"));
+    const ValueId pooled = graph.max_pool(graph.concat({a, b}), 3, 2, 1);
+    graph.set_output(graph.linear(graph.global_avg_pool(pooled), 3, "c"));
+    Net net(graph);
     net.require_input_grad();
     net.set_batch(2);
     const auto& ops = net.ops();
@@ -219,10 +222,11 @@ TEST(OpsVsReference, ReluMasksHandedOnThroughConcatAndMaxPool) {
 // in Flatten's C, H, W order even when the map is in a blocked layout; and the adaptive pooling op
 // works between blocked layouts. Checked against the reference loops, forward and backward.
 TEST(OpsVsReference, LinearOnASpatialMapAndAdaptivePoolInBlockedLayout) {
-    Net net(3, 7, 7);
-    ValueId x = net.conv(net.input(), {32, 3, 1, 1}, "a");
-    x = net.adaptive_avg_pool(x, 4, 4);
-    net.set_output(net.linear(x, 5, "b"));
+    Graph graph(3, 7, 7);
+    ValueId x = graph.conv(graph.input(), {32, 3, 1, 1}, "a");
+    x = graph.adaptive_avg_pool(x, 4, 4);
+    graph.set_output(graph.linear(x, 5, "b"));
+    Net net(graph);
     net.set_batch(2);
     ASSERT_NE(net.value(x).layout, Layout::nchw) << "the test needs the pooled map in a blocked layout";
     ParamStore& ps = net.params();
@@ -253,11 +257,12 @@ TEST(OpsVsReference, LinearOnASpatialMapAndAdaptivePoolInBlockedLayout) {
 // whose output is in a blocked layout: logits, the conv's weight gradient and the image's gradient
 // against the reference loops.
 TEST(OpsVsReference, NormalizeOnTheImage) {
-    Net net(3, 6, 6);
+    Graph graph(3, 6, 6);
     const std::vector<float> mean{104.f, 117.f, 123.f}, stddev{2.f, 0.5f, 4.f};
-    ValueId x = net.normalize(net.input(), mean, stddev);
-    x = net.conv(x, {16, 3, 1, 1}, "a");
-    net.set_output(net.linear(net.global_avg_pool(x), 4, "b"));
+    ValueId x = graph.normalize(graph.input(), mean, stddev);
+    x = graph.conv(x, {16, 3, 1, 1}, "a");
+    graph.set_output(graph.linear(graph.global_avg_pool(x), 4, "b"));
+    Net net(graph);
     net.require_input_grad();
     net.set_batch(2);
     ParamStore& ps = net.params();
@@ -292,10 +297,11 @@ TEST(OpsVsReference, NormalizeOnTheImage) {
 // In evaluation the convolutions keep their reordered weights between forward passes; changed
 // weights are picked up after weights_changed() (load_weights and set_training call it).
 TEST(OpsVsReference, EvaluationPicksUpChangedWeights) {
-    Net net(16, 6, 6);
-    const ValueId first = net.conv(net.input(), {16, 1, 1, 0}, "a");  // the image stays NCHW: this one need not reorder
-    const ValueId x = net.conv(first, {32, 3, 1, 1}, "b");
-    net.set_output(net.linear(net.global_avg_pool(x), 4, "c"));
+    Graph graph(16, 6, 6);
+    const ValueId first = graph.conv(graph.input(), {16, 1, 1, 0}, "a");  // the image stays NCHW: this one need not reorder
+    const ValueId x = graph.conv(first, {32, 3, 1, 1}, "b");
+    graph.set_output(graph.linear(graph.global_avg_pool(x), 4, "c"));
+    Net net(graph);
     net.set_batch(2);
     net.set_training(false);
     ASSERT_NE(net.value(first).layout, Layout::nchw) << "the test needs weights reordered for a blocked layout";
@@ -390,10 +396,11 @@ TEST(OpsVsReference, WinogradForward) {
 // double.
 TEST(OpsVsReference, InceptionWhoseChannelsDoNotFillBlocks) {
     const int n = 2, h = 7, w = 7;
-    Net net(3, h, w);
-    const ValueId stem = net.relu(net.conv(net.input(), {16, 3, 1, 1}, "stem"));
-    const ValueId block = inception(net, stem, InceptionSpec{3, 4, 5, 2, 7, 6}, "inc");
-    net.set_output(net.linear(net.global_avg_pool(block), 4, "fc"));
+    Graph graph(3, h, w);
+    const ValueId stem = graph.relu(graph.conv(graph.input(), {16, 3, 1, 1}, "stem"));
+    const ValueId block = inception(graph, stem, InceptionSpec{3, 4, 5, 2, 7, 6}, "inc");
+    graph.set_output(graph.linear(graph.global_avg_pool(block), 4, "fc"));
+    Net net(graph);
     net.require_input_grad();
     net.set_batch(n);
     ASSERT_EQ(net.value(block).layout, Layout::nchw) << "the test needs the NCHW fallback around the concatenation";

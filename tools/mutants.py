@@ -163,6 +163,14 @@ MUTANTS = [
     ("engine-options-not-kept-with-the-run", "src/train/checkpoint.cpp",
      "    f.optional(\"winograd_max_tile\", c.engine.winograd_max_tile);\n", "\n",
      ["conventions:Conventions.test_engine_options_are_flags_kept_with_the_run"]),
+    # The graph as data: shapes from the graph alone, and each node's flags carried to its op.
+    ("graph-ceil-mode-dropped", "src/graph/graph.cpp",
+     "                         window_positions(x.h, a.kernel_h, a.stride, a.pad, a.ceil_mode),\n",
+     "                         window_positions(x.h, a.kernel_h, a.stride, a.pad),\n",
+     ["ctest:model"]),
+    ("node-auxiliary-flag-lost", "src/core/net.cpp",
+     "        op->auxiliary = nodes[i].auxiliary;\n", "\n",
+     ["ctest:paper_pytorch"]),
 ]
 
 

@@ -18,15 +18,15 @@ struct InceptionSpec {
 
 // Appends an Inception block reading x; parameters are named "<prefix>.p1_1.weight" and so on,
 // as D2L's PyTorch Inception module names them.
-ValueId inception(Net& net, ValueId x, const InceptionSpec& spec, const std::string& prefix);
+ValueId inception(Graph& g, ValueId x, const InceptionSpec& spec, const std::string& prefix);
 
 // torchvision's BasicConv2d: a convolution without bias, batch norm (eps), ReLU; parameters
 // "<prefix>.conv.weight" and "<prefix>.bn.*".
-ValueId conv_bn_relu(Net& net, ValueId x, ConvSpec spec, float eps, const std::string& prefix);
+ValueId conv_bn_relu(Graph& g, ValueId x, ConvSpec spec, float eps, const std::string& prefix);
 
 // torchvision's Inception block: every conv a BasicConv2d, a 3x3 (not 5x5) conv in path 3, a
 // ceil-mode pool in path 4; parameters "<prefix>.branch1.conv.weight", "<prefix>.branch2.0.bn.weight", ...
-ValueId inception_bn(Net& net, ValueId x, const InceptionSpec& spec, float eps, const std::string& prefix);
+ValueId inception_bn(Graph& g, ValueId x, const InceptionSpec& spec, float eps, const std::string& prefix);
 
 // D2L's GoogLeNet (chapter "Multi-Branch Networks"): 5,977,530 parameters for 1 channel, 10 classes.
 // The same network as models/d2l.json, written out in C++ (the tests hold the two equal).
@@ -57,7 +57,8 @@ std::vector<std::string> builtin_models();  // models/*.json, compiled in
 ModelSpec model_for_weights(const std::string& weights, const std::string& model);
 
 // The network for size x size inputs (0: the model's own input size).
-Net build_net(const ModelSpec& spec, int size = 0);
+Graph build_graph(const ModelSpec& spec, int size = 0);
+Net build_net(const ModelSpec& spec, int size = 0);  // Net(build_graph(spec, size))
 
 // Loads a weights file into `net` (every tensor, exact shapes, nothing extra). A file without any
 // of the auxiliary classifiers' tensors loads too, the heads keeping their values: torchvision's

@@ -1,9 +1,11 @@
-// A network as a graph of ops over named values, with one parameter arena.
+// A network that runs: the ops of a Graph (graph.h) over values that hold data, with one
+// parameter arena.
 //
-// Building a Net records ops in topological order (every op's inputs exist before it).
-// The first set_batch() fuses each ReLU into the convolution before it; set_batch() sizes every
-// activation and gradient and creates the oneDNN primitives once per batch size; forward() runs the ops in order; backward() runs them in reverse. A value read by
-// several ops (the Inception block's input feeds four paths) receives the sum of their gradients.
+// A Net makes one op per node of its graph, in the graph's topological order. The first
+// set_batch() fuses each ReLU into the convolution before it; set_batch() sizes every activation
+// and gradient and creates the oneDNN primitives once per batch size; forward() runs the ops in
+// order; backward() runs them in reverse. A value read by several ops (the Inception block's
+// input feeds four paths) receives the sum of their gradients.
 #pragma once
 #include <functional>
 #include <map>
@@ -11,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "googlenet/graph.h"
 #include "googlenet/options.h"
 #include "googlenet/params.h"
 #include "googlenet/tensor.h"
@@ -40,29 +43,14 @@ struct Value {
 
 class Runtime;
 
-// What an op computes, in terms that name it outside this engine: exporters (ONNX) read it.
-struct OpAttributes {
-    enum Kind { conv, relu, max_pool, avg_pool, adaptive_avg_pool, batch_norm, lrn, dropout, concat, linear, normalize };
-    OpAttributes(Kind k) : kind(k) {}  // NOLINT: implicit, so an op can return {OpAttributes::relu}
-    Kind kind;
-    int kernel_h = 0, kernel_w = 0, stride = 1, pad = 0;  // conv and pools
-    bool ceil_mode = false;                                // max pool
-    bool fused_relu = false;                               // conv: ReLU applied to its output
-    int out_h = 0, out_w = 0;                              // adaptive pool
-    int size = 0;                                          // lrn
-    float alpha = 0, beta = 0, k = 0;                      // lrn
-    float eps = 0;                                         // batch norm
-    float p = 0;                                           // dropout
-    std::vector<float> mean, stddev;                       // normalize, per channel
-};
-
 // Who applies a fused ReLU's backward, dy * (y > 0), to its output's gradient (Net::hand_on_relu_masks).
 enum class ReluMask { none, own, handed_on };
 
 class Op {
 public:
     virtual ~Op() = default;
-    virtual std::string describe() const = 0;  // "conv 7x7/2 1->64", for summaries and errors
+    // "conv 7x7/2 1->64", for summaries and errors: as graph.h's describe() says it.
+    std::string describe() const { return googlenet::describe(attributes(), inputs.at(0)->shape, inputs.size()); }
     // Which kernel runs each pass, for profiles: "forward | backward-data | backward-weights"
     // (oneDNN's implementation names, or ours); empty where the op does not say. Set by prepare.
     virtual std::string kernels() const { return {}; }
@@ -107,63 +95,20 @@ public:
     ReluMask relu_mask = ReluMask::none;
 };
 
-using ValueId = int;
-
-struct ConvSpec {
-    int out_channels, kernel, stride = 1, pad = 0;
-    bool bias = true;  // false before a batch norm, as torchvision's BasicConv2d
-};
-
 struct LaneShare;
 
 class Net {
 public:
-    Net(int channels, int height, int width);
+    // The ops of `graph`, with its parameters (allocated at the first set_batch).
+    explicit Net(Graph graph);
     ~Net();
     Net(Net&&) noexcept;
     Net& operator=(Net&&) noexcept;
 
-    // Builders. Parameter names follow the PyTorch state_dict of the same network ("0.0" gives
-    // "0.0.weight" and "0.0.bias").
+    const Graph& graph() const { return graph_; }  // as built, before fusion
     ValueId input() const { return 0; }
-    ValueId conv(ValueId x, ConvSpec spec, const std::string& param_name);
-    ValueId relu(ValueId x);
-    // ceil_mode as PyTorch's: the output size rounds up, and a last window that starts inside
-    // the input or its left padding counts.
-    ValueId max_pool(ValueId x, int kernel, int stride, int pad, bool ceil_mode = false);
-    // Batch normalisation, as PyTorch's BatchNorm2d: batch statistics in training (and running
-    // averages updated with `momentum`), the running averages in evaluation. Parameters
-    // "<name>.weight", "<name>.bias"; buffers "<name>.running_mean", "<name>.running_var",
-    // "<name>.num_batches_tracked".
-    ValueId batch_norm(ValueId x, float eps, float momentum, const std::string& param_name);
-    // Local response normalisation across `size` channels (odd), as PyTorch's LocalResponseNorm.
-    ValueId lrn(ValueId x, int size, float alpha, float beta, float k);
-    // Inverted dropout in training (see set_training), the identity in evaluation.
-    ValueId dropout(ValueId x, float p);
-    // (x - mean[c]) / stddev[c] per channel, with constants: mean subtraction on the input.
-    ValueId normalize(ValueId x, std::vector<float> mean, std::vector<float> stddev);
-    ValueId avg_pool(ValueId x, int kernel, int stride, int pad);  // padding counts, as PyTorch's default
-    ValueId global_avg_pool(ValueId x);
-    // PyTorch's AdaptiveAvgPool2d((out_h, out_w)): uneven, possibly overlapping windows.
-    ValueId adaptive_avg_pool(ValueId x, int out_h, int out_w);
-    ValueId concat(const std::vector<ValueId>& xs);
-    ValueId linear(ValueId x, int out_features, const std::string& param_name);  // flattens x
-    void set_output(ValueId x) {
-        output_ = x;
-        remembered(x, [=](Net& n) { n.set_output(x); });
-    }
-    // The ops added since op `first_op` form an auxiliary classifier ending in `logits` (the
-    // paper's heads after 4a and 4d): in training its loss, times `weight`, joins the main loss
-    // and its gradient flows back into the network; in evaluation it does not run.
-    size_t op_count() const { return ops_.size(); }
-    void add_auxiliary(size_t first_op, ValueId logits, float weight);
-    struct Auxiliary {
-        ValueId logits;
-        float weight;
-    };
-    const std::vector<Auxiliary>& auxiliaries() const { return auxiliaries_; }
-    // Names a value that ends a block ("b1", "2.0 inception"), for summaries.
-    void name_block(ValueId x, const std::string& name) { block_names_.emplace_back(x, name); }
+    using Auxiliary = Graph::Auxiliary;
+    const std::vector<Auxiliary>& auxiliaries() const { return graph_.auxiliaries(); }
     // Each layer's output shape, parameters and multiply-adds, as D2L walks through the network:
     // as data, and as the text `googlenet summary` prints.
     struct Layer {
@@ -253,10 +198,6 @@ public:
     void set_profiling(bool on);
     std::vector<OpTime> op_times() const;  // every op of the net that ran the batch, in order
 private:
-    ValueId remembered(ValueId id, std::function<void(Net&)> replay) {
-        recipe_.push_back(std::move(replay));
-        return id;
-    }
     bool splittable() const;
     bool wants_branches(int n, int threads) const;
     bool plan_current(int n, int threads) const;
@@ -269,28 +210,23 @@ private:
     const float* forward_lanes(const float* images);
     float loss_lanes(const int* labels);
     void backward_lanes(const float* dlogits, const std::function<void(const Op&)>& after_op);
-    ValueId add_value(const std::string& name, Shape shape);
-    ValueId add_op(std::unique_ptr<Op> op, const std::vector<ValueId>& inputs, Shape out);
     std::map<const Value*, int> reader_counts() const;  // how many ops read each value
     void fuse_conv_relu();
     void hand_on_relu_masks();
     void plan_activations();
     void plan_gradients();
 
+    Graph graph_;  // the batch split's copies are made from it
     std::vector<std::unique_ptr<Value>> values_;
     std::vector<std::unique_ptr<Op>> ops_;
     ParamStore params_;
     ValueId output_ = 0;
-    std::vector<std::pair<ValueId, std::string>> block_names_;
-    std::vector<Auxiliary> auxiliaries_;
     Buffer act_arena_, grad_arena_;
     std::vector<Value*> unconsumed_;  // values no op reads: their gradient is zero
     int batch_ = 0;
     bool training_ = true;
     uint64_t seed_ = 0, step_ = 0;
     std::unique_ptr<Runtime> rt_;
-    // The builder calls that made this net, replayed to make the copies a split batch runs on.
-    std::vector<std::function<void(Net&)>> recipe_;
     Options options_;
     Options planned_options_;  // as at the last plan
     std::vector<std::unique_ptr<Net>> lanes_;  // one copy per thread while a batch runs split

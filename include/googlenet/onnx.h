@@ -23,7 +23,7 @@ void export_onnx(const Net& net, const std::string& description, const std::stri
 struct ImportedModel {
     std::string model_text;  // a model file (docs/models.md)
     ModelSpec spec;          // the same, read back
-    Net net{1, 1, 1};        // the network it describes, built for its input size, with the graph's weights
+    Net net{Graph(1, 1, 1)};  // the network it describes, built for its input size, with the graph's weights
     std::vector<std::string> notes;  // what was dropped or changed, for the user
 };
 // `name`: the model file's name; `size`: the input size where the graph's is not fixed. The result

@@ -17,80 +17,30 @@
 
 namespace googlenet {
 
-Net::Net(int channels, int height, int width) {
-    add_value("input", Shape{1, channels, height, width});
-    values_[0]->needs_grad = false;
+Net::Net(Graph graph) : graph_(std::move(graph)) {
+    auto add_value = [&](const std::string& name, Shape shape) {
+        auto v = std::make_unique<Value>();
+        v->name = name;
+        v->shape = shape;
+        values_.push_back(std::move(v));
+        return values_.back().get();
+    };
+    add_value("input", graph_.shape(0))->needs_grad = false;
+    const std::vector<Node>& nodes = graph_.nodes();
+    for (size_t i = 0; i < nodes.size(); ++i) {
+        // Dropout's salt is its node's index, which every copy of the graph shares.
+        std::unique_ptr<Op> op = make_op(nodes[i], graph_.shape(nodes[i].inputs.at(0)), params_, uint64_t(i));
+        for (ValueId id : nodes[i].inputs) op->inputs.push_back(values_.at(size_t(id)).get());
+        op->output = add_value(op->describe(), graph_.shape(ValueId(i) + 1));
+        op->auxiliary = nodes[i].auxiliary;
+        ops_.push_back(std::move(op));
+    }
+    output_ = graph_.output();
 }
 
 Net::~Net() = default;
 Net::Net(Net&&) noexcept = default;
 Net& Net::operator=(Net&&) noexcept = default;
-
-ValueId Net::add_value(const std::string& name, Shape shape) {
-    auto v = std::make_unique<Value>();
-    v->name = name;
-    v->shape = shape;
-    values_.push_back(std::move(v));
-    return ValueId(values_.size()) - 1;
-}
-
-ValueId Net::add_op(std::unique_ptr<Op> op, const std::vector<ValueId>& inputs, Shape out) {
-    if (batch_ != 0) throw Error("ops cannot be added to a net that has already run");
-    for (ValueId id : inputs) op->inputs.push_back(values_.at(size_t(id)).get());
-    const std::string name = op->describe();
-    if (out.c < 1 || out.h < 1 || out.w < 1)
-        throw Error("input too small: " + name + " (op " + std::to_string(ops_.size()) +
-                    ") would produce " + out.str() + " from " + op->inputs[0]->shape.str());
-    ValueId id = add_value(name, out);
-    op->output = values_.back().get();
-    ops_.push_back(std::move(op));
-    output_ = id;
-    return id;
-}
-
-ValueId Net::conv(ValueId x, ConvSpec s, const std::string& param_name) {
-    const Shape in = value(x).shape;
-    Shape out{1, s.out_channels, window_positions(in.h, s.kernel, s.stride, s.pad),
-              window_positions(in.w, s.kernel, s.stride, s.pad)};
-    return remembered(add_op(make_conv(params_, in.c, s, param_name), {x}, out), [=](Net& n) { n.conv(x, s, param_name); });
-}
-
-ValueId Net::relu(ValueId x) {
-    return remembered(add_op(make_relu(), {x}, value(x).shape), [=](Net& n) { n.relu(x); });
-}
-
-ValueId Net::max_pool(ValueId x, int kernel, int stride, int pad, bool ceil_mode) {
-    const Shape in = value(x).shape;
-    Shape out{1, in.c, window_positions(in.h, kernel, stride, pad, ceil_mode), window_positions(in.w, kernel, stride, pad, ceil_mode)};
-    return remembered(add_op(make_max_pool(kernel, stride, pad, ceil_mode), {x}, out),
-                      [=](Net& n) { n.max_pool(x, kernel, stride, pad, ceil_mode); });
-}
-
-ValueId Net::batch_norm(ValueId x, float eps, float momentum, const std::string& param_name) {
-    if (!(eps > 0.f) || !(momentum >= 0.f && momentum <= 1.f))
-        throw Error("batch-norm " + param_name + ": eps must be positive and momentum in [0, 1]");
-    return remembered(add_op(make_batch_norm(params_, value(x).shape.c, eps, momentum, param_name), {x}, value(x).shape),
-                      [=](Net& n) { n.batch_norm(x, eps, momentum, param_name); });
-}
-
-ValueId Net::adaptive_avg_pool(ValueId x, int out_h, int out_w) {
-    const Shape in = value(x).shape;
-    if (out_h < 1 || out_w < 1 || out_h > in.h || out_w > in.w)
-        throw Error("adaptive-avg-pool to " + std::to_string(out_h) + "x" + std::to_string(out_w) + ": input too small (" +
-                    in.str() + ")");
-    return remembered(add_op(make_adaptive_avg_pool(out_h, out_w), {x}, Shape{1, in.c, out_h, out_w}),
-                      [=](Net& n) { n.adaptive_avg_pool(x, out_h, out_w); });
-}
-
-ValueId Net::lrn(ValueId x, int size, float alpha, float beta, float k) {
-    if (size < 1 || size % 2 == 0) throw Error("lrn: the window size must be odd, not " + std::to_string(size));
-    return remembered(add_op(make_lrn(size, alpha, beta, k), {x}, value(x).shape), [=](Net& n) { n.lrn(x, size, alpha, beta, k); });
-}
-
-ValueId Net::dropout(ValueId x, float p) {
-    if (!(p >= 0.f && p < 1.f)) throw Error("dropout: p must be in [0, 1), not " + std::to_string(p));
-    return remembered(add_op(make_dropout(p, uint64_t(ops_.size())), {x}, value(x).shape), [=](Net& n) { n.dropout(x, p); });
-}
 
 void Net::set_training(bool training) {
     training_ = training;
@@ -111,48 +61,6 @@ void Net::set_random(uint64_t seed, uint64_t step) {
     for (auto& lane : lanes_) lane->set_random(seed, step);
 }
 
-ValueId Net::avg_pool(ValueId x, int kernel, int stride, int pad) {
-    const Shape in = value(x).shape;
-    Shape out{1, in.c, window_positions(in.h, kernel, stride, pad), window_positions(in.w, kernel, stride, pad)};
-    return remembered(add_op(make_avg_pool(kernel, kernel, stride, pad), {x}, out), [=](Net& n) { n.avg_pool(x, kernel, stride, pad); });
-}
-
-ValueId Net::normalize(ValueId x, std::vector<float> mean, std::vector<float> stddev) {
-    const int c = value(x).shape.c;
-    if (int(mean.size()) != c || int(stddev.size()) != c)
-        throw Error("normalize: " + std::to_string(mean.size()) + " means and " + std::to_string(stddev.size()) +
-                    " standard deviations for " + std::to_string(c) + " channels");
-    for (float s : stddev)
-        if (!(s != 0.f && std::isfinite(s))) throw Error("normalize: a standard deviation must be finite and non-zero");
-    return remembered(add_op(make_normalize(mean, stddev), {x}, value(x).shape), [=](Net& n) { n.normalize(x, mean, stddev); });
-}
-
-ValueId Net::global_avg_pool(ValueId x) {
-    const Shape in = value(x).shape;
-    return remembered(add_op(make_avg_pool(in.h, in.w, 1, 0), {x}, Shape{1, in.c, 1, 1}), [=](Net& n) { n.global_avg_pool(x); });
-}
-
-ValueId Net::concat(const std::vector<ValueId>& xs) {
-    Shape out = value(xs.at(0)).shape;
-    out.c = 0;
-    for (ValueId x : xs) {
-        const Shape s = value(x).shape;
-        if (s.h != out.h || s.w != out.w)
-            throw Error("concat: spatial sizes differ (" + s.str() + " vs " + out.str() + ")");
-        out.c += s.c;
-    }
-    return remembered(add_op(make_concat(), xs, out), [=](Net& n) { n.concat(xs); });
-}
-
-ValueId Net::linear(ValueId x, int out_features, const std::string& param_name) {
-    if (value(x).shape.per_image() > size_t(1) << 30)
-        throw Error("linear " + param_name + ": " + std::to_string(value(x).shape.per_image()) +
-                    " input features are too many (flatten a smaller map)");
-    const int in = int(value(x).shape.per_image());
-    return remembered(add_op(make_linear(params_, in, out_features, param_name), {x}, Shape{1, out_features, 1, 1}),
-                      [=](Net& n) { n.linear(x, out_features, param_name); });
-}
-
 int64_t Net::macs_per_image() const {
     int64_t total = 0;
     for (const auto& op : ops_)
@@ -170,7 +78,7 @@ std::vector<Net::Layer> Net::layers() const {
         for (int i : op->param_indices()) l.parameters += int64_t(params_.param(i).size);
         l.macs = op->macs_per_image();
         l.auxiliary = op->auxiliary;
-        for (const auto& [id, name] : block_names_)
+        for (const auto& [id, name] : graph_.block_names())
             if (values_[size_t(id)].get() == op->output) l.block = name;
         out.push_back(l);
     }
@@ -198,9 +106,9 @@ std::string Net::summary() const {
     }
     out += fmt::format("total: {} parameters, {} multiply-adds per {}x{}x{} image\n", thousands(total_params),
                        thousands(total_macs), in.c, in.h, in.w);
-    if (!auxiliaries_.empty())
+    if (!auxiliaries().empty())
         out += fmt::format("with the {} auxiliary classifiers (training only): {} parameters, {} multiply-adds\n",
-                           auxiliaries_.size(), thousands(total_params + aux_params), thousands(total_macs + aux_macs));
+                           auxiliaries().size(), thousands(total_params + aux_params), thousands(total_macs + aux_macs));
     return out;
 }
 
@@ -281,14 +189,6 @@ void Net::plan(int n) {
     batch_ = n;
 }
 
-void Net::add_auxiliary(size_t first_op, ValueId logits, float weight) {
-    if (batch_ != 0) throw Error("auxiliary classifiers cannot be added to a net that has already run");
-    if (first_op >= ops_.size()) throw Error("an auxiliary classifier needs at least one op");
-    for (size_t i = first_op; i < ops_.size(); ++i) ops_[i]->auxiliary = true;
-    auxiliaries_.push_back({logits, weight});
-    remembered(0, [=](Net& n) { n.add_auxiliary(first_op, logits, weight); });
-}
-
 const float* Net::forward(const float* images) {
     if (batch_ == 0) throw Error("Net::forward before set_batch");
     if (!plan_current(batch_, usable_threads())) plan(batch_);  // set_training or set_options since set_batch
@@ -351,7 +251,7 @@ float Net::loss(const int* labels) {
     Value& out = value(output_);
     float total = softmax_cross_entropy(out.data.data(), labels, out.shape.n, out.shape.c, out.grad.data());
     if (!training_) return total;
-    for (const Auxiliary& a : auxiliaries_) {
+    for (const Auxiliary& a : auxiliaries()) {
         Value& v = value(a.logits);
         total += a.weight * softmax_cross_entropy(v.data.data(), labels, v.shape.n, v.shape.c, v.grad.data());
         for (size_t i = 0; i < v.grad.size(); ++i) v.grad.data()[i] *= a.weight;
@@ -374,7 +274,7 @@ void Net::backward(const std::function<void(const Op&)>& after_op) {
     for (Value* v : unconsumed_) std::fill(v->grad.data(), v->grad.data() + v->grad.size(), 0.f);
     value(output_).grad_written = true;
     if (training_)
-        for (const Auxiliary& a : auxiliaries_) value(a.logits).grad_written = true;
+        for (const Auxiliary& a : auxiliaries()) value(a.logits).grad_written = true;
     rt_->profiling = profiling_;
     for (auto it = ops_.rbegin(); it != ops_.rend(); ++it) {
         if ((*it)->auxiliary && !training_) continue;

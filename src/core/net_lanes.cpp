@@ -67,10 +67,7 @@ void Net::set_lanes(int n, int threads) {
     if (int(lanes_.size()) != threads) {
         lanes_.clear();
         for (int i = 0; i < threads; ++i) {
-            const Shape in = values_[0]->shape;
-            auto lane = std::make_unique<Net>(in.c, in.h, in.w);
-            for (const auto& step : recipe_) step(*lane);
-            for (const auto& [id, name] : block_names_) lane->name_block(id, name);
+            auto lane = std::make_unique<Net>(graph_);
             // The first copy writes the gradients straight into this net's; the others sum theirs in.
             lane->params_.share(params_, i == 0);
             // A copy runs on one thread of its own (each_lane), every op on it.
@@ -120,7 +117,7 @@ float Net::loss_lanes(const int* labels) {
         total += double(share) * lane->loss(labels + lane->image_offset_);
         std::vector<ValueId> logits{lane->output_};
         if (training_)
-            for (const Auxiliary& a : lane->auxiliaries_) logits.push_back(a.logits);
+            for (const Auxiliary& a : lane->auxiliaries()) logits.push_back(a.logits);
         for (ValueId id : logits) {
             TensorView& g = lane->value(id).grad;
             for (size_t i = 0; i < g.size(); ++i) g[i] *= share;

@@ -92,7 +92,7 @@ void Net::plan_activations() {
     for (Lifetime& l : lives)
         if (l.last < l.first) l.last = end;  // nothing reads it
     lives[index.at(values_[size_t(output_)].get())].last = end;
-    for (const Auxiliary& a : auxiliaries_) lives[index.at(values_[size_t(a.logits)].get())].last = end;
+    for (const Auxiliary& a : auxiliaries()) lives[index.at(values_[size_t(a.logits)].get())].last = end;
     act_arena_.resize(plan_arena(lives));
     for (size_t i = 0; i < planned.size(); ++i)
         planned[i]->data = TensorView(act_arena_.data() + lives[i].offset, storage_of(planned[i]->shape, planned[i]->layout));
@@ -122,7 +122,7 @@ void Net::plan_gradients() {
         if (index.count(values_[size_t(id)].get())) lives[index[values_[size_t(id)].get()]].first = -1;
     };
     written_by_loss(output_);
-    for (const Auxiliary& a : auxiliaries_) written_by_loss(a.logits);
+    for (const Auxiliary& a : auxiliaries()) written_by_loss(a.logits);
     unconsumed_.clear();
     for (size_t i = 0; i < lives.size(); ++i) {
         Lifetime& l = lives[i];

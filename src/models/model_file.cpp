@@ -81,11 +81,11 @@ InceptionSpec inception_spec(const json& j, const Where& w) {
 
 // One layer: a bare name ("relu") or an object with one op key, and optionally "name" to give its
 // parameters another prefix than its position.
-ValueId add_layer(Net& net, ValueId x, const json& layer, std::string name, int classes, const Where& w) {
+ValueId add_layer(Graph& g, ValueId x, const json& layer, std::string name, int classes, const Where& w) {
     if (layer.is_string()) {
         const std::string op = layer;
-        if (op == "relu") return net.relu(x);
-        if (op == "global_avg_pool") return net.global_avg_pool(x);
+        if (op == "relu") return g.relu(x);
+        if (op == "global_avg_pool") return g.global_avg_pool(x);
         if (op == "flatten") return x;  // linear flattens its input; see ops/linear.cpp
         throw w.error("unknown layer \"" + op + "\" (bare layers: relu, global_avg_pool, flatten)");
     }
@@ -109,7 +109,7 @@ ValueId add_layer(Net& net, ValueId x, const json& layer, std::string name, int 
             if (!a.is_object()) throw wa.error("expected {\"out\": N, \"kernel\": K, \"stride\": S, \"pad\": P}");
             only_keys(a, {"out", "kernel", "stride", "pad", "bias"}, wa);
             if (a.contains("bias") && !a["bias"].is_boolean()) throw wa.at("bias").error("expected true or false");
-            return net.conv(x,
+            return g.conv(x,
                             ConvSpec{int_field(a, "out", -1, 1, wa), int_field(a, "kernel", -1, 1, wa),
                                      int_field(a, "stride", 1, 1, wa), int_field(a, "pad", 0, 0, wa),
                                      !a.contains("bias") || a["bias"] == true},
@@ -118,7 +118,7 @@ ValueId add_layer(Net& net, ValueId x, const json& layer, std::string name, int 
         if (op == "batch_norm") {
             if (!a.is_object()) throw wa.error("expected {\"eps\": E, \"momentum\": M}");
             only_keys(a, {"eps", "momentum"}, wa);
-            return net.batch_norm(x, number_field(a, "eps", 1e-5, wa), number_field(a, "momentum", 0.1, wa), name);
+            return g.batch_norm(x, number_field(a, "eps", 1e-5, wa), number_field(a, "momentum", 0.1, wa), name);
         }
         if (op == "normalize") {
             if (!a.is_object() || !a.contains("mean") || !a.contains("std"))
@@ -128,15 +128,15 @@ ValueId add_layer(Net& net, ValueId x, const json& layer, std::string name, int 
             const char* keys[2] = {"mean", "std"};
             for (int k = 0; k < 2; ++k) {
                 const json& list = a[keys[k]];
-                if (!list.is_array() || int(list.size()) != net.value(x).shape.c)
-                    throw wa.at(keys[k]).error(fmt::format("expected {} numbers, one per channel", net.value(x).shape.c));
+                if (!list.is_array() || int(list.size()) != g.shape(x).c)
+                    throw wa.at(keys[k]).error(fmt::format("expected {} numbers, one per channel", g.shape(x).c));
                 for (size_t c = 0; c < list.size(); ++c) {
                     if (!list[c].is_number() || !(std::abs(list[c].get<double>()) <= 1e30))
                         throw wa.at(keys[k]).at(c).error("expected a number, not " + list[c].dump());
                     per_channel[k].push_back(list[c].get<float>());
                 }
             }
-            return net.normalize(x, per_channel[0], per_channel[1]);
+            return g.normalize(x, per_channel[0], per_channel[1]);
         }
         if (op == "branches") {
             // Parallel paths from x, concatenated on channels: an Inception block written out.
@@ -146,15 +146,15 @@ ValueId add_layer(Net& net, ValueId x, const json& layer, std::string name, int 
                 if (!a[p].is_array() || a[p].empty()) throw wa.at(p).error("expected a path: a list of layers");
                 ValueId y = x;
                 for (size_t l = 0; l < a[p].size(); ++l)
-                    y = add_layer(net, y, a[p][l], fmt::format("{}.{}.{}", name, p, l), classes, wa.at(p).at(l));
+                    y = add_layer(g, y, a[p][l], fmt::format("{}.{}.{}", name, p, l), classes, wa.at(p).at(l));
                 ends.push_back(y);
             }
             for (size_t p = 1; p < ends.size(); ++p)
-                if (net.value(ends[p]).shape.h != net.value(ends[0]).shape.h || net.value(ends[p]).shape.w != net.value(ends[0]).shape.w)
+                if (g.shape(ends[p]).h != g.shape(ends[0]).h || g.shape(ends[p]).w != g.shape(ends[0]).w)
                     throw wa.at(p).error(fmt::format("this path ends with {}x{} maps, path 0 with {}x{}: they cannot be concatenated",
-                                                     net.value(ends[p]).shape.h, net.value(ends[p]).shape.w,
-                                                     net.value(ends[0]).shape.h, net.value(ends[0]).shape.w));
-            return net.concat(ends);
+                                                     g.shape(ends[p]).h, g.shape(ends[p]).w,
+                                                     g.shape(ends[0]).h, g.shape(ends[0]).w));
+            return g.concat(ends);
         }
         if (op == "max_pool" || op == "avg_pool") {
             if (!a.is_object()) throw wa.error("expected {\"kernel\": K, \"stride\": S, \"pad\": P}");
@@ -167,20 +167,20 @@ ValueId add_layer(Net& net, ValueId x, const json& layer, std::string name, int 
             if (2 * pad > k) throw wa.error(fmt::format("pad {} is more than half the kernel {}", pad, k));
             const bool ceil_mode = a.contains("ceil") && a["ceil"] == true;
             if (a.contains("ceil") && !a["ceil"].is_boolean()) throw wa.at("ceil").error("expected true or false");
-            return op == "max_pool" ? net.max_pool(x, k, stride, pad, ceil_mode) : net.avg_pool(x, k, stride, pad);
+            return op == "max_pool" ? g.max_pool(x, k, stride, pad, ceil_mode) : g.avg_pool(x, k, stride, pad);
         }
         if (op == "adaptive_avg_pool") {
             if (!a.is_object()) throw wa.error("expected {\"size\": S}");
             only_keys(a, {"size"}, wa);
             const int size = int_field(a, "size", -1, 1, wa);
-            return net.adaptive_avg_pool(x, size, size);
+            return g.adaptive_avg_pool(x, size, size);
         }
         if (op == "lrn") {
             if (!a.is_object()) throw wa.error("expected {\"size\": 5, \"alpha\": 1e-4, \"beta\": 0.75, \"k\": 1}");
             only_keys(a, {"size", "alpha", "beta", "k"}, wa);
             const int size = int_field(a, "size", -1, 1, wa);
             if (size % 2 == 0) throw wa.at("size").error(fmt::format("must be odd, not {}", size));
-            return net.lrn(x, size, number_field(a, "alpha", 1e-4, wa), number_field(a, "beta", 0.75, wa),
+            return g.lrn(x, size, number_field(a, "alpha", 1e-4, wa), number_field(a, "beta", 0.75, wa),
                            number_field(a, "k", 1.0, wa));
         }
         if (op == "dropout") {
@@ -188,21 +188,21 @@ ValueId add_layer(Net& net, ValueId x, const json& layer, std::string name, int 
             only_keys(a, {"p"}, wa);
             const double p = number_field(a, "p", -1, wa);
             if (!(p >= 0 && p < 1)) throw wa.at("p").error(fmt::format("must be in [0, 1), not {}", p));
-            return net.dropout(x, float(p));
+            return g.dropout(x, float(p));
         }
         if (op == "linear") {
             if (!a.is_object()) throw wa.error("expected {\"out\": N or \"classes\"}");
             only_keys(a, {"out"}, wa);
             const bool to_classes = a.contains("out") && a["out"] == "classes";
-            return net.linear(x, to_classes ? classes : int_field(a, "out", -1, 1, wa), name);
+            return g.linear(x, to_classes ? classes : int_field(a, "out", -1, 1, wa), name);
         }
-        if (op == "inception") return inception(net, x, inception_spec(a, wa), name);
+        if (op == "inception") return inception(g, x, inception_spec(a, wa), name);
         if (op == "aux") {
             // A side branch from here to its own logits; the main path goes on from x unchanged.
             if (!a.is_object() || !a.contains("layers") || !a["layers"].is_array() || a["layers"].empty())
                 throw wa.error("expected {\"weight\": W, \"layers\": [...]}");
             only_keys(a, {"weight", "layers"}, wa);
-            const size_t first = net.op_count();
+            const size_t first = g.nodes().size();
             ValueId y = x;
             for (size_t l = 0; l < a["layers"].size(); ++l) {
                 const json& layer = a["layers"][l];
@@ -211,26 +211,26 @@ ValueId add_layer(Net& net, ValueId x, const json& layer, std::string name, int 
                                             : fmt::format("{}.{}", name, l);
                 json renamed = layer;
                 if (renamed.is_object()) renamed.erase("name");
-                y = add_layer(net, y, renamed, own, classes, wa.at("layers").at(l));
+                y = add_layer(g, y, renamed, own, classes, wa.at("layers").at(l));
             }
-            const Shape& out = net.value(y).shape;
+            const Shape& out = g.shape(y);
             if (out.c != classes || out.h != 1 || out.w != 1)
                 throw wa.error(fmt::format("an auxiliary classifier must end with 'classes' = {} outputs, not [{}, {}, {}]",
                                            classes, out.c, out.h, out.w));
-            net.add_auxiliary(first, y, number_field(a, "weight", 0.3, wa));
+            g.add_auxiliary(first, y, number_field(a, "weight", 0.3, wa));
             return x;
         }
         if (op == "inception_bn") {
             if (!a.is_object() || !a.contains("channels"))
                 throw wa.error("expected {\"channels\": [c1, [c2_reduce, c2], [c3_reduce, c3], c4], \"eps\": 1e-3}");
             only_keys(a, {"channels", "eps"}, wa);
-            return inception_bn(net, x, inception_spec(a["channels"], wa.at("channels")), number_field(a, "eps", 1e-3, wa),
+            return inception_bn(g, x, inception_spec(a["channels"], wa.at("channels")), number_field(a, "eps", 1e-3, wa),
                                 name);
         }
         if (op == "conv_bn") {
             if (!a.is_object()) throw wa.error("expected {\"out\": N, \"kernel\": K, \"stride\": S, \"pad\": P, \"eps\": E}");
             only_keys(a, {"out", "kernel", "stride", "pad", "eps"}, wa);
-            return conv_bn_relu(net, x,
+            return conv_bn_relu(g, x,
                                 ConvSpec{int_field(a, "out", -1, 1, wa), int_field(a, "kernel", -1, 1, wa),
                                          int_field(a, "stride", 1, 1, wa), int_field(a, "pad", 0, 0, wa)},
                                 number_field(a, "eps", 1e-3, wa), name);
@@ -245,10 +245,10 @@ ValueId add_layer(Net& net, ValueId x, const json& layer, std::string name, int 
                   "global_avg_pool, flatten)");
 }
 
-Net build(const json& j, const ModelSpec& spec, int size) {
+Graph build(const json& j, const ModelSpec& spec, int size) {
     const Where root{spec.source, ""};
-    Net net(spec.in_channels, size, size);
-    ValueId x = net.input();
+    Graph g(spec.in_channels, size, size);
+    ValueId x = g.input();
     const json& body = j["body"];
     for (size_t i = 0; i < body.size(); ++i) {
         const Where w = root.at("body").at(i);
@@ -258,22 +258,22 @@ Net build(const json& j, const ModelSpec& spec, int size) {
             if (!item["layers"].is_array() || item["layers"].empty())
                 throw w.at("layers").error("expected a list of layers");
             for (size_t l = 0; l < item["layers"].size(); ++l)
-                x = add_layer(net, x, item["layers"][l], fmt::format("{}.{}", i, l), spec.classes, w.at("layers").at(l));
+                x = add_layer(g, x, item["layers"][l], fmt::format("{}.{}", i, l), spec.classes, w.at("layers").at(l));
             if (item.contains("block")) {
                 if (!item["block"].is_string()) throw w.at("block").error("expected the block's label as a string");
-                net.name_block(x, item["block"]);
+                g.name_block(x, item["block"]);
             }
         } else {
-            x = add_layer(net, x, item, std::to_string(i), spec.classes, w);
+            x = add_layer(g, x, item, std::to_string(i), spec.classes, w);
         }
     }
-    const Shape& out = net.value(x).shape;
+    const Shape& out = g.shape(x);
     if (out.c != spec.classes || out.h != 1 || out.w != 1)
         throw root.at("body").error(fmt::format("the network ends with [{}, {}, {}] values per image; it must end with "
                                                 "'classes' = {} (a linear layer with \"out\": \"classes\")",
                                                 out.c, out.h, out.w, spec.classes));
-    net.set_output(x);
-    return net;
+    g.set_output(x);
+    return g;
 }
 
 json parse_json(const std::string& text, const std::string& source) {
@@ -395,8 +395,10 @@ ModelSpec model_for_weights(const std::string& weights, const std::string& model
     return given;
 }
 
-Net build_net(const ModelSpec& spec, int size) {
+Graph build_graph(const ModelSpec& spec, int size) {
     return build(parse_json(spec.text, spec.source), spec, size > 0 ? size : spec.input_size);
 }
+
+Net build_net(const ModelSpec& spec, int size) { return Net(build_graph(spec, size)); }
 
 }  // namespace googlenet

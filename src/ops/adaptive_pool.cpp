@@ -17,9 +17,6 @@ public:
         a.out_h = out_h_, a.out_w = out_w_;
         return a;
     }
-    std::string describe() const override {
-        return "adaptive-avg-pool to " + std::to_string(out_h_) + "x" + std::to_string(out_w_);
-    }
 
 private:
     void forward_plain(float* y, const float* x, ref::Dims in) override {

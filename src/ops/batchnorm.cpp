@@ -24,15 +24,10 @@ public:
 
     OpAttributes attributes() const override {
         OpAttributes a{OpAttributes::batch_norm};
-        a.eps = eps_;
+        a.eps = eps_, a.momentum = momentum_;
         return a;
     }
     std::vector<int> buffer_indices() const override { return {running_mean_, running_var_, batches_}; }
-    std::string describe() const override {
-        char s[64];
-        std::snprintf(s, sizeof s, "batch-norm eps %g", double(eps_));
-        return s;
-    }
 
     std::vector<int> param_indices() const override { return {scale_, shift_}; }
 

@@ -29,12 +29,8 @@ public:
     OpAttributes attributes() const override {
         OpAttributes a{OpAttributes::conv};
         a.kernel_h = a.kernel_w = spec_.kernel, a.stride = spec_.stride, a.pad = spec_.pad, a.fused_relu = relu_;
+        a.out_channels = spec_.out_channels, a.bias = spec_.bias;
         return a;
-    }
-    std::string describe() const override {
-        return std::string(relu_ ? "conv+relu " : "conv ") + std::to_string(spec_.kernel) + "x" + std::to_string(spec_.kernel) + "/" +
-               std::to_string(spec_.stride) + " " + std::to_string(cin_) + "->" +
-               std::to_string(spec_.out_channels);
     }
 
     std::vector<const Value*> saved_for_backward() const override {

@@ -27,11 +27,6 @@ public:
         a.p = p_;
         return a;
     }
-    std::string describe() const override {
-        char s[32];
-        std::snprintf(s, sizeof s, "dropout p=%g", double(p_));
-        return s;
-    }
 
     std::vector<const Value*> saved_for_backward() const override { return {}; }  // it keeps its mask
 

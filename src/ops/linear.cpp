@@ -19,9 +19,10 @@ public:
         bias_ = params.add(name + ".bias", {out_}, in_, out_, true);
     }
 
-    OpAttributes attributes() const override { return {OpAttributes::linear}; }
-    std::string describe() const override {
-        return "linear " + std::to_string(in_) + "->" + std::to_string(out_);
+    OpAttributes attributes() const override {
+        OpAttributes a{OpAttributes::linear};
+        a.out_channels = out_;
+        return a;
     }
 
     int64_t macs_per_image() const override { return int64_t(in_) * out_; }

@@ -16,9 +16,6 @@ public:
         a.size = size_, a.alpha = alpha_, a.beta = beta_, a.k = k_;
         return a;
     }
-    std::string describe() const override {
-        return "lrn size " + std::to_string(size_) + ", alpha " + fmt(alpha_) + ", beta " + fmt(beta_) + ", k " + fmt(k_);
-    }
 
     void prepare(Runtime& rt) override {
         md_ = desc_of(*output);
@@ -51,12 +48,6 @@ public:
     }
 
 private:
-    static std::string fmt(float v) {
-        char s[32];
-        std::snprintf(s, sizeof s, "%g", double(v));
-        return s;
-    }
-
     int size_;
     float alpha_, beta_, k_;
     dnnl::memory::desc md_;

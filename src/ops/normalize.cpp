@@ -16,7 +16,6 @@ public:
         a.mean = mean_, a.stddev = stddev_;
         return a;
     }
-    std::string describe() const override { return "normalize " + std::to_string(mean_.size()) + " channels"; }
 
 private:
     void forward_plain(float* y, const float* x, ref::Dims in) override {

@@ -8,6 +8,10 @@
 
 namespace googlenet {
 
+// The op that computes `node` on inputs whose first has the shape `in` (one image), its
+// parameters added to `params`. `salt` tells dropout layers apart (the node's index).
+std::unique_ptr<Op> make_op(const Node& node, const Shape& in, ParamStore& params, uint64_t salt);
+
 std::unique_ptr<Op> make_conv(ParamStore& params, int in_channels, ConvSpec spec,
                               const std::string& name);
 std::unique_ptr<Op> make_relu();

@@ -19,11 +19,6 @@ public:
         a.kernel_h = kh_, a.kernel_w = kw_, a.stride = stride_, a.pad = pad_, a.ceil_mode = ceil_mode_;
         return a;
     }
-    std::string describe() const override {
-        return std::string(alg_ == dnnl::algorithm::pooling_max ? "max-pool " : "avg-pool ") +
-               std::to_string(kh_) + "x" + std::to_string(kw_) + "/" + std::to_string(stride_) +
-               (ceil_mode_ ? " ceil" : "");
-    }
 
     bool keeps_relu_zeros() const override { return alg_ == dnnl::algorithm::pooling_max; }
     // Max pooling's backward reads only the workspace (and its output, to apply a ReLU mask).
