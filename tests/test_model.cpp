@@ -9,7 +9,6 @@
 #include "googlenet/models.h"
 #include "googlenet/shape_rules.h"
 #include "googlenet/train.h"
-#include "core/memory_plan.h"
 #include "testing.h"
 
 using namespace googlenet;
@@ -123,33 +122,6 @@ TEST(Model, ActivationsLiveOnlyAsLongAsSomethingReadsThem) {
     EXPECT_EQ(paths_handing_on, 2 + 9 * 4) << "b1's and b2's last convolutions and four paths per block";
     EXPECT_EQ(concats_owning, 7) << "blocks 3b and 4e hand theirs on to the max pool after them";
     EXPECT_LT(net.activation_arena_floats(), separate * 2 / 3) << "arena " << net.activation_arena_floats() << " of " << separate;
-}
-
-// Two values alive at one step in common (an op reading one and writing the other) never share.
-TEST(MemoryPlan, LifetimesThatMeetAtOneStepDoNotShare) {
-    std::vector<Lifetime> lives{{0, 1, 96}, {1, 2, 96}, {2, 3, 96}};
-    EXPECT_EQ(plan_arena(lives), 192u);
-    EXPECT_NE(lives[0].offset, lives[1].offset);
-    EXPECT_NE(lives[1].offset, lives[2].offset);
-    EXPECT_EQ(lives[0].offset, lives[2].offset) << "the first and the last never live together";
-}
-
-TEST(MemoryPlan, OverlappingLifetimesNeverShare) {
-    std::vector<Lifetime> lives{{0, 2, 100}, {1, 3, 50}, {3, 5, 100}, {4, 4, 10}};
-    const size_t total = plan_arena(lives);
-    for (size_t i = 0; i < lives.size(); ++i)
-        for (size_t j = i + 1; j < lives.size(); ++j) {
-            const Lifetime &a = lives[i], &b = lives[j];
-            const bool overlap_in_time = a.first <= b.last && b.first <= a.last;
-            const bool overlap_in_memory = a.offset < b.offset + b.size && b.offset < a.offset + a.size;
-            EXPECT_FALSE(overlap_in_time && overlap_in_memory) << i << " and " << j;
-        }
-    EXPECT_EQ(lives[0].offset, lives[2].offset) << "the two large buffers never live together";
-    // 100 floats round up to 112 (whole 64-byte lines); the 50 (64) sits beside the first 100,
-    // and the 10 (16) beside the second, where the 50 has died.
-    EXPECT_EQ(lives[1].offset, 112u);
-    EXPECT_EQ(lives[3].offset, 112u);
-    EXPECT_EQ(total, 176u);
 }
 
 // The comparison every tensor test uses fails on NaN and infinity on either side (a result that

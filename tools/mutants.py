@@ -84,14 +84,14 @@ MUTANTS = [
      "    epoch_ = epoch;\n", "    epoch_ = epoch - (first_batch > 0);\n",
      ["cli:Cli.test_resume_on_an_image_folder_with_augmentation_gives_the_same_weights"]),
     # ReLU masks handed on through concatenation and pooling; the memory plan's overlap test.
-    ("relu-mask-hand-on", "src/core/net_plan.cpp",
-     "        for (const Value* in : op->inputs) producer[in]->relu_mask = ReluMask::handed_on;\n",
-     "        for (const Value* in : op->inputs) producer[in]->relu_mask = ReluMask::none;\n",
-     ["ctest:ops_reference"]),
-    ("memory-plan-lifetimes-that-meet", "src/core/memory_plan.cpp",
+    ("relu-mask-hand-on", "src/passes/fusion.cpp",
+     "        for (ValueId in : op.inputs) producer[size_t(in)]->relu_mask = ReluMask::handed_on;\n",
+     "        for (ValueId in : op.inputs) producer[size_t(in)]->relu_mask = ReluMask::none;\n",
+     ["ctest:passes", "ctest:ops_reference"]),
+    ("memory-plan-lifetimes-that-meet", "src/passes/memory_plan.cpp",
      "            if (p->first <= l->last && l->first <= p->last) taken.emplace_back(p->offset, p->offset + p->size);\n",
      "            if (p->first < l->last && l->first < p->last) taken.emplace_back(p->offset, p->offset + p->size);\n",
-     ["ctest:model"]),
+     ["ctest:passes"]),
     # Fault paths: a NaN right after resume, batch norm's statistics after a NaN, fewer OpenMP
     # threads than planned, the loader's thread, a layer too large for an int.
     ("nan-after-resume-saves-zeros", "src/train/trainer.cpp",
@@ -157,8 +157,9 @@ MUTANTS = [
     ("winograd-max-tile-ignored", "src/ops/winograd.cpp",
      "    const int largest = std::min(max_tile, kLargestTile);\n", "    const int largest = kLargestTile;\n",
      ["ctest:model"]),
-    ("layout-option-ignored", "src/core/net.cpp",
-     "    const Layout canonical = options_.layout;\n", "    const Layout canonical = Layout::blocked;\n",
+    ("layout-option-ignored", "src/core/net_plan.cpp",
+     "    const std::vector<Layout> layouts = googlenet::choose_layouts(graph_, fused_, options_.layout, channel_block());\n",
+     "    const std::vector<Layout> layouts = googlenet::choose_layouts(graph_, fused_, Layout::blocked, channel_block());\n",
      ["ctest:model"]),
     ("engine-options-not-kept-with-the-run", "src/train/checkpoint.cpp",
      "    f.optional(\"winograd_max_tile\", c.engine.winograd_max_tile);\n", "\n",
@@ -171,6 +172,16 @@ MUTANTS = [
     ("node-auxiliary-flag-lost", "src/core/net.cpp",
      "        op->auxiliary = nodes[i].auxiliary;\n", "\n",
      ["ctest:paper_pytorch"]),
+    # The passes: fusion of a ReLU whose input is read elsewhere, and an activation a backward
+    # step reads (its op saved it) freed when forward is done with it.
+    ("fusion-ignores-other-readers", "src/passes/fusion.cpp",
+     "            if (producer && readers[size_t(v)] == 1 && v != g.output() &&\n",
+     "            if (producer && v != g.output() &&\n",
+     ["ctest:passes"]),
+    ("lifetimes-forget-saved-values", "src/passes/lifetimes.cpp",
+     "        for (ValueId v : op.saved) lives[index.at(v)].last = std::max(lives[index.at(v)].last, end - 1 - i);\n",
+     "\n",
+     ["ctest:passes"]),
 ]
 
 

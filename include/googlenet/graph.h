@@ -40,6 +40,10 @@ std::string describe(const OpAttributes& op, const Shape& in, size_t inputs);
 // Zero or negative sizes where the input is too small.
 Shape output_shape(const OpAttributes& op, const std::vector<Shape>& in);
 
+// Who applies a fused ReLU's backward, dy * (y > 0), to its output's gradient: set by the fusion
+// passes (src/passes/fusion.h) on the ops that run.
+enum class ReluMask { none, own, handed_on };
+
 struct ConvSpec {
     int out_channels, kernel, stride = 1, pad = 0;
     bool bias = true;  // false before a batch norm, as torchvision's BasicConv2d

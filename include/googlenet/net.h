@@ -26,6 +26,7 @@ struct stream;
 namespace googlenet {
 
 struct Value {
+    ValueId id = 0;  // as in the graph
     std::string name;
     Shape shape;  // shape.n is the batch size set by Net::set_batch
     Layout layout = Layout::nchw;
@@ -43,8 +44,6 @@ struct Value {
 
 class Runtime;
 
-// Who applies a fused ReLU's backward, dy * (y > 0), to its output's gradient (Net::hand_on_relu_masks).
-enum class ReluMask { none, own, handed_on };
 
 class Op {
 public:
@@ -59,10 +58,6 @@ public:
     virtual void backward(Runtime& rt) = 0;
     // Multiply-adds of the forward pass for one image (as PyTorch's hook-based counters count them).
     virtual int64_t macs_per_image() const { return 0; }
-    virtual bool is_relu() const { return false; }
-    // Whether the op addresses channel ranges of its output (concatenation): in a blocked layout
-    // those must start on block boundaries.
-    virtual bool slices_channels() const { return false; }
     virtual std::vector<int> param_indices() const { return {}; }  // into the Net's ParamStore
     virtual std::vector<int> buffer_indices() const { return {}; }  // its buffers in the ParamStore
     virtual OpAttributes attributes() const = 0;
@@ -76,9 +71,6 @@ public:
     // Asks the op to apply ReLU to its own output (a oneDNN post-op); false if it cannot. An op
     // that accepts owns the mask (relu_mask).
     virtual bool fuse_relu() { return false; }
-    // Whether the output is positive exactly where the input it came from was (max pooling,
-    // concatenation): the op can then apply its inputs' ReLU masks to its output's gradient.
-    virtual bool keeps_relu_zeros() const { return false; }
     // The values whose data backward reads: they live until then. By default every input and
     // the output, which is always safe.
     virtual std::vector<const Value*> saved_for_backward() const {
@@ -210,13 +202,14 @@ private:
     const float* forward_lanes(const float* images);
     float loss_lanes(const int* labels);
     void backward_lanes(const float* dlogits, const std::function<void(const Op&)>& after_op);
-    std::map<const Value*, int> reader_counts() const;  // how many ops read each value
-    void fuse_conv_relu();
-    void hand_on_relu_masks();
-    void plan_activations();
-    void plan_gradients();
+    // The passes of src/passes/ applied to the ops and values (net_plan.cpp).
+    void fuse();  // once, at the first plan
+    void choose_layouts();
+    std::vector<struct OpUse> op_uses() const;
+    void plan_memory();
 
     Graph graph_;  // the batch split's copies are made from it
+    std::vector<struct FusedOp> fused_;  // what runs of the graph's nodes (src/passes/fusion.h)
     std::vector<std::unique_ptr<Value>> values_;
     std::vector<std::unique_ptr<Op>> ops_;
     ParamStore params_;

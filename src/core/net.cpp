@@ -13,6 +13,7 @@
 #include "core/branch_plan.h"
 #include "googlenet/shape_rules.h"
 #include "core/runtime.h"
+#include "passes/fusion.h"
 #include "ops/ops.h"
 
 namespace googlenet {
@@ -22,6 +23,7 @@ Net::Net(Graph graph) : graph_(std::move(graph)) {
         auto v = std::make_unique<Value>();
         v->name = name;
         v->shape = shape;
+        v->id = ValueId(values_.size());
         values_.push_back(std::move(v));
         return values_.back().get();
     };
@@ -146,8 +148,7 @@ void Net::plan(int n) {
     }
     lanes_.clear();
     if (!rt_) {
-        fuse_conv_relu();
-        hand_on_relu_masks();
+        fuse();
         rt_ = std::make_unique<Runtime>(params_);
         rt_->training = training_;
         rt_->seed = seed_;
@@ -156,29 +157,15 @@ void Net::plan(int n) {
         rt_->choice_batch = choice_batch_;
     }
     rt_->options = options_;
-    // The input image stays as the user gives it; everything else takes the canonical layout,
-    // except 1x1 maps whose channels do not fill whole blocks (the linear layer reads a 1x1 map
-    // as an N x C matrix, which a blocked or NHWC layout is only when no channel is padding), and
-    // around a concatenation whose channel ranges do not fall on block boundaries.
-    const Layout canonical = options_.layout;
-    for (auto& v : values_) {
-        v->shape.n = n;
-        const bool matrix_compatible = v->shape.h * v->shape.w > 1 || v->shape.c % channel_block() == 0;
-        v->layout = v.get() == values_[0].get() || !matrix_compatible ? Layout::nchw : canonical;
-    }
-    for (auto& op : ops_) {
-        bool aligned = true;
-        for (const Value* in : op->inputs) aligned = aligned && in->shape.c % channel_block() == 0;
-        if (op->slices_channels() && !aligned)
-            for (Value* v : op->inputs) v->layout = op->output->layout = Layout::nchw;
-    }
+    for (auto& v : values_) v->shape.n = n;
+    choose_layouts();
     if (wants_branches(n, threads)) plan_branches(threads);
-    plan_activations();
-    plan_gradients();
+    plan_memory();
     // Scratch takes the second and later gradients of values read by several ops (Runtime::grad_target).
     size_t shared = 0;
-    for (const auto& [v, count] : reader_counts())
-        if (count > 1 && v->needs_grad) shared = std::max(shared, v->grad.size());
+    const std::vector<int> readers = reader_counts(fused_, value_count());
+    for (auto& v : values_)
+        if (readers[size_t(v->id)] > 1 && v->needs_grad) shared = std::max(shared, v->grad.size());
     rt_->resize_scratch(shared);
     for (auto& op : ops_) {
         // Ops that run beside others, one thread each, get primitives made for one thread.
@@ -237,7 +224,7 @@ std::vector<Net::OpTime> Net::op_times() const {
     for (OpTime& t : times) t.forward_ms /= copies, t.backward_data_ms /= copies, t.backward_weights_ms /= copies;
     for (size_t l = 1; l < lanes_.size(); ++l) {
         const std::vector<OpTime> other = lanes_[l]->op_times();
-        for (size_t i = 0; i < times.size(); ++i) {  // the copies replay one recipe: the same ops
+        for (size_t i = 0; i < times.size(); ++i) {  // the copies are made from one graph: the same ops
             times[i].forward_ms += other[i].forward_ms / copies;
             times[i].backward_data_ms += other[i].backward_data_ms / copies;
             times[i].backward_weights_ms += other[i].backward_weights_ms / copies;

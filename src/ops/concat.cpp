@@ -15,8 +15,6 @@ namespace {
 class Concat final : public Op {
 public:
     OpAttributes attributes() const override { return {OpAttributes::concat}; }
-    bool slices_channels() const override { return true; }
-    bool keeps_relu_zeros() const override { return true; }
     std::vector<const Value*> saved_for_backward() const override {
         if (relu_mask == ReluMask::own) return {output};
         return {};

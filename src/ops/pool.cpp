@@ -20,7 +20,6 @@ public:
         return a;
     }
 
-    bool keeps_relu_zeros() const override { return alg_ == dnnl::algorithm::pooling_max; }
     // Max pooling's backward reads only the workspace (and its output, to apply a ReLU mask).
     std::vector<const Value*> saved_for_backward() const override {
         if (relu_mask == ReluMask::own) return {output};

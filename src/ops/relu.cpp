@@ -8,7 +8,6 @@ namespace {
 class Relu final : public Op {
 public:
     OpAttributes attributes() const override { return {OpAttributes::relu}; }
-    bool is_relu() const override { return true; }
     std::vector<const Value*> saved_for_backward() const override { return {output}; }
 
     void prepare(Runtime& rt) override {

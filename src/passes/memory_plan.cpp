@@ -1,4 +1,4 @@
-#include "core/memory_plan.h"
+#include "passes/memory_plan.h"
 
 #include <algorithm>
 #include <utility>

@@ -1,0 +1,38 @@
+// The fusion passes: what runs of a graph's nodes, as data. They read the graph alone (its nodes'
+// kinds, inputs and flags), so each is tested on a graph without a Net (tests/test_passes.cpp).
+#pragma once
+#include <cstddef>
+#include <vector>
+
+#include "googlenet/graph.h"
+
+namespace googlenet {
+
+// One op that runs: the node it computes, the value it writes (a fused ReLU's output) and where
+// the ReLU mask of its output's gradient is applied.
+struct FusedOp {
+    size_t node;
+    std::vector<ValueId> inputs;
+    ValueId output;
+    bool fused_relu = false;
+    ReluMask relu_mask = ReluMask::none;
+};
+
+// Every node of `g`, in order, except each ReLU whose input comes from a convolution and goes
+// nowhere else (and is not the network's output): that ReLU becomes the convolution's post-op,
+// one pass over memory fewer forward, and the pre-activation tensor is never stored. The
+// convolution then owns the mask.
+std::vector<FusedOp> fuse_conv_relu(const Graph& g);
+
+// A fused ReLU's backward needs its output y until backward runs. When y's only reader is a max
+// pool or a concatenation, that op's output is positive exactly where the y it came from was (a
+// max is positive iff the winning element is; a concatenation copies), so the mask can be applied
+// to that output's gradient before the op's own backward, and y dies as soon as it has been read
+// forward. Chains hand on further (paths -> concatenation -> max pool). Pooling scatters each
+// gradient to its window's winner, so masking before or after is the same.
+void hand_on_relu_masks(const Graph& g, std::vector<FusedOp>& ops);
+
+// How many ops read each value, by value id.
+std::vector<int> reader_counts(const std::vector<FusedOp>& ops, int values);
+
+}  // namespace googlenet

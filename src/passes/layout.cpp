@@ -1,0 +1,23 @@
+#include "passes/layout.h"
+
+namespace googlenet {
+
+std::vector<Layout> choose_layouts(const Graph& g, const std::vector<FusedOp>& ops, Layout canonical, int channel_block) {
+    std::vector<Layout> layouts(size_t(g.value_count()), canonical);
+    for (ValueId v = 0; v < g.value_count(); ++v) {
+        const Shape& s = g.shape(v);
+        const bool matrix_compatible = s.h * s.w > 1 || s.c % channel_block == 0;
+        if (v == g.input() || !matrix_compatible) layouts[size_t(v)] = Layout::nchw;
+    }
+    for (const FusedOp& op : ops) {
+        bool aligned = true;
+        for (ValueId in : op.inputs) aligned = aligned && g.shape(in).c % channel_block == 0;
+        if (g.nodes()[op.node].op.kind == OpAttributes::concat && !aligned) {
+            for (ValueId in : op.inputs) layouts[size_t(in)] = Layout::nchw;
+            layouts[size_t(op.output)] = Layout::nchw;
+        }
+    }
+    return layouts;
+}
+
+}  // namespace googlenet
