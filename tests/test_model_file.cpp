@@ -93,6 +93,10 @@ TEST(ModelFile, MistakesNameTheFileAndTheKey) {
                  "m.json: unknown key 'extra'");
     expect_error([] { parse_model("{\"name\": \"t\",\n  \"input\": {\"channels\": 1 \"size\": 8}}", "m.json"); },
                  "m.json:2:32: not valid JSON (syntax error while parsing object");
+    expect_error([] { parse_model(R"({"format_version": 2, "name": "t", "input": {"channels": 1, "size": 8}, "classes": 10, "body": ["relu"]})", "m.json"); },
+                 "m.json: format_version: 2 is later than this googlenet reads (1): it was written by a newer googlenet; upgrade to read it");
+    expect_error([] { parse_model(R"({"format_version": "1", "name": "t", "input": {"channels": 1, "size": 8}, "classes": 10, "body": ["relu"]})", "m.json"); },
+                 "m.json: format_version: expected a positive whole number, not \"1\"");
     expect_error([] { load_model("no-such-model"); }, "--model no-such-model: neither a built-in model (d2l, paper, torchvision) nor a readable file");
 }
 

@@ -35,6 +35,10 @@ Net d2l_googlenet(int in_channels = 1, int classes = 10, int size = 96);
 // A network described by a model file (docs/models.md): JSON giving the input, the classes and a
 // body laid out as PyTorch's nn.Sequential holds it, so each parameter's name follows from its
 // position ("2.0.p1_1.weight": body item 2, layer 0, path 1's first conv).
+// The model file format's version: a file may say "format_version" (one without it is version 1,
+// as googlenet 0.2 wrote them); a file of a later version is refused.
+inline constexpr int kModelFormatVersion = 1;
+
 struct ModelSpec {
     std::string name;         // the file's "name"
     std::string source;       // "built-in model d2l" or the path it was read from

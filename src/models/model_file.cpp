@@ -306,7 +306,14 @@ ModelSpec parse_model(const std::string& text, const std::string& source) {
     const json j = parse_json(text, source);
     const Where root{source, ""};
     if (!j.is_object()) throw root.error("a model file is a JSON object");
-    only_keys(j, {"name", "description", "input", "classes", "body"}, root);
+    only_keys(j, {"format_version", "name", "description", "input", "classes", "body"}, root);
+    if (j.contains("format_version")) {
+        const int version = positive_int(j["format_version"], root.at("format_version"));
+        if (version > kModelFormatVersion)
+            throw root.at("format_version").error(fmt::format(
+                "{} is later than this googlenet reads ({}): it was written by a newer googlenet; upgrade to read it",
+                version, kModelFormatVersion));
+    }
     ModelSpec spec;
     spec.source = source;
     spec.text = text;
@@ -373,6 +380,7 @@ namespace {
 // The network a model file describes, without the names and words for people.
 json network_of(const std::string& text, const std::string& source) {
     json j = parse_json(text, source);
+    j.erase("format_version");
     j.erase("name");
     j.erase("description");
     return j;
