@@ -1,4 +1,5 @@
-// Runs one op on its own, outside a Net, on given inputs and parameters.
+// Runs one op on its own, outside a Net, on given inputs and parameters, backward as every
+// executor runs it (src/execution/backward_step.h).
 #pragma once
 #include <gtest/gtest.h>
 
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "core/runtime.h"
+#include "execution/backward_step.h"
 #include "ops/ops.h"
 
 namespace googlenet::testing {
@@ -17,17 +19,14 @@ class OpRunner {
 public:
     OpRunner(const std::function<std::unique_ptr<Op>(ParamStore&)>& make, const std::vector<Shape>& ins,
              Shape out) {
-        op_ = make(params_);
+        ops_.push_back(make(params_));
+        op_ = ops_[0].get();
         params_.allocate();
         rt_ = std::make_unique<Runtime>(params_);
-        size_t largest = out.numel();
-        for (const Shape& s : ins) {
-            op_->inputs.push_back(add(s));
-            largest = std::max(largest, s.numel());
-        }
+        for (const Shape& s : ins) op_->inputs.push_back(add(s));
         op_->output = add(out);
-        rt_->resize_scratch(largest);
         op_->prepare(*rt_);
+        step_.prepare(ops_, *rt_);
     }
 
     void set_input(size_t i, const std::vector<float>& x) { copy(op_->inputs.at(i)->data, x); }
@@ -43,15 +42,13 @@ public:
     void backward(const std::vector<float>& dy) {
         copy(op_->output->grad, dy);
         for (Value* v : op_->inputs) v->grad_written = false;
-        op_->backward(*rt_);
-        rt_->stream.wait();
+        step_.run(0, *op_, *rt_);
     }
     // As backward, but the inputs' gradients count as already written by another consumer.
     void backward_accumulating(const std::vector<float>& dy) {
         copy(op_->output->grad, dy);
         for (Value* v : op_->inputs) v->grad_written = true;
-        op_->backward(*rt_);
-        rt_->stream.wait();
+        step_.run(0, *op_, *rt_);
     }
     const float* input_grad(size_t i) const { return op_->inputs.at(i)->grad.data(); }
     Value& input(size_t i) { return *op_->inputs.at(i); }
@@ -80,7 +77,9 @@ private:
     std::unique_ptr<Runtime> rt_;
     std::vector<std::unique_ptr<Value>> values_;
     std::deque<Buffer> datas_, grads_;  // a deque keeps earlier elements in place as it grows
-    std::unique_ptr<Op> op_;
+    std::vector<std::unique_ptr<Op>> ops_;  // the one op, as BackwardStep takes them
+    Op* op_ = nullptr;
+    BackwardStep step_;
 };
 
 }  // namespace googlenet::testing

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "core/runtime.h"
+#include "execution/backward_step.h"
 #include "googlenet/models.h"
 #include "googlenet/train.h"
 #include "ops/ops.h"
@@ -158,13 +159,16 @@ Results ours(const ConvCase& c, const std::vector<float>& x, const std::vector<f
     in.data = xin.view, in.grad = dxin.view, out.data = yout.view, out.grad = dyout.view;
     op->inputs = {&in};
     op->output = &out;
-    rt.resize_scratch(std::max(xin.buffer.size(), yout.buffer.size()));
     op->prepare(rt);
-    kernels = op->kernels();
+    std::vector<std::unique_ptr<Op>> ops;
+    ops.push_back(std::move(op));
+    BackwardStep step;
+    step.prepare(ops, rt);
+    kernels = ops[0]->kernels();
     const memory::desc x_plain = desc_of(c.in, Layout::nchw), y_plain = desc_of(c.out, Layout::nchw);
     reorder(rt.engine, x_plain, x.data(), xin.md, xin.buffer.data());
     reorder(rt.engine, y_plain, dy.data(), dyout.md, dyout.buffer.data());
-    op->forward(rt);
+    ops[0]->forward(rt);
     rt.stream.wait();
     Results r;
     r.y.resize(c.out.numel()), r.dx.resize(x.size());
@@ -173,8 +177,8 @@ Results ours(const ConvCase& c, const std::vector<float>& x, const std::vector<f
         omp_set_num_threads(2);
         return r;
     }
-    op->backward(rt);
-    rt.stream.wait();
+    in.grad_written = false;
+    step.run(0, *ops[0], rt);
     if (c.input_grad) reorder(rt.engine, dxin.md, dxin.buffer.data(), x_plain, r.dx.data());
     r.dw.assign(params.grad(0), params.grad(0) + w.size());
     if (c.bias) r.db.assign(params.grad(1), params.grad(1) + b.size());

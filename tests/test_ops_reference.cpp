@@ -158,8 +158,35 @@ TEST(OpsVsReference, ConvReluFusionInNet) {
     EXPECT_TENSOR_NEAR(ps.grad(1), db.data(), db.size(), kTol, "db through fused relu");
 }
 
+// A value given twice to a concatenation gets the sum of both ranges' gradients (the executor's
+// accumulation rule, src/execution/backward_step.cpp), in the blocked layout (16 channels) and
+// in NCHW (3 channels).
+TEST(OpsVsReference, AValueConcatenatedWithItselfGetsBothGradients) {
+    for (int c : {16, 3}) {
+        Graph graph(c, 1, 1);
+        const ValueId x = graph.relu(graph.input());
+        graph.concat({x, x});
+        Net net(graph);
+        net.require_input_grad();
+        net.set_batch(2);
+        const auto in = random_vector<float>(size_t(2 * c), 70), dy = random_vector<float>(size_t(4 * c), 71);
+        const float* y = net.forward(in.data());
+        net.backward(dy.data());
+        std::vector<float> expected_y(dy.size()), expected_dx(in.size());
+        for (int n = 0; n < 2; ++n)
+            for (int k = 0; k < c; ++k) {
+                const size_t i = size_t(n * c + k), first = size_t(n * 2 * c + k), second = first + size_t(c);
+                expected_y[first] = expected_y[second] = std::max(in[i], 0.f);
+                expected_dx[i] = in[i] > 0.f ? dy[first] + dy[second] : 0.f;
+            }
+        EXPECT_TENSOR_NEAR(y, expected_y.data(), expected_y.size(), 0.0, "y, " + std::to_string(c) + " channels");
+        EXPECT_TENSOR_NEAR(net.value(net.input()).grad.data(), expected_dx.data(), expected_dx.size(), 1e-6,
+                           "dx, " + std::to_string(c) + " channels");
+    }
+}
+
 // Two conv+ReLU paths concatenated and max-pooled: the paths' ReLU masks are handed on to the
-// concatenation and from it to the pool (Net::hand_on_relu_masks), so the paths' outputs need not
+// concatenation and from it to the pool (hand_on_relu_masks, src/passes/fusion.cpp), so the paths' outputs need not
 // live until backward. Gradients must be those of conv -> relu -> concat -> pool.
 TEST(OpsVsReference, ReluMasksHandedOnThroughConcatAndMaxPool) {
     Graph graph(3, 8, 8);

@@ -115,6 +115,23 @@ TEST(Layout, TheImageAndUnalignedChannelsStayPlain) {
     EXPECT_EQ(choose_layouts(g, ops, Layout::nhwc, 1)[size_t(cat)], Layout::nhwc);
 }
 
+// A ReLU or batch norm keeps its input's layout: on the image, and before a concatenation that
+// needs NCHW, the chain takes NCHW from end to end.
+TEST(Layout, OpsThatKeepTheLayoutHaveOneAtBothEnds) {
+    Graph g(16, 4, 4);
+    const ValueId r = g.relu(g.input());
+    const ValueId a = g.conv(r, {16, 1}, "a");
+    const ValueId bn = g.batch_norm(a, 1e-5f, 0.1f, "bn");
+    const ValueId ra = g.relu(bn);
+    const ValueId b = g.conv(r, {8, 1}, "b");
+    const ValueId cat = g.concat({ra, b});
+    const ValueId rc = g.relu(g.conv(cat, {16, 1}, "c"));
+    const std::vector<Layout> layouts = choose_layouts(g, fuse_conv_relu(g), Layout::blocked, 16);
+    EXPECT_EQ(layouts[size_t(r)], Layout::nchw) << "the image's";
+    for (ValueId v : {a, bn, ra, b, cat}) EXPECT_EQ(layouts[size_t(v)], Layout::nchw) << "value " << v;
+    EXPECT_EQ(layouts[size_t(rc)], Layout::blocked);
+}
+
 // Four ops, 0 -> 1 -> 2 -> 3 and 1 -> 4: op 0 saves its input and op 2 its own. Forward runs
 // them at steps 0 to 3 and backward at 4 to 7 in reverse; the logits (3) are read at the end (8).
 TEST(Lifetimes, ActivationsLiveFromTheirWriterToTheirLastReaderForwardOrBackward) {

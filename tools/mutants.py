@@ -44,9 +44,18 @@ MUTANTS = [
      "                                      {1.f / 90, 1.f / 45, 2.f / 45, 4.f / 45, 8.f / 44},\n",
      ["ctest:conv_paths", "ctest:ops_reference"]),
     # Gradients: a value read by two ops gets the sum; the batch split's copies' sum.
-    ("grad-commit-overwrites", "src/core/runtime.cpp",
-     "        for (long i = 0; i < n; ++i) g[i] += written[i];\n",
-     "        for (long i = 0; i < n; ++i) g[i] = written[i];\n",
+    ("grad-commit-overwrites", "src/execution/backward_step.cpp",
+     "            for (long k = 0; k < n; ++k) g[k] += written[k];\n",
+     "            for (long k = 0; k < n; ++k) g[k] = written[k];\n",
+     ["ctest:ops_reference"]),
+    # The executor's two rules: a value given twice to one op, and the owned ReLU masks.
+    ("value-given-twice-overwrites", "src/execution/backward_step.cpp",
+     "        for (size_t j = 0; j < i; ++j) written = written || op.inputs[j] == &v;  // a value given twice\n",
+     "\n",
+     ["ctest:ops_reference"]),
+    ("relu-mask-not-applied", "src/execution/backward_step.cpp",
+     "    if (masks_.at(index)) masks_[index]->apply(rt, *op.output);\n",
+     "    (void)masks_.at(index);\n",
      ["ctest:ops_reference"]),
     ("batch-split-gradient-sum", "src/core/net_lanes.cpp",
      "        for (const float* o : others) sum += o[i];\n", "\n",
@@ -172,8 +181,15 @@ MUTANTS = [
     ("node-auxiliary-flag-lost", "src/core/net.cpp",
      "        op->auxiliary = nodes[i].auxiliary;\n", "\n",
      ["ctest:paper_pytorch"]),
+    # A model file of a later format version.
+    ("later-model-format-accepted", "src/models/model_file.cpp",
+     "        if (version > kModelFormatVersion)\n", "        if (version > kModelFormatVersion + 1)\n",
+     ["ctest:model_file"]),
     # The passes: fusion of a ReLU whose input is read elsewhere, and an activation a backward
     # step reads (its op saved it) freed when forward is done with it.
+    ("layout-chain-not-unified", "src/passes/layout.cpp",
+     "            if (!keeps_layout || in == out) continue;\n", "            if (true) continue;\n",
+     ["ctest:passes", "ctest:ops_reference"]),
     ("fusion-ignores-other-readers", "src/passes/fusion.cpp",
      "            if (producer && readers[size_t(v)] == 1 && v != g.output() &&\n",
      "            if (producer && v != g.output() &&\n",

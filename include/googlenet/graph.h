@@ -54,7 +54,7 @@ struct ConvSpec {
 struct Node {
     OpAttributes op;
     std::vector<ValueId> inputs;
-    std::string param_name;  // conv, linear, batch norm: "<name>.weight", ...
+    std::string param_name = {};  // conv, linear, batch norm: "<name>.weight", ...
     bool auxiliary = false;  // part of an auxiliary classifier: runs in training only
 };
 

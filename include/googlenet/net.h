@@ -71,6 +71,9 @@ public:
     // Asks the op to apply ReLU to its own output (a oneDNN post-op); false if it cannot. An op
     // that accepts owns the mask (relu_mask).
     virtual bool fuse_relu() { return false; }
+    // The executor applies an owned ReLU mask to the output's gradient before the op's backward,
+    // unless the op applies it itself within its own pass over that gradient (set after prepare).
+    virtual bool applies_relu_mask() const { return false; }
     // The values whose data backward reads: they live until then. By default every input and
     // the output, which is always safe.
     virtual std::vector<const Value*> saved_for_backward() const {
@@ -82,8 +85,9 @@ public:
     std::vector<Value*> inputs;
     Value* output = nullptr;
     bool auxiliary = false;  // part of an auxiliary classifier: runs in training only
-    // own: backward starts with dy *= (y > 0) on the output's gradient; handed_on: the output's
-    // only reader applies it instead (its output has the same zeros), so y need not be saved.
+    // own: backward starts with dy *= (y > 0) on the output's gradient (applied by the executor);
+    // handed_on: the output's only reader owns it instead (its output has the same zeros), so y
+    // need not be saved.
     ReluMask relu_mask = ReluMask::none;
 };
 
@@ -220,6 +224,7 @@ private:
     bool training_ = true;
     uint64_t seed_ = 0, step_ = 0;
     std::unique_ptr<Runtime> rt_;
+    std::unique_ptr<class BackwardStep> backward_step_;  // src/execution/backward_step.h
     Options options_;
     Options planned_options_;  // as at the last plan
     std::vector<std::unique_ptr<Net>> lanes_;  // one copy per thread while a batch runs split

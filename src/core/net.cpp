@@ -13,6 +13,7 @@
 #include "core/branch_plan.h"
 #include "googlenet/shape_rules.h"
 #include "core/runtime.h"
+#include "execution/backward_step.h"
 #include "passes/fusion.h"
 #include "ops/ops.h"
 
@@ -161,17 +162,13 @@ void Net::plan(int n) {
     choose_layouts();
     if (wants_branches(n, threads)) plan_branches(threads);
     plan_memory();
-    // Scratch takes the second and later gradients of values read by several ops (Runtime::grad_target).
-    size_t shared = 0;
-    const std::vector<int> readers = reader_counts(fused_, value_count());
-    for (auto& v : values_)
-        if (readers[size_t(v->id)] > 1 && v->needs_grad) shared = std::max(shared, v->grad.size());
-    rt_->resize_scratch(shared);
     for (auto& op : ops_) {
         // Ops that run beside others, one thread each, get primitives made for one thread.
         OneThread alone(branches_ && branches_->alone.count(op.get()));
         op->prepare(*rt_);
     }
+    if (!backward_step_) backward_step_ = std::make_unique<BackwardStep>();
+    backward_step_->prepare(ops_, *rt_);
     if (branches_) prepare_branches();
     batch_ = n;
 }
@@ -265,15 +262,16 @@ void Net::backward(const std::function<void(const Op&)>& after_op) {
     rt_->profiling = profiling_;
     for (auto it = ops_.rbegin(); it != ops_.rend(); ++it) {
         if ((*it)->auxiliary && !training_) continue;
+        const size_t index = size_t(ops_.rend() - it - 1);
         if (!profiling_) {
-            (*it)->backward(*rt_);
+            backward_step_->run(index, **it, *rt_);
         } else {
             const double weights_before = rt_->weights_ms;
             const auto start = std::chrono::steady_clock::now();
-            (*it)->backward(*rt_);
+            backward_step_->run(index, **it, *rt_);
             rt_->stream.wait();
             const double all = ms_since(start);
-            OpTime& t = op_time_entry(size_t(ops_.rend() - it - 1));
+            OpTime& t = op_time_entry(index);
             t.backward_weights_ms += rt_->weights_ms - weights_before;
             t.backward_data_ms += all - (rt_->weights_ms - weights_before);
         }

@@ -24,20 +24,6 @@ dnnl::memory::desc desc_of(const Value& v) { return desc_of(v.shape, v.layout); 
 
 size_t storage_of(const Shape& s, Layout layout) { return desc_of(s, layout).get_size() / sizeof(float); }
 
-float* Runtime::grad_target(Value& v) {
-    return v.grad_written ? scratch(v.grad.size()) : v.grad.data();
-}
-
-void Runtime::grad_commit(Value& v, const float* written) {
-    if (written != v.grad.data()) {
-        float* g = v.grad.data();
-        const long n = long(v.grad.size());
-#pragma omp parallel for simd
-        for (long i = 0; i < n; ++i) g[i] += written[i];
-    }
-    v.grad_written = true;
-}
-
 void LaneShare::meet() {
     const unsigned gen = generation.load(std::memory_order_acquire);
     if (arrived.fetch_add(1, std::memory_order_acq_rel) + 1 == lanes) {

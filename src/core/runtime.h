@@ -1,5 +1,5 @@
-// What ops need while they run: the oneDNN engine and stream, the parameters, and the rule by
-// which gradients of a value read by several ops are summed.
+// What ops need while they run: the oneDNN engine and stream, the parameters, and where backward
+// writes each input's gradient (set by the executor: src/execution/backward_step.h).
 #pragma once
 #include <dnnl.hpp>
 
@@ -19,13 +19,10 @@ public:
     // their primitives belong to, with its own stream and transient buffers.
     Runtime(ParamStore& p, const dnnl::engine& e) : engine(e), stream(engine), params(p) {}
 
-    // Where an op writes the gradient of its input `v`. The first consumer to run backward
-    // overwrites v.grad (so no zeroing pass is needed); later ones write to scratch, and
-    // grad_commit adds that in.
-    float* grad_target(Value& v);
-    void grad_commit(Value& v, const float* written);
-    // Set once per batch size to the largest gradient grad_target may put here.
-    void resize_scratch(size_t n) { scratch_.resize(n); }
+    // Where the running backward writes the gradient of the op's input i (overwriting it), or null
+    // where no gradient flows to that input. Set by the executor around each op's backward.
+    float* input_grad(size_t i) const { return i < input_grads.size() ? input_grads[i] : nullptr; }
+    std::vector<float*> input_grads;
     // Room for a result that is computed but not wanted (at least n floats).
     float* scratch(size_t n) {
         if (scratch_.size() < n) scratch_.resize(n);

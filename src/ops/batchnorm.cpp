@@ -80,7 +80,7 @@ public:
         Value& in = *inputs[0];
         // oneDNN computes the input's gradient with the parameters' in one pass, so it always
         // runs; an input that needs none (the image) gets it written into scratch and dropped.
-        float* target = in.needs_grad ? rt.grad_target(in) : rt.scratch(in.data.size());
+        float* target = rt.input_grad(0) ? rt.input_grad(0) : rt.scratch(in.data.size());
         float* mean = training_ ? mean_.data() : rt.params.buffer(running_mean_);
         float* var = training_ ? var_.data() : rt.params.buffer(running_var_);
         (training_ ? bwd_train_ : bwd_eval_)
@@ -93,7 +93,6 @@ public:
                                  {DNNL_ARG_DIFF_SCALE, rt.mem(stat_md_, rt.params.grad(scale_))},
                                  {DNNL_ARG_DIFF_SHIFT, rt.mem(stat_md_, rt.params.grad(shift_))}});
         rt.stream.wait();
-        if (in.needs_grad) rt.grad_commit(in, target);
     }
 
 private:

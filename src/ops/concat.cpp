@@ -4,7 +4,6 @@
 // one pass copies each block with the ReLU mask applied on the way.
 #include "core/runtime.h"
 #include "ops/ops.h"
-#include "ops/relu_mask.h"
 
 #include <cstring>
 #include <vector>
@@ -40,7 +39,6 @@ public:
         first_block_.assign(inputs.size(), 0);
         for (size_t i = 1; i < inputs.size(); ++i) first_block_[i] = first_block_[i - 1] + (inputs[i - 1]->shape.c + L - 1) / L;
         targets_.assign(inputs.size(), nullptr);
-        if (relu_mask == ReluMask::own) relu_mask_.prepare(rt, dst_);
     }
 
     void forward(Runtime& rt) override {
@@ -59,17 +57,16 @@ public:
         std::memcpy(output->data.data() + size_t(first_block_[size_t(part)]) * run, in.data.data(), in.data.size() * sizeof(float));
     }
 
+    // In the blocked layout one pass copies and masks (backward_blocked).
+    bool applies_relu_mask() const override { return all_blocked(); }
+
     void backward(Runtime& rt) override {
-        if (all_blocked() && !shares_scratch()) return backward_blocked(rt);
-        if (relu_mask == ReluMask::own) relu_mask_.apply(rt, *output);
+        if (all_blocked()) return backward_blocked(rt);
         for (size_t i = 0; i < inputs.size(); ++i) {
-            Value& in = *inputs[i];
-            if (!in.needs_grad) continue;
-            float* target = rt.grad_target(in);
+            float* target = rt.input_grad(i);
+            if (!target) continue;
             splits_[i].execute(rt.stream, {{DNNL_ARG_FROM, rt.mem(parts_[i], output->grad.data())},
                                            {DNNL_ARG_TO, rt.mem(srcs_[i], target)}});
-            rt.stream.wait();
-            rt.grad_commit(in, target);
         }
     }
 
@@ -82,28 +79,15 @@ private:
         return true;
     }
 
-    // Whether two inputs' gradients would meet in Runtime's one scratch buffer (a value given twice,
-    // or two whose gradients other readers already wrote); the reorders commit one at a time.
-    bool shares_scratch() const {
-        int written = 0;
-        for (size_t i = 0; i < inputs.size(); ++i) {
-            if (!inputs[i]->needs_grad) continue;
-            written += inputs[i]->grad_written;
-            for (size_t j = 0; j < i; ++j)
-                if (inputs[j] == inputs[i]) return true;
-        }
-        return written > 1;
-    }
-
     // One pass instead of the mask's (read y and dy, write dy) and the reorders' (read dy, write
     // dx): each input's blocks are contiguous runs of h * w * L floats in both tensors. oneDNN's
     // generic (simple:any) reorders were slow here (docs/performance.md, "Figures behind the code's choices").
-    void backward_blocked(Runtime& rt) {
+    void backward_blocked(const Runtime& rt) {
         const int L = channel_block();
         const Shape& out = output->shape;
         const size_t run = size_t(out.h) * size_t(out.w) * size_t(L);
         const int out_blocks = (out.c + L - 1) / L;
-        for (size_t i = 0; i < inputs.size(); ++i) targets_[i] = inputs[i]->needs_grad ? rt.grad_target(*inputs[i]) : nullptr;
+        for (size_t i = 0; i < inputs.size(); ++i) targets_[i] = rt.input_grad(i);
         const float* dy = output->grad.data();
         const float* y = relu_mask == ReluMask::own ? output->data.data() : nullptr;
 #pragma omp parallel for collapse(2) schedule(static)
@@ -122,8 +106,6 @@ private:
 #pragma omp simd
                 for (size_t j = 0; j < run; ++j) dx[j] = y[from + j] > 0.f ? dy[from + j] : 0.f;
             }
-        for (size_t i = 0; i < inputs.size(); ++i)
-            if (targets_[i]) rt.grad_commit(*inputs[i], targets_[i]);
     }
 
     dnnl::memory::desc dst_;
@@ -132,7 +114,6 @@ private:
     std::vector<float*> targets_;  // each input's gradient target in the running backward_blocked
     std::vector<dnnl::reorder> splits_;
     dnnl::concat fwd_;
-    ReluMaskBackward relu_mask_;
 };
 
 }  // namespace

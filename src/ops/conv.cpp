@@ -2,7 +2,6 @@
 #include "core/runtime.h"
 #include "ops/ops.h"
 #include "ops/primitive_layouts.h"
-#include "ops/relu_mask.h"
 #include "ops/winograd.h"
 
 namespace googlenet {
@@ -58,7 +57,6 @@ public:
         bias_md_ = bias_ >= 0 ? memory::desc({spec_.out_channels}, memory::data_type::f32, tag::a) : memory::desc();
         const memory::dims strides{spec_.stride, spec_.stride}, pad{spec_.pad, spec_.pad};
         const dnnl::primitive_attr attr = relu_attr();
-        if (relu_mask == ReluMask::own) relu_bwd_.prepare(rt, dst_);
         auto fwd_pd = dnnl::convolution_forward::primitive_desc(
             rt.engine, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src_,
             wei_any, bias_md_, dst_, strides, pad, pad, attr);
@@ -198,22 +196,17 @@ public:
 
     void backward(Runtime& rt) override {
         auto diff_dst = rt.mem(dst_, output->grad.data());
-        if (relu_mask == ReluMask::own) relu_bwd_.apply(rt, *output);  // the producer runs backward last
         backward_weights(rt, diff_dst);
-        Value& in = *inputs[0];
-        if (!in.needs_grad) return;
-        float* target = rt.grad_target(in);
+        float* target = rt.input_grad(0);
+        if (!target) return;
         if (winograd_bwd_on_) {
             winograd_bwd_.set_weights(rt, rt.params.value(weight_), true);
             winograd_bwd_.forward(rt, output->grad.data(), nullptr, target);
-            rt.grad_commit(in, target);
             return;
         }
         bwd_data_.execute(rt.stream, {{DNNL_ARG_DIFF_DST, diff_dst},
                                       {DNNL_ARG_WEIGHTS, bwd_wei_.from_user(rt, rt.params.value(weight_))},
                                       {DNNL_ARG_DIFF_SRC, rt.mem(src_, target)}});
-        rt.stream.wait();
-        rt.grad_commit(in, target);
     }
 
 private:
@@ -263,7 +256,6 @@ private:
     PrimitiveWeights fwd_wei_, bwd_wei_, dw_;
     Plain plain_src_, plain_dst_;
     bool relu_ = false;
-    ReluMaskBackward relu_bwd_;
     std::string kernels_;
     // Forward, backward-data and (with enough tiles per thread) backward-weights through Winograd;
     // backward-weights may use another tile size (WinogradConv::tile_for).

@@ -59,9 +59,8 @@ public:
     }
 
     void backward(Runtime& rt) override {
-        Value& in = *inputs[0];
-        if (!in.needs_grad) return;
-        float* target = rt.grad_target(in);
+        float* target = rt.input_grad(0);
+        if (!target) return;
         const float* dy = output->grad.data();
         const size_t n = output->grad.size();
         if (!training_) {
@@ -71,7 +70,6 @@ public:
 #pragma omp parallel for
             for (size_t i = 0; i < n; ++i) target[i] = dy[i] * m[i];
         }
-        rt.grad_commit(in, target);
     }
 
 private:

@@ -95,9 +95,8 @@ public:
                                   {DNNL_ARG_DIFF_WEIGHTS, rt.mem(wei_, rt.params.grad(weight_))},
                                   {DNNL_ARG_DIFF_BIAS, rt.mem(bias_md_, rt.params.grad(bias_))}});
         }
-        Value& in = *inputs[0];
-        if (!in.needs_grad) return;
-        float* target = rt.grad_target(in);
+        float* target = rt.input_grad(0);
+        if (!target) return;
         const dnnl::memory diff_src = plain_grad_ ? plain_grad_ : rt.mem(in_md_, target);
         bwd_data_.execute(rt.stream, {{DNNL_ARG_DIFF_DST, diff_dst},
                                       {DNNL_ARG_WEIGHTS, rt.mem(wei_, rt.params.value(weight_))},
@@ -105,7 +104,6 @@ public:
         if (plain_grad_)
             to_input_layout_.execute(rt.stream, {{DNNL_ARG_FROM, plain_grad_}, {DNNL_ARG_TO, rt.mem(in_md_, target)}});
         rt.stream.wait();
-        rt.grad_commit(in, target);
     }
 
 private:

@@ -37,14 +37,13 @@ public:
 
     void backward(Runtime& rt) override {
         Value& in = *inputs[0];
-        if (!in.needs_grad) return;
-        float* target = rt.grad_target(in);
+        float* target = rt.input_grad(0);
+        if (!target) return;
         bwd_.execute(rt.stream, {{DNNL_ARG_SRC, rt.mem(md_, in.data.data())},
                                  {DNNL_ARG_DIFF_DST, rt.mem(md_, output->grad.data())},
                                  {DNNL_ARG_DIFF_SRC, rt.mem(md_, target)},
                                  {DNNL_ARG_WORKSPACE, workspace_}});
         rt.stream.wait();
-        rt.grad_commit(in, target);
     }
 
 private:

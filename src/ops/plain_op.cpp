@@ -29,16 +29,14 @@ void PlainNchwOp::forward(Runtime& rt) {
 }
 
 void PlainNchwOp::backward(Runtime& rt) {
-    Value& in = *inputs[0];
-    if (!in.needs_grad) return;
+    float* target = rt.input_grad(0);
+    if (!target) return;
+    const Value& in = *inputs[0];
     move(dy_to_plain_, rt, rt.mem(dst_, output->grad.data()), rt.mem(dst_plain_, y_.data()));
     rt.stream.wait();
     const Shape& s = in.shape;
     backward_plain(x_.data(), y_.data(), ref::Dims{s.n, s.c, s.h, s.w});
-    float* target = rt.grad_target(in);
     move(dx_from_plain_, rt, rt.mem(src_plain_, x_.data()), rt.mem(src_, target));
-    rt.stream.wait();
-    rt.grad_commit(in, target);
 }
 
 }  // namespace googlenet

@@ -4,7 +4,6 @@
 
 #include "core/runtime.h"
 #include "ops/ops.h"
-#include "ops/relu_mask.h"
 
 namespace googlenet {
 namespace {
@@ -46,7 +45,6 @@ public:
             rt.engine, alg_, src_, dst_, strides, kernel, dilation, pad_l, pad_r, fwd_pd));
         if (alg_ == dnnl::algorithm::pooling_max)
             workspace_ = dnnl::memory(fwd_pd.workspace_desc(), rt.engine);
-        if (relu_mask == ReluMask::own) relu_mask_.prepare(rt, dst_);
     }
 
     void forward(Runtime& rt) override {
@@ -58,17 +56,13 @@ public:
     }
 
     void backward(Runtime& rt) override {
-        Value& in = *inputs[0];
-        if (!in.needs_grad) return;
-        if (relu_mask == ReluMask::own) relu_mask_.apply(rt, *output);
-        float* target = rt.grad_target(in);
+        float* target = rt.input_grad(0);
+        if (!target) return;
         std::unordered_map<int, dnnl::memory> args{
             {DNNL_ARG_DIFF_DST, rt.mem(dst_, output->grad.data())},
             {DNNL_ARG_DIFF_SRC, rt.mem(src_, target)}};
         if (workspace_) args[DNNL_ARG_WORKSPACE] = workspace_;
         bwd_.execute(rt.stream, args);
-        rt.stream.wait();
-        rt.grad_commit(in, target);
     }
 
 private:
@@ -79,7 +73,6 @@ private:
     dnnl::memory workspace_;
     dnnl::pooling_forward fwd_;
     dnnl::pooling_backward bwd_;
-    ReluMaskBackward relu_mask_;
 };
 
 }  // namespace

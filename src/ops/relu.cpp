@@ -27,14 +27,12 @@ public:
     }
 
     void backward(Runtime& rt) override {
-        Value& in = *inputs[0];
-        if (!in.needs_grad) return;
-        float* target = rt.grad_target(in);
+        float* target = rt.input_grad(0);
+        if (!target) return;
         bwd_.execute(rt.stream, {{DNNL_ARG_DST, rt.mem(md_, output->data.data())},
                                  {DNNL_ARG_DIFF_DST, rt.mem(md_, output->grad.data())},
                                  {DNNL_ARG_DIFF_SRC, rt.mem(md_, target)}});
         rt.stream.wait();
-        rt.grad_commit(in, target);
     }
 
 private:

@@ -17,6 +17,21 @@ std::vector<Layout> choose_layouts(const Graph& g, const std::vector<FusedOp>& o
             layouts[size_t(op.output)] = Layout::nchw;
         }
     }
+    // Elementwise ops and those oneDNN runs in place of shape keep their input's layout; where the
+    // rules above gave the two ends different ones (a ReLU on the image), both take NCHW, and
+    // again along chains of such ops until nothing changes.
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (const FusedOp& op : ops) {
+            const OpAttributes::Kind kind = g.nodes()[op.node].op.kind;
+            const bool keeps_layout = kind == OpAttributes::relu || kind == OpAttributes::batch_norm ||
+                                      kind == OpAttributes::dropout || kind == OpAttributes::lrn;
+            Layout &in = layouts[size_t(op.inputs[0])], &out = layouts[size_t(op.output)];
+            if (!keeps_layout || in == out) continue;
+            in = out = Layout::nchw;
+            changed = true;
+        }
+    }
     return layouts;
 }
 
