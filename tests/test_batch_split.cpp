@@ -12,6 +12,7 @@
 #include <random>
 
 #include "core/runtime.h"
+#include "execution/split_share.h"
 #include "googlenet/models.h"
 #include "googlenet/train.h"
 #include "testing.h"
@@ -169,24 +170,45 @@ TEST(BatchSplit, BatchNormAndSmallBatchesRunWhole) {
 
 }  // namespace
 
-// The copies meet inside Winograd layers (LaneShare::meet). A copy that fails never comes: the
-// others must stop waiting and throw once Net marks the failure, or the step never ends (as it
-// did with OpenMP's barrier there).
+// The copies meet inside Winograd layers (SplitShare's Meeting). A copy that fails never comes:
+// the others must stop waiting and throw once the executor marks the failure, or the step never
+// ends (as it did with OpenMP's barrier there).
 TEST(BatchSplit, CopiesWaitingForAFailedCopyStop) {
-    LaneShare share;
-    share.lanes = 2;
+    Meeting meeting(2);
     for (int round = 0; round < 3; ++round) {  // both arrive: the meeting completes, again and again
-        auto other = std::async(std::launch::async, [&] { share.meet(); });
-        share.meet();
+        auto other = std::async(std::launch::async, [&] { meeting.meet(); });
+        meeting.meet();
         other.get();
     }
-    auto waiting = std::async(std::launch::async, [&] { share.meet(); });
+    auto waiting = std::async(std::launch::async, [&] { meeting.meet(); });
     EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);  // it waits for the other copy
-    share.failed = true;
+    meeting.set_failed(true);
     if (waiting.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
         ADD_FAILURE() << "a copy kept waiting for a failed one";
-        share.failed = false;
-        share.meet();  // release it, so the test can end
+        meeting.set_failed(false);
+        meeting.meet();  // release it, so the test can end
     }
     EXPECT_THROW(waiting.get(), Error);
+}
+
+// Two copies' ops share one buffer only where both ask with the same key, and each gets its part.
+TEST(BatchSplit, SharedWorkOnlyWhereTheCopiesAskAlike) {
+    SplitShare share(2);
+    auto ask = [&](int copy, uint64_t key) { return share.of(copy).begin(key, 64); };
+    auto other = std::async(std::launch::async, [&] { return ask(1, 7); });
+    const auto mine = ask(0, 7);
+    const auto theirs = other.get();
+    ASSERT_TRUE(mine && theirs);
+    EXPECT_EQ(mine->buffer, theirs->buffer);
+    EXPECT_EQ(mine->index, 0);
+    EXPECT_EQ(theirs->index, 1);
+    EXPECT_EQ(theirs->count, 2);
+    auto done = std::async(std::launch::async, [&] { share.of(1).end(); });
+    share.of(0).end();
+    done.get();
+    for (uint64_t their_key : {uint64_t(8), uint64_t(0)}) {
+        auto unlike = std::async(std::launch::async, [&] { return ask(1, their_key); });
+        EXPECT_FALSE(ask(0, their_key == 0 ? 0 : 7)) << "keys 7 and " << their_key;
+        EXPECT_FALSE(unlike.get());
+    }
 }

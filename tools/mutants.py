@@ -48,6 +48,11 @@ MUTANTS = [
      "            for (long k = 0; k < n; ++k) g[k] += written[k];\n",
      "            for (long k = 0; k < n; ++k) g[k] = written[k];\n",
      ["ctest:ops_reference"]),
+    # The batch split's shared work: only where every copy asks alike.
+    ("shared-work-keys-ignored", "src/execution/split_share.cpp",
+     "    const bool alike = key != 0 && std::all_of(keys.begin(), keys.end(), [&](uint64_t k) { return k == key; });\n",
+     "    const bool alike = key != 0;\n",
+     ["ctest:batch_split"]),
     # The executor's two rules: a value given twice to one op, and the owned ReLU masks.
     ("value-given-twice-overwrites", "src/execution/backward_step.cpp",
      "        for (size_t j = 0; j < i; ++j) written = written || op.inputs[j] == &v;  // a value given twice\n",
@@ -57,11 +62,11 @@ MUTANTS = [
      "    if (masks_.at(index)) masks_[index]->apply(rt, *op.output);\n",
      "    (void)masks_.at(index);\n",
      ["ctest:ops_reference"]),
-    ("batch-split-gradient-sum", "src/core/net_lanes.cpp",
+    ("batch-split-gradient-sum", "src/core/net_batch_split.cpp",
      "        for (const float* o : others) sum += o[i];\n", "\n",
      ["ctest:batch_split"]),
-    ("batch-split-loss-weighting", "src/core/net_lanes.cpp",
-     "        const float share = float(lane->batch()) / float(batch_);\n",
+    ("batch-split-loss-weighting", "src/core/net_batch_split.cpp",
+     "        const float share = float(copy->batch()) / float(batch_);\n",
      "        const float share = 0.5f;\n",
      ["ctest:batch_split"]),
     # SGD as torch.optim.SGD.
@@ -82,7 +87,7 @@ MUTANTS = [
     # Dropout's key: the batch split's copies told each step; drawn from the run's step, which a
     # checkpoint restores, not from something a new process starts again (a counter).
     ("copies-keep-their-first-dropout-key", "src/core/net.cpp",
-     "    for (auto& lane : lanes_) lane->set_random(seed, step);\n", "\n",
+     "    for (auto& copy : copies_) copy->set_random(seed, step);\n", "\n",
      ["ctest:batch_split"]),
     ("dropout-key-from-a-process-counter", "src/ops/dropout.cpp",
      "        const uint64_t key = splitmix64(splitmix64(rt.seed) ^ splitmix64(rt.step) ^ splitmix64(~salt_));\n",

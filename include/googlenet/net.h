@@ -91,8 +91,6 @@ public:
     ReluMask relu_mask = ReluMask::none;
 };
 
-struct LaneShare;
-
 class Net {
 public:
     // The ops of `graph`, with its parameters (allocated at the first set_batch).
@@ -133,7 +131,7 @@ public:
     // Summed over the copies while the batch runs split.
     size_t gradient_arena_floats() const;
     size_t activation_arena_floats() const;
-    int gradient_copies() const { return lanes_.empty() ? 1 : int(lanes_.size()); }  // of the parameters' gradients
+    int gradient_copies() const { return copies_.empty() ? 1 : int(copies_.size()); }  // of the parameters' gradients
 
     // Running. The engine's options (options.h) take effect at the next set_batch or forward.
     // Threads: OpenMP's count (omp_set_num_threads; 0 leaves OpenMP's own), lowered to
@@ -164,7 +162,7 @@ public:
     // the threads meet once at the end. Every op spread over all threads would hand its output
     // to the other core's cache: at batch 1 that made the latency swing with the machine's state
     // (docs/performance.md).
-    bool batch_split() const { return !lanes_.empty(); }  // whether the current batch runs split
+    bool batch_split() const { return !copies_.empty(); }  // whether the current batch runs split
     bool branches_side_by_side() const { return branches_ != nullptr; }  // whether the current batch's paths do
     static constexpr int kSplitMinImages = 8;
     const float* forward(const float* images);  // images: batch x C x H x W; returns logits
@@ -202,10 +200,10 @@ private:
     void plan(int n);
     void measure_branches();
     const float* forward_branches();
-    void set_lanes(int n, int threads);
-    const float* forward_lanes(const float* images);
-    float loss_lanes(const int* labels);
-    void backward_lanes(const float* dlogits, const std::function<void(const Op&)>& after_op);
+    void set_copies(int n, int threads);
+    const float* forward_copies(const float* images);
+    float loss_copies(const int* labels);
+    void backward_copies(const float* dlogits, const std::function<void(const Op&)>& after_op);
     // The passes of src/passes/ applied to the ops and values (net_plan.cpp).
     void fuse();  // once, at the first plan
     void choose_layouts();
@@ -227,12 +225,12 @@ private:
     std::unique_ptr<class BackwardStep> backward_step_;  // src/execution/backward_step.h
     Options options_;
     Options planned_options_;  // as at the last plan
-    std::vector<std::unique_ptr<Net>> lanes_;  // one copy per thread while a batch runs split
-    std::unique_ptr<struct LaneShare> lane_share_;
-    std::vector<int> lane_first_;              // each copy's first image of the batch
+    std::vector<std::unique_ptr<Net>> copies_;  // one copy per thread while a batch runs split
+    std::unique_ptr<class SplitShare> split_share_;  // src/execution/split_share.h
+    std::vector<int> copy_first_;              // each copy's first image of the batch
     std::vector<float> logits_;                // the whole batch's, gathered from the copies
     int image_offset_ = 0;                     // as a copy: its first image (dropout draws by the batch's index)
-    int choice_batch_ = 0;                     // as a copy: the share size every copy chooses algorithms for
+    int algorithm_batch_ = 0;                  // as a copy: the share size every copy chooses algorithms for
     // Paths side by side (Parallel::batch, evaluation of small batches), and each op's stage
     // there: the time its values live by.
     std::unique_ptr<struct BranchPlan> branches_;

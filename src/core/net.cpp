@@ -14,6 +14,7 @@
 #include "googlenet/shape_rules.h"
 #include "core/runtime.h"
 #include "execution/backward_step.h"
+#include "execution/split_share.h"
 #include "passes/fusion.h"
 #include "ops/ops.h"
 
@@ -48,20 +49,20 @@ Net& Net::operator=(Net&&) noexcept = default;
 void Net::set_training(bool training) {
     training_ = training;
     if (rt_) rt_->training = training;
-    for (auto& lane : lanes_) lane->set_training(training);
+    for (auto& copy : copies_) copy->set_training(training);
     weights_changed();
 }
 
 void Net::weights_changed() {
     if (rt_) ++rt_->weights_epoch;
-    for (auto& lane : lanes_) lane->weights_changed();
+    for (auto& copy : copies_) copy->weights_changed();
 }
 
 void Net::set_random(uint64_t seed, uint64_t step) {
     seed_ = seed;
     step_ = step;
     if (rt_) rt_->seed = seed, rt_->step = step;
-    for (auto& lane : lanes_) lane->set_random(seed, step);
+    for (auto& copy : copies_) copy->set_random(seed, step);
 }
 
 int64_t Net::macs_per_image() const {
@@ -126,7 +127,7 @@ void Net::set_options(const Options& options) {
     validate(options);
     options_ = options;
     set_thread_count(options.threads);
-    for (auto& lane : lanes_) lane->options_.layout = options.layout, lane->options_.winograd_max_tile = options.winograd_max_tile;
+    for (auto& copy : copies_) copy->options_.layout = options.layout, copy->options_.winograd_max_tile = options.winograd_max_tile;
 }
 
 void Net::set_batch(int n) {
@@ -142,12 +143,12 @@ void Net::plan(int n) {
     branches_.reset(), op_time_.clear();
     if (!params_.allocated()) params_.allocate();
     if (options_.parallel == Parallel::batch && threads > 1 && n >= kSplitMinImages * threads && splittable()) {
-        set_lanes(n, threads);
+        set_copies(n, threads);
         for (auto& v : values_) v->shape.n = n;  // for summaries; the copies hold the data
         batch_ = n;
         return;
     }
-    lanes_.clear();
+    copies_.clear();
     if (!rt_) {
         fuse();
         rt_ = std::make_unique<Runtime>(params_);
@@ -155,7 +156,7 @@ void Net::plan(int n) {
         rt_->seed = seed_;
         rt_->step = step_;
         rt_->image_offset = image_offset_;
-        rt_->choice_batch = choice_batch_;
+        rt_->algorithm_batch = algorithm_batch_;
     }
     rt_->options = options_;
     for (auto& v : values_) v->shape.n = n;
@@ -176,7 +177,7 @@ void Net::plan(int n) {
 const float* Net::forward(const float* images) {
     if (batch_ == 0) throw Error("Net::forward before set_batch");
     if (!plan_current(batch_, usable_threads())) plan(batch_);  // set_training or set_options since set_batch
-    if (!lanes_.empty()) return forward_lanes(images);
+    if (!copies_.empty()) return forward_copies(images);
     Value& in = *values_[0];
     std::memcpy(in.data.data(), images, in.shape.numel() * sizeof(float));
     if (branches_) return forward_branches();
@@ -199,7 +200,7 @@ const float* Net::forward(const float* images) {
 void Net::set_profiling(bool on) {
     profiling_ = on;
     op_times_.clear();
-    for (auto& lane : lanes_) lane->set_profiling(on);
+    for (auto& copy : copies_) copy->set_profiling(on);
 }
 
 Net::OpTime& Net::op_time_entry(size_t op) {
@@ -208,7 +209,7 @@ Net::OpTime& Net::op_time_entry(size_t op) {
 }
 
 std::vector<Net::OpTime> Net::op_times() const {
-    if (lanes_.empty()) {
+    if (copies_.empty()) {
         std::vector<OpTime> times(ops_.size());
         for (size_t i = 0; i < ops_.size(); ++i) {
             if (op_times_.size() == ops_.size()) times[i] = op_times_[i];
@@ -216,11 +217,11 @@ std::vector<Net::OpTime> Net::op_times() const {
         }
         return times;
     }
-    std::vector<OpTime> times = lanes_[0]->op_times();
-    const double copies = double(lanes_.size());
+    std::vector<OpTime> times = copies_[0]->op_times();
+    const double copies = double(copies_.size());
     for (OpTime& t : times) t.forward_ms /= copies, t.backward_data_ms /= copies, t.backward_weights_ms /= copies;
-    for (size_t l = 1; l < lanes_.size(); ++l) {
-        const std::vector<OpTime> other = lanes_[l]->op_times();
+    for (size_t l = 1; l < copies_.size(); ++l) {
+        const std::vector<OpTime> other = copies_[l]->op_times();
         for (size_t i = 0; i < times.size(); ++i) {  // the copies are made from one graph: the same ops
             times[i].forward_ms += other[i].forward_ms / copies;
             times[i].backward_data_ms += other[i].backward_data_ms / copies;
@@ -231,7 +232,7 @@ std::vector<Net::OpTime> Net::op_times() const {
 }
 
 float Net::loss(const int* labels) {
-    if (!lanes_.empty()) return loss_lanes(labels);
+    if (!copies_.empty()) return loss_copies(labels);
     Value& out = value(output_);
     float total = softmax_cross_entropy(out.data.data(), labels, out.shape.n, out.shape.c, out.grad.data());
     if (!training_) return total;
@@ -244,7 +245,7 @@ float Net::loss(const int* labels) {
 }
 
 void Net::backward(const float* dlogits) {
-    if (!lanes_.empty()) return backward_lanes(dlogits, {});
+    if (!copies_.empty()) return backward_copies(dlogits, {});
     Value& out = value(output_);
     std::memcpy(out.grad.data(), dlogits, out.grad.size() * sizeof(float));
     backward();
@@ -253,7 +254,7 @@ void Net::backward(const float* dlogits) {
 void Net::backward() { backward(std::function<void(const Op&)>{}); }
 
 void Net::backward(const std::function<void(const Op&)>& after_op) {
-    if (!lanes_.empty()) return backward_lanes(nullptr, after_op);
+    if (!copies_.empty()) return backward_copies(nullptr, after_op);
     for (auto& v : values_) v->grad_written = false;
     for (Value* v : unconsumed_) std::fill(v->grad.data(), v->grad.data() + v->grad.size(), 0.f);
     value(output_).grad_written = true;

@@ -27,7 +27,7 @@ bool Net::wants_branches(int n, int threads) const {
 
 // Whether what set_batch last planned still holds for a batch of n on `threads`.
 bool Net::plan_current(int n, int threads) const {
-    return n == batch_ && options_ == planned_options_ && (lanes_.empty() || int(lanes_.size()) == threads) &&
+    return n == batch_ && options_ == planned_options_ && (copies_.empty() || int(copies_.size()) == threads) &&
            wants_branches(n, threads) == (branches_ != nullptr) && (!branches_ || int(branches_->rts.size()) == threads);
 }
 
@@ -270,7 +270,7 @@ const float* Net::forward_branches() {
     BranchPlan& plan = *branches_;
     for (auto& rt : plan.rts) {
         rt->training = rt_->training, rt->weights_epoch = rt_->weights_epoch;
-        rt->seed = rt_->seed, rt->step = rt_->step, rt->image_offset = rt_->image_offset, rt->choice_batch = rt_->choice_batch;
+        rt->seed = rt_->seed, rt->step = rt_->step, rt->image_offset = rt_->image_offset, rt->algorithm_batch = rt_->algorithm_batch;
     }
     if (!plan.measured) measure_branches();
     const uint64_t run = ++plan.run;

@@ -1,9 +1,5 @@
 #include "core/runtime.h"
 
-#include <immintrin.h>
-
-#include <thread>
-
 namespace googlenet {
 
 int channel_block() {
@@ -23,23 +19,5 @@ dnnl::memory::desc desc_of(const Shape& s, Layout layout) {
 dnnl::memory::desc desc_of(const Value& v) { return desc_of(v.shape, v.layout); }
 
 size_t storage_of(const Shape& s, Layout layout) { return desc_of(s, layout).get_size() / sizeof(float); }
-
-void LaneShare::meet() {
-    const unsigned gen = generation.load(std::memory_order_acquire);
-    if (arrived.fetch_add(1, std::memory_order_acq_rel) + 1 == lanes) {
-        arrived.store(0, std::memory_order_relaxed);
-        generation.fetch_add(1, std::memory_order_release);
-        return;
-    }
-    // Spin first (the copies run the same ops, so they arrive close together), then give the core
-    // away, as OpenMP's passive wait does, in case threads outnumber cores.
-    for (long spins = 0; generation.load(std::memory_order_acquire) == gen; ++spins) {
-        if (failed.load(std::memory_order_acquire)) throw Error("stopped: another copy of the network failed");
-        if (spins < 100000)
-            _mm_pause();
-        else
-            std::this_thread::yield();
-    }
-}
 
 }  // namespace googlenet

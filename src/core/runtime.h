@@ -4,13 +4,31 @@
 #include <dnnl.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
+#include <optional>
 
 #include "core/threads.h"
 #include "googlenet/net.h"
 
 namespace googlenet {
+
+// Work an op may share with the same op of other networks running beside it on other threads
+// (the batch split's copies: src/execution/split_share.h, which hands one to each). The op never
+// learns how the others are run or how they meet.
+class SharedWork {
+public:
+    virtual ~SharedWork() = default;
+    struct Part {
+        float* buffer;    // one buffer for all
+        int index, count;  // fill part `index` of `count`
+    };
+    // Every sharing op calls begin, for the same ops in the same order, with a key saying what it
+    // would compute (0: nothing it can share). Where every key is the same and not 0, all get one
+    // buffer of `floats` and a part of it to fill; otherwise none (each computes alone).
+    virtual std::optional<Part> begin(uint64_t key, size_t floats) = 0;
+    // After filling its part (only when begin gave one): returns once every part is written.
+    virtual void end() = 0;
+};
 
 class Runtime {
 public:
@@ -52,12 +70,12 @@ public:
     uint64_t weights_epoch = 0;
     uint64_t seed = 0, step = 0;
     int image_offset = 0;  // images of the batch before this net's share (Parallel::batch)
-    // With the batch split, every copy's Runtime points at one LaneShare, and each copy runs on
-    // thread `lane` of the copies' OpenMP team; null otherwise.
-    LaneShare* share = nullptr;
-    int lane = 0;
-    unsigned share_calls = 0;  // this copy's calls that met the others (WinogradConv::set_weights)
-    int choice_batch = 0;      // > 0: ops choose their algorithms as for this batch (the largest share)
+    // Work this net's ops may share with others running beside it (the batch split's copies);
+    // null when it runs alone.
+    SharedWork* shared = nullptr;
+    // > 0: ops choose their algorithms as for this batch size rather than their own (so that
+    // every net that shares work with this one takes the same path).
+    int algorithm_batch = 0;
     // While the Net profiles (Net::set_profiling): the time ops spent in WeightsTime scopes.
     bool profiling = false;
     double weights_ms = 0;
@@ -86,27 +104,6 @@ public:
 private:
     Runtime& rt_;
     std::chrono::steady_clock::time_point start_;
-};
-
-// What the copies of a split batch share. Ops that use it must be reached by every copy, in the
-// same order (the copies run the same ops), since they meet there (meet()).
-struct LaneShare {
-    int lanes = 1;
-    // Waits until every copy has come here. Not OpenMP's barrier: when a copy fails (its error
-    // reaches Net's each_lane, which sets `failed`), the others stop waiting and throw, and the
-    // step ends with the first copy's error. With OpenMP's, a copy that threw between two
-    // meetings left the others waiting for it for ever.
-    void meet();
-    std::atomic<int> arrived{0};
-    std::atomic<unsigned> generation{0};
-    std::atomic<bool> failed{false};
-    // Winograd's transformed weights in training, the same for every copy: each computes its
-    // part (WinogradConv::set_weights). Each copy first posts what its U is (tile and channels:
-    // shares of different sizes may pick different tiles), alternating between two rows so that a
-    // copy that runs ahead does not overwrite what another is still comparing.
-    Buffer u;
-    bool u_failed = false;
-    std::vector<uint64_t> u_kind[2];  // per copy
 };
 
 // The channel block of Layout::blocked on this CPU: 16 with AVX-512, else 8.

@@ -63,10 +63,9 @@ public:
         // Winograd, where it applies, replaces the direct forward, and backward-data and backward-
         // weights where their own tile choice finds it cheaper (backward-weights also needs enough
         // tiles per thread): the replaced passes' primitives and weight buffers are not made.
-        // A copy of a split batch decides as for the largest share, so that every copy takes the
-        // same path (they meet at barriers inside the Winograd passes: WinogradConv::set_weights).
+        // Nets that share work (Runtime::shared; WinogradConv::set_weights) choose alike.
         Shape in_choice = inputs[0]->shape, out_choice = output->shape;
-        if (rt.choice_batch > 0) in_choice.n = out_choice.n = rt.choice_batch;
+        if (rt.algorithm_batch > 0) in_choice.n = out_choice.n = rt.algorithm_batch;
         const int max_tile = rt.options.winograd_max_tile;
         winograd_on_ =
             WinogradConv::applies(k, spec_.stride, spec_.pad, inputs[0]->layout, output->layout, cin_, out_choice, max_tile);

@@ -34,7 +34,7 @@ constexpr int kKernel5Channels = 32, kKernel5Map = 12;
 // transform into scalar code). Memory is read and written through load/store: rows of L floats
 // need not be aligned to the vector's size.
 template <int L>
-struct Lanes {
+struct ChannelVector {
     typedef float type __attribute__((vector_size(L * sizeof(float))));
 };
 
@@ -87,7 +87,7 @@ Tile tile_of(long t, int tiles_h, int tiles_w) {
 // One alpha^2 input tile of L channels (the map padded by r / 2): V = B^T d B, scattered to V[xi][row][c].
 template <int M, int R, int L>
 __attribute__((always_inline)) inline void input_tile(const float* src, int h, int w, Tile tl, float* v, size_t xi_stride) {
-    using V = typename Lanes<L>::type;
+    using V = typename ChannelVector<L>::type;
     constexpr int A = Transforms<M, R>::A;
     const auto bt = [](int i, int j) { return Transforms<M, R>::BT[i][j]; };
     V d[A][A];
@@ -114,7 +114,7 @@ __attribute__((always_inline)) inline void input_tile(const float* src, int h, i
 // One tile's m x m outputs of L channels: Y = A^T M A, plus bias, then ReLU if fused.
 template <int M, int R, int L>
 __attribute__((always_inline)) inline void output_tile(const float* m, size_t xi_stride, const float* bias, bool relu, float* dst, int h, int w, Tile tl) {
-    using V = typename Lanes<L>::type;
+    using V = typename ChannelVector<L>::type;
     constexpr int A = Transforms<M, R>::A;
     const auto at = [](int i, int j) { return Transforms<M, R>::AT[i][j]; };
     V t[M][A], column[A];  // A^T M
@@ -136,7 +136,7 @@ __attribute__((always_inline)) inline void output_tile(const float* m, size_t xi
 // scattered to dM[xi][row][k].
 template <int M, int R, int L>
 __attribute__((always_inline)) inline void output_grad_tile(const float* dy, int h, int w, Tile tl, float* dm, size_t xi_stride) {
-    using V = typename Lanes<L>::type;
+    using V = typename ChannelVector<L>::type;
     constexpr int A = Transforms<M, R>::A;
     const auto a_mat = [](int i, int j) { return Transforms<M, R>::AT[j][i]; };
     V g[M][M];
@@ -156,7 +156,7 @@ __attribute__((always_inline)) inline void output_grad_tile(const float* dy, int
 // U = G g G^T of L r x r kernels side by side (g[r^2][L] -> u[alpha^2][L]).
 template <int M, int R, int L>
 __attribute__((always_inline)) inline void weight_tiles(const float* g, float* u) {
-    using V = typename Lanes<L>::type;
+    using V = typename ChannelVector<L>::type;
     constexpr int A = Transforms<M, R>::A;
     const auto gm = [](int i, int j) { return Transforms<M, R>::G[i][j]; };
     V k[R * R], gg[A][R], row[A];
@@ -171,7 +171,7 @@ __attribute__((always_inline)) inline void weight_tiles(const float* g, float* u
 // dW = G^T dU G of L kernels side by side (du[alpha^2][L] -> g[r^2][L]): the adjoint of weight_tiles.
 template <int M, int R, int L>
 __attribute__((always_inline)) inline void weight_grad_tiles(const float* du, float* g) {
-    using V = typename Lanes<L>::type;
+    using V = typename ChannelVector<L>::type;
     constexpr int A = Transforms<M, R>::A;
     const auto gt = [](int i, int j) { return Transforms<M, R>::G[j][i]; };
     V d[A * A], gu[R][A], row[R];
@@ -378,34 +378,22 @@ void WinogradConv::set_weights(Runtime& rt, const float* weights, bool backward_
     // keep their own for the next batches (at batch 1 the transforms would double the time).
     keeps_weights_ = !rt.training && tiles_ < 64;
     const bool blocked = L == 16 && u_md_ == memory::desc({a2_, cp_, kp_}, memory::data_type::f32, tag::aCB16b64c);
-    // With the batch split in training, the copies share one U where theirs are alike, and each
-    // transforms its part of the input channels: half the work each, and one U in the shared L3
-    // cache instead of one per copy (up to 13 MiB each). The first meeting (LaneShare::meet) also
-    // makes sure no copy still reads the last layer's U, the second that all see the buffer's
-    // size, the last that every part is written. Each copy comes here for the same layers in the
-    // same order (training: every forward and backward-data call), which the meetings need.
-    bool shared = false;
-    if (rt.training && rt.share && rt.share->lanes > 1) {
-        auto& kinds = rt.share->u_kind[rt.share_calls++ % 2];
-        kinds[size_t(rt.lane)] = uint64_t(blocked) | uint64_t(m_) << 1 | uint64_t(r_) << 8 | uint64_t(cp_) << 16 | uint64_t(kp_) << 40;
-        rt.share->meet();
-        shared = blocked && std::all_of(kinds.begin(), kinds.end(), [&](uint64_t k) { return k == kinds[0]; });
+    // In training, nets that share work (the batch split's copies) share one U where theirs are
+    // alike (the key: tile and padded channels; shares of different sizes may pick different
+    // tiles), and each transforms its part of the input channels: half the work each on two
+    // threads, and one U in the shared L3 cache instead of one per net (up to 13 MiB each). Every
+    // sharing net comes here for the same layers in the same order (every forward and
+    // backward-data call in training).
+    std::optional<SharedWork::Part> part;
+    if (rt.training && rt.shared) {
+        const uint64_t key = uint64_t(blocked) | uint64_t(m_) << 1 | uint64_t(r_) << 8 | uint64_t(cp_) << 16 | uint64_t(kp_) << 40;
+        part = rt.shared->begin(blocked ? key : 0, u_md_.get_size() / sizeof(float));
     }
     int c_first = 0, c_last = cp_;
-    if (shared) {
-        const size_t n = u_md_.get_size() / sizeof(float);
-        Buffer& u = rt.share->u;
-        // The first copy sizes the buffer; every copy throws alike if it could not.
-        if (rt.lane == 0) try {
-                if (u.size() < n) u.resize(n);
-            } catch (const std::exception&) {
-                rt.share->u_failed = true;
-            }
-        rt.share->meet();
-        if (rt.share->u_failed) throw Error("Winograd: no memory for the shared transformed weights");
-        u_ = rt.mem(u_md_, u.data());
-        const int blocks = cp_ / L, lanes = rt.share->lanes;
-        c_first = blocks * rt.lane / lanes * L, c_last = blocks * (rt.lane + 1) / lanes * L;
+    if (part) {
+        u_ = rt.mem(u_md_, part->buffer);
+        const int blocks = cp_ / L;
+        c_first = blocks * part->index / part->count * L, c_last = blocks * (part->index + 1) / part->count * L;
     } else if (!keeps_weights_) {
         own_u_ = memory();
         u_ = rt.mem(u_md_, rt.transient(3, u_md_.get_size() / sizeof(float)));
@@ -437,7 +425,7 @@ void WinogradConv::set_weights(Runtime& rt, const float* weights, bool backward_
             weight_tiles_any(m_, r_, L, g, tile);
             for (int xi = 0; xi < a2_; ++xi) std::memcpy(u + at(xi, c, kb * L), tile + xi * L, size_t(L) * sizeof(float));
         }
-    if (shared) rt.share->meet();
+    if (part) rt.shared->end();
     if (blocked) return;
     auto from = rt.mem(memory::desc({a2_, cp_, kp_}, memory::data_type::f32, tag::abc), u);
     dnnl::reorder(from, u_).execute(rt.stream, from, u_);

@@ -14,6 +14,7 @@
 #include <exception>
 
 #include "core/runtime.h"
+#include "execution/split_share.h"
 #include "googlenet/net.h"
 #include "ops/ops.h"
 
@@ -21,13 +22,13 @@ namespace googlenet {
 
 size_t Net::activation_arena_floats() const {
     size_t total = act_arena_.size();
-    for (const auto& lane : lanes_) total += lane->activation_arena_floats();
+    for (const auto& copy : copies_) total += copy->activation_arena_floats();
     return total;
 }
 
 size_t Net::gradient_arena_floats() const {
     size_t total = grad_arena_.size();
-    for (const auto& lane : lanes_) total += lane->gradient_arena_floats();
+    for (const auto& copy : copies_) total += copy->gradient_arena_floats();
     return total;
 }
 
@@ -38,71 +39,68 @@ bool Net::splittable() const {
     return true;
 }
 
-// Runs body(lane) on every copy at once, each on its own thread, which its ops do not share:
+// Runs body(copy) on every copy at once, each on its own thread, which its ops do not share:
 // oneDNN, asked for one thread, plans and runs each primitive on the calling thread. The first
-// error wins; the copies waiting for the failed one at LaneShare::meet then stop too.
+// error wins; the copies waiting for the failed one at a Meeting then stop too.
 template <class Body>
-static void each_lane(std::vector<std::unique_ptr<Net>>& lanes, LaneShare& share, const Body& body) {
-    share.failed = false, share.arrived = 0;  // a meeting left half-way by an earlier error
+static void each_copy(std::vector<std::unique_ptr<Net>>& copies, Meeting& meeting, const Body& body) {
+    meeting.restart();
     std::exception_ptr error;
-#pragma omp parallel num_threads(int(lanes.size()))
+#pragma omp parallel num_threads(int(copies.size()))
     {
         OneThread alone;
         try {
-            const std::string missing = missing_threads(int(lanes.size()));
+            const std::string missing = missing_threads(int(copies.size()));
             if (!missing.empty()) throw Error("the batch split: " + missing);
-            body(*lanes[size_t(omp_get_thread_num())]);
+            body(*copies[size_t(omp_get_thread_num())]);
         } catch (...) {
-#pragma omp critical(googlenet_lane_error)
+#pragma omp critical(googlenet_copy_error)
             {
                 if (!error) error = std::current_exception();
-                share.failed = true;
+                meeting.set_failed(true);
             }
         }
     }
     if (error) std::rethrow_exception(error);
 }
 
-void Net::set_lanes(int n, int threads) {
-    if (int(lanes_.size()) != threads) {
-        lanes_.clear();
+void Net::set_copies(int n, int threads) {
+    if (int(copies_.size()) != threads) {
+        copies_.clear();
         for (int i = 0; i < threads; ++i) {
-            auto lane = std::make_unique<Net>(graph_);
+            auto copy = std::make_unique<Net>(graph_);
             // The first copy writes the gradients straight into this net's; the others sum theirs in.
-            lane->params_.share(params_, i == 0);
-            // A copy runs on one thread of its own (each_lane), every op on it.
-            lane->options_ = options_, lane->options_.parallel = Parallel::ops, lane->options_.threads = 0;
-            lane->training_ = training_, lane->seed_ = seed_, lane->step_ = step_, lane->profiling_ = profiling_;
-            lanes_.push_back(std::move(lane));
+            copy->params_.share(params_, i == 0);
+            // A copy runs on one thread of its own (each_copy), every op on it.
+            copy->options_ = options_, copy->options_.parallel = Parallel::ops, copy->options_.threads = 0;
+            copy->training_ = training_, copy->seed_ = seed_, copy->step_ = step_, copy->profiling_ = profiling_;
+            copies_.push_back(std::move(copy));
         }
-        lane_share_ = std::make_unique<LaneShare>();
-        lane_share_->lanes = threads;
-        for (auto& kinds : lane_share_->u_kind) kinds.assign(size_t(threads), 0);
+        split_share_ = std::make_unique<SplitShare>(threads);
         // This net's own activations are not used while the batch runs split.
         act_arena_ = Buffer(), grad_arena_ = Buffer();
     }
-    lane_first_.assign(size_t(threads) + 1, 0);
-    for (int i = 0; i < threads; ++i) lane_first_[size_t(i) + 1] = lane_first_[size_t(i)] + n / threads + (i < n % threads);
+    copy_first_.assign(size_t(threads) + 1, 0);
+    for (int i = 0; i < threads; ++i) copy_first_[size_t(i) + 1] = copy_first_[size_t(i)] + n / threads + (i < n % threads);
     for (int i = 0; i < threads; ++i) {
-        lanes_[size_t(i)]->image_offset_ = lane_first_[size_t(i)];
-        lanes_[size_t(i)]->choice_batch_ = lane_first_[1];  // the first share is the largest
+        copies_[size_t(i)]->image_offset_ = copy_first_[size_t(i)];
+        copies_[size_t(i)]->algorithm_batch_ = copy_first_[1];  // the first share is the largest
     }
-    each_lane(lanes_, *lane_share_, [&](Net& lane) {
+    each_copy(copies_, split_share_->meeting(), [&](Net& copy) {
         const int i = omp_get_thread_num();
-        if (lane.rt_) lane.rt_->image_offset = lane.image_offset_, lane.rt_->choice_batch = lane.choice_batch_;
-        lane.set_batch(lane_first_[size_t(i) + 1] - lane_first_[size_t(i)]);
-        lane.rt_->share = lane_share_.get();
-        lane.rt_->lane = i;
+        if (copy.rt_) copy.rt_->image_offset = copy.image_offset_, copy.rt_->algorithm_batch = copy.algorithm_batch_;
+        copy.set_batch(copy_first_[size_t(i) + 1] - copy_first_[size_t(i)]);
+        copy.rt_->shared = &split_share_->of(i);
     });
     logits_.assign(size_t(n) * size_t(classes()), 0.f);
 }
 
-const float* Net::forward_lanes(const float* images) {
+const float* Net::forward_copies(const float* images) {
     const size_t per_image = values_[0]->shape.per_image(), classes = size_t(this->classes());
-    each_lane(lanes_, *lane_share_, [&](Net& lane) {
-        const size_t first = size_t(lane.image_offset_);
-        const float* logits = lane.forward(images + first * per_image);
-        std::memcpy(logits_.data() + first * classes, logits, size_t(lane.batch()) * classes * sizeof(float));
+    each_copy(copies_, split_share_->meeting(), [&](Net& copy) {
+        const size_t first = size_t(copy.image_offset_);
+        const float* logits = copy.forward(images + first * per_image);
+        std::memcpy(logits_.data() + first * classes, logits, size_t(copy.batch()) * classes * sizeof(float));
     });
     return logits_.data();
 }
@@ -110,35 +108,35 @@ const float* Net::forward_lanes(const float* images) {
 // Each copy's loss is the mean over its share; the batch's is their mean weighted by share, and
 // each copy's logit gradients take the same weight, so that the copies' weight gradients add up
 // to the batch's.
-float Net::loss_lanes(const int* labels) {
+float Net::loss_copies(const int* labels) {
     double total = 0;
-    for (auto& lane : lanes_) {
-        const float share = float(lane->batch()) / float(batch_);
-        total += double(share) * lane->loss(labels + lane->image_offset_);
-        std::vector<ValueId> logits{lane->output_};
+    for (auto& copy : copies_) {
+        const float share = float(copy->batch()) / float(batch_);
+        total += double(share) * copy->loss(labels + copy->image_offset_);
+        std::vector<ValueId> logits{copy->output_};
         if (training_)
-            for (const Auxiliary& a : lane->auxiliaries()) logits.push_back(a.logits);
+            for (const Auxiliary& a : copy->auxiliaries()) logits.push_back(a.logits);
         for (ValueId id : logits) {
-            TensorView& g = lane->value(id).grad;
+            TensorView& g = copy->value(id).grad;
             for (size_t i = 0; i < g.size(); ++i) g[i] *= share;
         }
     }
     return float(total);
 }
 
-void Net::backward_lanes(const float* dlogits, const std::function<void(const Op&)>& after_op) {
+void Net::backward_copies(const float* dlogits, const std::function<void(const Op&)>& after_op) {
     const size_t classes = size_t(this->classes());
-    each_lane(lanes_, *lane_share_, [&](Net& lane) {
+    each_copy(copies_, split_share_->meeting(), [&](Net& copy) {
         if (dlogits)
-            lane.backward(dlogits + size_t(lane.image_offset_) * classes);
+            copy.backward(dlogits + size_t(copy.image_offset_) * classes);
         else
-            lane.backward();
+            copy.backward();
     });
     float* g = params_.grad_base();
     std::vector<const float*> others;
-    for (size_t l = 1; l < lanes_.size(); ++l) others.push_back(lanes_[l]->params_.grad_base());
+    for (size_t l = 1; l < copies_.size(); ++l) others.push_back(copies_[l]->params_.grad_base());
     const long total = long(params_.total());
-#pragma omp parallel for num_threads(int(lanes_.size()))
+#pragma omp parallel for num_threads(int(copies_.size()))
     for (long i = 0; i < total; ++i) {
         float sum = g[i];
         for (const float* o : others) sum += o[i];
