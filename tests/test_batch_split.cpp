@@ -58,8 +58,8 @@ struct Pair {
 
 void expect_same_step(Pair& p) {
     ASSERT_GE(omp_get_max_threads(), 2) << "run with OMP_NUM_THREADS=2";
-    ASSERT_TRUE(p.split.batch_split());
-    ASSERT_FALSE(p.whole.batch_split());
+    ASSERT_TRUE(p.split.execution().batch_split);
+    ASSERT_FALSE(p.whole.execution().batch_split);
     const auto images = random_images(p.whole, kBatch);
     const auto labels = random_labels(p.whole, kBatch);
     const size_t logits_size = size_t(kBatch) * size_t(p.whole.classes());
@@ -104,7 +104,7 @@ TEST(ThreadLimit, NetsRunOnTheThreadsOpenMpGrants) {
         init_params(net.params(), 3);
         net.set_options({0, split ? Parallel::batch : Parallel::ops});
         net.set_batch(kBatch);
-        EXPECT_EQ(net.batch_split(), split && granted > 1) << granted << " threads granted";
+        EXPECT_EQ(net.execution().batch_split, split && granted > 1) << granted << " threads granted";
         const float* out = net.forward(random_images(net, kBatch).data());
         return std::vector<float>(out, out + size_t(kBatch) * size_t(net.classes()));
     };
@@ -154,18 +154,18 @@ TEST(BatchSplit, BatchNormAndSmallBatchesRunWhole) {
     init_params(bn.params(), 1);
     bn.set_options({0, Parallel::batch});
     bn.set_batch(32);
-    EXPECT_FALSE(bn.batch_split());
+    EXPECT_FALSE(bn.execution().batch_split);
 
     Net small = build_net(load_model("d2l"), 96);
     init_params(small.params(), 1);
     small.set_options({0, Parallel::batch});
     small.set_batch(Net::kSplitMinImages * omp_get_max_threads() - 1);
-    EXPECT_FALSE(small.batch_split());
+    EXPECT_FALSE(small.execution().batch_split);
     small.set_batch(Net::kSplitMinImages * omp_get_max_threads());
-    EXPECT_TRUE(small.batch_split());
+    EXPECT_TRUE(small.execution().batch_split);
     small.set_options({0, Parallel::ops});
     small.set_batch(Net::kSplitMinImages * omp_get_max_threads());
-    EXPECT_FALSE(small.batch_split());
+    EXPECT_FALSE(small.execution().batch_split);
 }
 
 }  // namespace

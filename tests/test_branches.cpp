@@ -38,8 +38,8 @@ struct Pair {
         ASSERT_GE(omp_get_max_threads(), 2) << "run with OMP_NUM_THREADS=2";
         whole.set_batch(batch);
         branches.set_batch(batch);
-        ASSERT_TRUE(branches.branches_side_by_side()) << what;
-        ASSERT_FALSE(whole.branches_side_by_side()) << what;
+        ASSERT_TRUE(branches.execution().paths_side_by_side) << what;
+        ASSERT_FALSE(whole.execution().paths_side_by_side) << what;
         const auto images = random_images(whole, batch, seed);
         const size_t n = size_t(batch) * size_t(whole.classes());
         const float* out = whole.forward(images.data());
@@ -86,7 +86,7 @@ TEST(Branches, NewWeightsAndTrainingInBetween) {
     p.expect_same_logits(1, 8, "new weights");
     p.branches.set_training(true);
     p.branches.forward(random_images(p.whole, 1, 9).data());
-    EXPECT_FALSE(p.branches.branches_side_by_side());
+    EXPECT_FALSE(p.branches.execution().paths_side_by_side);
     p.branches.set_training(false);
     p.expect_same_logits(1, 10, "after training");
 }
@@ -96,25 +96,25 @@ TEST(Branches, OnlyForSmallEvaluationBatches) {
     init_params(net.params(), 1);
     net.set_options({0, Parallel::batch});
     net.set_batch(1);
-    EXPECT_FALSE(net.branches_side_by_side());  // training
+    EXPECT_FALSE(net.execution().paths_side_by_side);  // training
     net.set_training(false);
     net.set_batch(1);
-    EXPECT_TRUE(net.branches_side_by_side());
+    EXPECT_TRUE(net.execution().paths_side_by_side);
     // One thread: nothing to run side by side; the next forward replans, and again with two.
     const int threads = omp_get_max_threads();
     const auto image = random_images(net, 1, 11);
     net.set_options({1, Parallel::batch});
     net.forward(image.data());
-    EXPECT_FALSE(net.branches_side_by_side());
+    EXPECT_FALSE(net.execution().paths_side_by_side);
     net.set_options({threads, Parallel::batch});
     net.forward(image.data());
-    EXPECT_TRUE(net.branches_side_by_side());
+    EXPECT_TRUE(net.execution().paths_side_by_side);
     net.set_batch(Net::kSplitMinImages * omp_get_max_threads());
-    EXPECT_FALSE(net.branches_side_by_side());
-    EXPECT_TRUE(net.batch_split());
+    EXPECT_FALSE(net.execution().paths_side_by_side);
+    EXPECT_TRUE(net.execution().batch_split);
     net.set_options({0, Parallel::ops});
     net.set_batch(1);
-    EXPECT_FALSE(net.branches_side_by_side());
+    EXPECT_FALSE(net.execution().paths_side_by_side);
 
     // Batch norm: no split at large batches, and no paths side by side either (one thread per op
     // would leave the cores uneven on a large batch).
@@ -123,8 +123,8 @@ TEST(Branches, OnlyForSmallEvaluationBatches) {
     bn.set_training(false);
     bn.set_options({0, Parallel::batch});
     bn.set_batch(Net::kSplitMinImages * omp_get_max_threads());
-    EXPECT_FALSE(bn.batch_split());
-    EXPECT_FALSE(bn.branches_side_by_side());
+    EXPECT_FALSE(bn.execution().batch_split);
+    EXPECT_FALSE(bn.execution().paths_side_by_side);
 }
 
 }  // namespace

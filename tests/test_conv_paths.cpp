@@ -14,6 +14,7 @@
 
 #include "core/runtime.h"
 #include "execution/backward_step.h"
+#include "googlenet/summary.h"
 #include "googlenet/models.h"
 #include "googlenet/train.h"
 #include "ops/ops.h"
@@ -65,7 +66,7 @@ std::vector<ConvCase> run_network(const Config& config) {
         const Op& op = *t.op;
         if (op.attributes().kind != OpAttributes::conv) continue;
         ConvCase c;
-        c.label = config.name + ": " + net.label(op);
+        c.label = config.name + ": " + label(net, op);
         c.kernels = op.kernels();
         c.in = op.inputs[0]->shape, c.out = op.output->shape;
         c.in_layout = op.inputs[0]->layout, c.out_layout = op.output->layout;
@@ -73,7 +74,7 @@ std::vector<ConvCase> run_network(const Config& config) {
         c.kernel = a.kernel_h, c.stride = a.stride, c.pad = a.pad;
         c.bias = op.param_indices().size() == 2;
         c.input_grad = op.inputs[0]->needs_grad;
-        c.threads = net.batch_split() ? 1 : 2;  // each copy of a split batch runs on one thread
+        c.threads = net.execution().batch_split ? 1 : 2;  // each copy of a split batch runs on one thread
         c.training = config.training;
         c.macs = op.macs_per_image() * c.out.n;
         cases.push_back(c);

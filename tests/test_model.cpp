@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "googlenet/summary.h"
 #include "googlenet/bench.h"
 #include "googlenet/models.h"
 #include "googlenet/shape_rules.h"
@@ -22,7 +23,7 @@ TEST(Model, D2lParameterCountMatchesPyTorch) {
     EXPECT_EQ(net.params().list().front().name, "0.0.weight");
     EXPECT_EQ(net.params().find("2.0.p2_2.weight"), 10);
     EXPECT_EQ(net.params().list().back().name, "5.bias");
-    EXPECT_EQ(net.macs_per_image(), 276066304);  // torch_googlenet.py flops --size 96
+    EXPECT_EQ(macs_per_image(net), 276066304);  // torch_googlenet.py flops --size 96
 }
 
 TEST(Model, ForwardShapes) {
@@ -54,13 +55,13 @@ TEST(Graph, ACopyBuildsTheSameNetworkAndStaysApart) {
     const Graph original = d2l_googlenet().graph();
     Graph copy = original;
     const Net a(original), b(copy);
-    EXPECT_EQ(a.summary(), b.summary());
+    EXPECT_EQ(summary(a), summary(b));
     ASSERT_EQ(a.params().list().size(), b.params().list().size());
     for (size_t i = 0; i < a.params().list().size(); ++i) EXPECT_EQ(a.params().list()[i].name, b.params().list()[i].name);
     copy.relu(copy.output());
     EXPECT_EQ(copy.nodes().size(), original.nodes().size() + 1);
     EXPECT_EQ(copy.output(), original.output() + 1);
-    EXPECT_EQ(Net(original).summary(), a.summary());
+    EXPECT_EQ(summary(Net(original)), summary(a));
 }
 
 // Each node's output shape and description come from the graph alone, before any op exists.
@@ -96,7 +97,7 @@ TEST(Model, GradientArenaIsMuchSmallerThanOneBufferPerValue) {
         if (v.live && v.needs_grad) separate += v.grad.size();
     }
     EXPECT_GT(separate, 0u);
-    EXPECT_LT(net.gradient_arena_floats(), separate / 3) << "arena " << net.gradient_arena_floats() << " of " << separate;
+    EXPECT_LT(net.execution().gradient_floats, separate / 3) << "arena " << net.execution().gradient_floats << " of " << separate;
 }
 
 // Activations share memory where their lifetimes allow: only what backward reads lives through
@@ -121,7 +122,7 @@ TEST(Model, ActivationsLiveOnlyAsLongAsSomethingReadsThem) {
     }
     EXPECT_EQ(paths_handing_on, 2 + 9 * 4) << "b1's and b2's last convolutions and four paths per block";
     EXPECT_EQ(concats_owning, 7) << "blocks 3b and 4e hand theirs on to the max pool after them";
-    EXPECT_LT(net.activation_arena_floats(), separate * 2 / 3) << "arena " << net.activation_arena_floats() << " of " << separate;
+    EXPECT_LT(net.execution().activation_floats, separate * 2 / 3) << "arena " << net.execution().activation_floats << " of " << separate;
 }
 
 // The comparison every tensor test uses fails on NaN and infinity on either side (a result that

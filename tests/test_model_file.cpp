@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "googlenet/summary.h"
 #include "googlenet/models.h"
 #include "googlenet/train.h"
 #include "testing.h"
@@ -27,9 +28,9 @@ TEST(ModelFile, BuiltInD2lIsExactlyTheHandWrittenNetwork) {
         EXPECT_EQ(from_file.params().list()[i].name, by_hand.params().list()[i].name);
         EXPECT_EQ(from_file.params().list()[i].dims, by_hand.params().list()[i].dims);
     }
-    EXPECT_EQ(from_file.macs_per_image(), 276066304);
-    EXPECT_EQ(from_file.summary(), by_hand.summary());  // every layer, shape and block label
-    EXPECT_EQ(build_net(spec, 224).summary(), d2l_googlenet(1, 10, 224).summary());
+    EXPECT_EQ(macs_per_image(from_file), 276066304);
+    EXPECT_EQ(summary(from_file), summary(by_hand));  // every layer, shape and block label
+    EXPECT_EQ(summary(build_net(spec, 224)), summary(d2l_googlenet(1, 10, 224)));
 }
 
 TEST(ModelFile, AUsersVariantBuildsWhatItSays) {
@@ -44,8 +45,8 @@ TEST(ModelFile, AUsersVariantBuildsWhatItSays) {
     EXPECT_GE(net.params().find("1.0.p3_2.weight"), 0);
     EXPECT_EQ(net.params().list().back().name, "fc.bias");
     EXPECT_EQ(net.value(net.output()).shape, (Shape{1, 10, 1, 1}));
-    const std::string summary = net.summary();
-    EXPECT_NE(summary.find("inc output shape: [1, 20, 8, 8]"), std::string::npos) << summary;
+    const std::string text = summary(net);
+    EXPECT_NE(text.find("inc output shape: [1, 20, 8, 8]"), std::string::npos) << text;
     init_params(net.params(), 1);
     net.set_batch(2);
     std::vector<float> x(2 * 32 * 32, 0.25f);
@@ -58,11 +59,11 @@ TEST(ModelFile, LrnDropoutAndCeilPoolsAreRead) {
                                   {"lrn": {"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 1}}]},
         "global_avg_pool", {"dropout": {"p": 0.4}}, {"linear": {"out": "classes"}}])"),
                                        "m.json");
-    const std::string summary = build_net(spec).summary();
-    EXPECT_NE(summary.find("max-pool 3x3/2 ceil"), std::string::npos) << summary;
-    EXPECT_NE(summary.find("b output shape: [1, 8, 15, 15]"), std::string::npos) << summary;  // 30 -> 15 (ceil)
-    EXPECT_NE(summary.find("lrn size 5, alpha 0.0001, beta 0.75, k 1"), std::string::npos) << summary;
-    EXPECT_NE(summary.find("dropout p=0.4"), std::string::npos) << summary;
+    const std::string text = summary(build_net(spec));
+    EXPECT_NE(text.find("max-pool 3x3/2 ceil"), std::string::npos) << text;
+    EXPECT_NE(text.find("b output shape: [1, 8, 15, 15]"), std::string::npos) << text;  // 30 -> 15 (ceil)
+    EXPECT_NE(text.find("lrn size 5, alpha 0.0001, beta 0.75, k 1"), std::string::npos) << text;
+    EXPECT_NE(text.find("dropout p=0.4"), std::string::npos) << text;
     expect_error([] { parse_model(model(R"([{"lrn": {"size": 4}}])"), "m.json"); }, "m.json: body[0].lrn.size: must be odd, not 4");
     expect_error([] { parse_model(model(R"([{"dropout": {"p": 1.5}}])"), "m.json"); }, "m.json: body[0].dropout.p: must be in [0, 1), not 1.5");
     expect_error([] { parse_model(model(R"([{"max_pool": {"kernel": 2, "ceil": "yes"}}])"), "m.json"); },

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Mutation check: one-line bugs in the places that matter, each of which the suite must catch.
 
-Usage: tools/mutants.py [--list] [--only NAME[,NAME...]] [--full] [--build-dir DIR] [--keep-going]
+Usage: tools/mutants.py [--list] [--only NAME[,NAME...]] [--full] [--build-dir DIR] [--timeout SECONDS]
 
 For each mutant in MUTANTS: checks that its line is in the source exactly once (else the tool has
 failed: the code moved and the list must follow), applies it, rebuilds (a mutant that does not

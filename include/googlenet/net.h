@@ -103,20 +103,7 @@ public:
     ValueId input() const { return 0; }
     using Auxiliary = Graph::Auxiliary;
     const std::vector<Auxiliary>& auxiliaries() const { return graph_.auxiliaries(); }
-    // Each layer's output shape, parameters and multiply-adds, as D2L walks through the network:
-    // as data, and as the text `googlenet summary` prints.
-    struct Layer {
-        std::string label;  // as label(op)
-        Shape output;       // for one image
-        int64_t parameters = 0, macs = 0;  // multiply-adds per image
-        bool auxiliary = false;            // part of an auxiliary classifier (training only)
-        std::string block;                 // the block this op's output ends ("b1"), or empty
-    };
-    std::vector<Layer> layers() const;
-    std::string summary() const;
-    // The op as summary() lists it: what it computes and its parameters' name ("conv+relu 3x3/1
-    // 96->128 (3.0.p2_2)").
-    std::string label(const Op& op) const;
+    // Its layers, summary and multiply-adds: googlenet/summary.h.
     ValueId output() const { return output_; }
 
     const Value& value(ValueId id) const { return *values_[size_t(id)]; }
@@ -127,11 +114,6 @@ public:
     const ParamStore& params() const { return params_; }
     Shape input_shape() const { return values_[0]->shape; }
     int classes() const { return value(output_).shape.c; }
-    int64_t macs_per_image() const;  // of inference: auxiliary classifiers left out
-    // Summed over the copies while the batch runs split.
-    size_t gradient_arena_floats() const;
-    size_t activation_arena_floats() const;
-    int gradient_copies() const { return copies_.empty() ? 1 : int(copies_.size()); }  // of the parameters' gradients
 
     // Running. The engine's options (options.h) take effect at the next set_batch or forward.
     // Threads: OpenMP's count (omp_set_num_threads; 0 leaves OpenMP's own), lowered to
@@ -162,17 +144,23 @@ public:
     // the threads meet once at the end. Every op spread over all threads would hand its output
     // to the other core's cache: at batch 1 that made the latency swing with the machine's state
     // (docs/performance.md).
-    bool batch_split() const { return !copies_.empty(); }  // whether the current batch runs split
-    bool branches_side_by_side() const { return branches_ != nullptr; }  // whether the current batch's paths do
     static constexpr int kSplitMinImages = 8;
+    // How the current batch runs, and the memory it holds.
+    struct Execution {
+        bool batch_split = false;         // one copy of the network per thread
+        bool paths_side_by_side = false;  // evaluation: the Inception paths on different threads
+        int gradient_copies = 1;          // of the parameters' gradients
+        size_t activation_floats = 0, gradient_floats = 0;  // the arenas, summed over the copies
+    };
+    Execution execution() const;
     const float* forward(const float* images);  // images: batch x C x H x W; returns logits
     // Mean softmax cross-entropy of the last forward's logits; also sets the logits' gradient.
     // In training, plus each auxiliary classifier's, times its weight.
     float loss(const int* labels);
-    void backward();  // fills params().grads() from the logits' gradient
-    // The same, calling `after_op` as each op's backward completes (its parameters' gradients are
-    // then final): data-parallel training starts their allreduce there.
-    void backward(const std::function<void(const Op&)>& after_op);
+    // Fills params().grads() from the logits' gradient, calling `after_op` (if given) as each
+    // op's backward completes (its parameters' gradients are then final): data-parallel training
+    // starts their allreduce there.
+    void backward(const std::function<void(const Op&)>& after_op = {});
     void backward(const float* dlogits);  // the same from a given gradient of the logits
     // Also compute the gradient of the input images (value(input()).grad), e.g. for tests.
     void require_input_grad() { values_[0]->needs_grad = true; }

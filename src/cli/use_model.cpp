@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "cli/cli.h"
+#include "googlenet/summary.h"
 #include "googlenet/data.h"
 #include "googlenet/image.h"
 #include "googlenet/image_folder.h"
@@ -204,13 +205,13 @@ int run_summary(const std::string& model, int size, bool json) {
     if (!json) {
         std::printf("%s (%s)%s%s\n", spec.name.c_str(), spec.source.c_str(), spec.description.empty() ? "" : ": ",
                     spec.description.c_str());
-        std::fputs(net.summary().c_str(), stdout);
+        std::fputs(summary(net).c_str(), stdout);
         return kSuccess;
     }
     auto shape = [](const Shape& s) { return nlohmann::ordered_json{s.c, s.h, s.w}; };
     nlohmann::ordered_json layers = nlohmann::ordered_json::array();
     int64_t parameters = 0, macs = 0, aux_parameters = 0, aux_macs = 0;
-    for (const Net::Layer& l : net.layers()) {
+    for (const LayerSummary& l : googlenet::layers(net)) {
         (l.auxiliary ? aux_parameters : parameters) += l.parameters;
         (l.auxiliary ? aux_macs : macs) += l.macs;
         nlohmann::ordered_json j{{"layer", l.label}, {"output", shape(l.output)}, {"parameters", l.parameters},

@@ -65,64 +65,6 @@ void Net::set_random(uint64_t seed, uint64_t step) {
     for (auto& copy : copies_) copy->set_random(seed, step);
 }
 
-int64_t Net::macs_per_image() const {
-    int64_t total = 0;
-    for (const auto& op : ops_)
-        if (!op->auxiliary) total += op->macs_per_image();
-    return total;
-}
-
-std::vector<Net::Layer> Net::layers() const {
-    std::vector<Layer> out;
-    for (const auto& op : ops_) {
-        Layer l;
-        l.label = label(*op);
-        l.output = op->output->shape;
-        l.output.n = 1;
-        for (int i : op->param_indices()) l.parameters += int64_t(params_.param(i).size);
-        l.macs = op->macs_per_image();
-        l.auxiliary = op->auxiliary;
-        for (const auto& [id, name] : graph_.block_names())
-            if (values_[size_t(id)].get() == op->output) l.block = name;
-        out.push_back(l);
-    }
-    return out;
-}
-
-std::string Net::summary() const {
-    auto thousands = [](int64_t v) {
-        std::string s = std::to_string(v);
-        for (int i = int(s.size()) - 3; i > 0; i -= 3) s.insert(size_t(i), ",");
-        return s;
-    };
-    Shape in = values_[0]->shape;
-    in.n = 1;
-    std::string out = fmt::format("{:<34} {:<20} {:>11} {:>13}\n", "layer", "output shape", "parameters", "multiply-adds");
-    out += fmt::format("{:<34} {}\n", "input", in.str());
-    int64_t total_params = 0, total_macs = 0, aux_params = 0, aux_macs = 0;
-    for (const Layer& l : layers()) {
-        (l.auxiliary ? aux_params : total_params) += l.parameters;
-        (l.auxiliary ? aux_macs : total_macs) += l.macs;
-        std::string row = fmt::format("{:<34} {:<20} {:>11} {:>13}", (l.auxiliary ? "  aux: " : "") + l.label, l.output.str(),
-                                      l.parameters ? thousands(l.parameters) : "", l.macs ? thousands(l.macs) : "");
-        out += row.erase(row.find_last_not_of(' ') + 1) + "\n";
-        if (!l.block.empty()) out += l.block + " output shape: " + l.output.str() + "\n";
-    }
-    out += fmt::format("total: {} parameters, {} multiply-adds per {}x{}x{} image\n", thousands(total_params),
-                       thousands(total_macs), in.c, in.h, in.w);
-    if (!auxiliaries().empty())
-        out += fmt::format("with the {} auxiliary classifiers (training only): {} parameters, {} multiply-adds\n",
-                           auxiliaries().size(), thousands(total_params + aux_params), thousands(total_macs + aux_macs));
-    return out;
-}
-
-std::string Net::label(const Op& op) const {
-    const std::vector<int> params = op.param_indices();
-    if (params.empty()) return op.describe();
-    const std::string& name = params_.param(params[0]).name;
-    return op.describe() + " (" + name.substr(0, name.rfind('.')) + ")";
-}
-
 void Net::set_options(const Options& options) {
     validate(options);
     options_ = options;
@@ -250,8 +192,6 @@ void Net::backward(const float* dlogits) {
     std::memcpy(out.grad.data(), dlogits, out.grad.size() * sizeof(float));
     backward();
 }
-
-void Net::backward() { backward(std::function<void(const Op&)>{}); }
 
 void Net::backward(const std::function<void(const Op&)>& after_op) {
     if (!copies_.empty()) return backward_copies(nullptr, after_op);

@@ -20,16 +20,17 @@
 
 namespace googlenet {
 
-size_t Net::activation_arena_floats() const {
-    size_t total = act_arena_.size();
-    for (const auto& copy : copies_) total += copy->activation_arena_floats();
-    return total;
-}
-
-size_t Net::gradient_arena_floats() const {
-    size_t total = grad_arena_.size();
-    for (const auto& copy : copies_) total += copy->gradient_arena_floats();
-    return total;
+Net::Execution Net::execution() const {
+    Execution e;
+    e.batch_split = !copies_.empty();
+    e.paths_side_by_side = branches_ != nullptr;
+    e.gradient_copies = copies_.empty() ? 1 : int(copies_.size());
+    e.activation_floats = act_arena_.size(), e.gradient_floats = grad_arena_.size();
+    for (const auto& copy : copies_) {
+        const Execution c = copy->execution();
+        e.activation_floats += c.activation_floats, e.gradient_floats += c.gradient_floats;
+    }
+    return e;
 }
 
 bool Net::splittable() const {

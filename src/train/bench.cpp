@@ -1,4 +1,5 @@
 #include "googlenet/bench.h"
+#include "googlenet/summary.h"
 
 #include <sys/resource.h>
 
@@ -91,7 +92,7 @@ BenchResult benchmark(const BenchConfig& config) {
             const Op& op = *t.op;
             if (op.auxiliary && !train) continue;
             const Shape& out = op.output->shape;
-            OpProfile p{net.label(op), kind_of(op), std::to_string(out.c) + "x" + std::to_string(out.h) + "x" + std::to_string(out.w),
+            OpProfile p{label(net, op), kind_of(op), std::to_string(out.c) + "x" + std::to_string(out.h) + "x" + std::to_string(out.w),
                         op.kernels(), t.forward_ms / c.iters,
                         t.backward_data_ms / c.iters, t.backward_weights_ms / c.iters};
             // Each pass that ran does the op's multiply-adds once, over the images this copy ran.
@@ -108,17 +109,17 @@ BenchResult benchmark(const BenchConfig& config) {
     // The nearest-rank percentile: an iteration's own time, never an interpolation between two.
     r.ms_p90 = ms[size_t(std::ceil(0.9 * double(ms.size()))) - 1];
     r.images_per_sec = c.batch_size / (r.ms_per_iter / 1000);
-    r.macs_per_image = net.macs_per_image();
-    r.batch_split = net.batch_split();
-    r.paths_side_by_side = net.branches_side_by_side();
+    r.macs_per_image = macs_per_image(net);
+    r.batch_split = net.execution().batch_split;
+    r.paths_side_by_side = net.execution().paths_side_by_side;
     r.gflops = double(r.macs_per_image) * 2 * (train ? 3 : 1) * r.images_per_sec / 1e9;
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     r.peak_rss_mib = double(usage.ru_maxrss) / 1024;
     const double mib = sizeof(float) / 1048576.0;
-    r.activations_mib = double(net.activation_arena_floats()) * mib;
-    r.gradients_mib = double(net.gradient_arena_floats()) * mib;
-    r.parameters_mib = double(1 + net.gradient_copies()) * double(net.params().total()) * mib;
+    r.activations_mib = double(net.execution().activation_floats) * mib;
+    r.gradients_mib = double(net.execution().gradient_floats) * mib;
+    r.parameters_mib = double(1 + net.execution().gradient_copies) * double(net.params().total()) * mib;
     return r;
 }
 
