@@ -93,7 +93,7 @@ std::vector<float> transform_image(const RgbImage& img, const ImageTransform& t,
         }
         flip = unit(rng) < 0.5;
     } else {
-        // Resize the shorter side to size x 256/224, then take the centre (torchvision's eval recipe).
+        // Resize the shorter side to size x 256/224, then take the centre (torchvision's evaluation transform).
         const int shorter = S * 256 / 224;
         if (W <= H) out_w = shorter, out_h = int(double(shorter) * H / W);
         else out_h = shorter, out_w = int(double(shorter) * W / H);
