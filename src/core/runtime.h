@@ -8,7 +8,8 @@
 #include <optional>
 
 #include "core/threads.h"
-#include "googlenet/net.h"
+#include "googlenet/op.h"
+#include "googlenet/params.h"
 
 namespace googlenet {
 

@@ -4,7 +4,8 @@
 #include <memory>
 #include <string>
 
-#include "googlenet/net.h"
+#include "googlenet/op.h"
+#include "googlenet/params.h"
 
 namespace googlenet {
 
