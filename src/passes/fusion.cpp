@@ -1,5 +1,7 @@
 #include "passes/fusion.h"
 
+#include <cstdint>
+
 namespace googlenet {
 
 std::vector<int> reader_counts(const std::vector<FusedOp>& ops, int values) {
@@ -14,22 +16,23 @@ std::vector<FusedOp> fuse_conv_relu(const Graph& g) {
     for (size_t i = 0; i < g.nodes().size(); ++i) all.push_back(FusedOp{i, g.nodes()[i].inputs, ValueId(i) + 1});
     const std::vector<int> readers = reader_counts(all, g.value_count());
     std::vector<FusedOp> kept;
+    std::vector<size_t> kept_at(size_t(g.value_count()), SIZE_MAX);  // by value: the kept op that writes it
     for (const FusedOp& op : all) {
         const Node& node = g.nodes()[op.node];
         if (node.op.kind == OpAttributes::relu) {
             const ValueId v = op.inputs[0];
-            FusedOp* producer = nullptr;
-            for (FusedOp& other : kept)
-                if (other.output == v) producer = &other;
+            FusedOp* producer = kept_at[size_t(v)] == SIZE_MAX ? nullptr : &kept[kept_at[size_t(v)]];
             if (producer && readers[size_t(v)] == 1 && v != g.output() &&
                 g.nodes()[producer->node].auxiliary == node.auxiliary &&
                 g.nodes()[producer->node].op.kind == OpAttributes::conv) {
                 producer->output = op.output;
                 producer->fused_relu = true;
                 producer->relu_mask = ReluMask::own;
+                kept_at[size_t(op.output)] = kept_at[size_t(v)];
                 continue;
             }
         }
+        kept_at[size_t(op.output)] = kept.size();
         kept.push_back(op);
     }
     return kept;
