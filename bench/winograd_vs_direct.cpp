@@ -42,7 +42,8 @@ int main(int argc, char** argv) {
     }
     struct Layer { int c, k, size, r = 3; };
     ParamStore none;
-    Runtime rt(none);
+    RunState state;
+    Runtime rt(none, state);
     double total_w[3] = {}, total_d[3] = {};
     std::printf("batch %d: ms per pass (median), Winograd / direct\n", n);
     std::printf("%-20s %-6s %-22s %-22s %-22s\n", "layer", "F", "forward", "backward-data", "backward-weights");

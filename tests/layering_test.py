@@ -31,6 +31,11 @@ class Layering(unittest.TestCase):
     def test_the_passes_know_the_graph_not_the_ops(self):
         self.assert_only("passes", ["passes/", "googlenet/graph.h", "googlenet/options.h", "googlenet/error.h"])
 
+    def test_the_executors_know_no_net(self):
+        self.assert_only("execution", ["execution/", "core/runtime.h", "core/threads.h", "googlenet/", "ops/ops.h"])
+        for path, names in includes("execution").items():
+            self.assertNotIn("googlenet/net.h", names, f"{path}: an executor runs a Program, not a Net")
+
     def test_ops_know_no_executor(self):
         for path, names in includes("ops").items():
             for name in names:

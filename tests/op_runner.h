@@ -22,7 +22,7 @@ public:
         ops_.push_back(make(params_));
         op_ = ops_[0].get();
         params_.allocate();
-        rt_ = std::make_unique<Runtime>(params_);
+        rt_ = std::make_unique<Runtime>(params_, state_);
         for (const Shape& s : ins) op_->inputs.push_back(add(s));
         op_->output = add(out);
         op_->prepare(*rt_);
@@ -55,6 +55,7 @@ public:
     const float* param_grad(int i) { return params_.grad(i); }
     ParamStore& params() { return params_; }
     Runtime& runtime() { return *rt_; }
+    RunState& state() { return state_; }  // what the runtime runs as (training, random draws)
 
 private:
     Value* add(Shape s) {
@@ -74,6 +75,7 @@ private:
     }
 
     ParamStore params_;
+    RunState state_;
     std::unique_ptr<Runtime> rt_;
     std::vector<std::unique_ptr<Value>> values_;
     std::deque<Buffer> datas_, grads_;  // a deque keeps earlier elements in place as it grows

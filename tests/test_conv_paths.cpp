@@ -62,7 +62,7 @@ std::vector<ConvCase> run_network(const Config& config) {
         net.backward();
     }
     std::vector<ConvCase> cases;
-    for (const Net::OpTime& t : net.op_times()) {
+    for (const OpTime& t : net.op_times()) {
         const Op& op = *t.op;
         if (op.attributes().kind != OpAttributes::conv) continue;
         ConvCase c;
@@ -151,8 +151,9 @@ Results ours(const ConvCase& c, const std::vector<float>& x, const std::vector<f
     params.allocate();
     std::copy(w.begin(), w.end(), params.value(0));
     if (c.bias) std::copy(b.begin(), b.end(), params.value(1));
-    Runtime rt(params);
-    rt.training = c.training;
+    RunState state;
+    state.training = c.training;
+    Runtime rt(params, state);
     Value in, out;
     in.shape = c.in, in.layout = c.in_layout, in.needs_grad = c.input_grad;
     out.shape = c.out, out.layout = c.out_layout;

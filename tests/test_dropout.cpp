@@ -20,7 +20,7 @@ TEST(Dropout, EvaluationPassesThrough) {
     OpRunner run([](ParamStore&) { return make_dropout(0.4f, 0); }, {kShape}, kShape);
     const auto x = random_vector<float>(kShape.numel(), 1), dy = random_vector<float>(kShape.numel(), 2);
     run.set_input(0, x);
-    run.runtime().training = false;
+    run.state().training = false;
     const float* y = run.forward();
     for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(y[i], x[i]);
     run.backward(dy);
@@ -32,7 +32,7 @@ TEST(Dropout, ZeroProbabilityPassesThroughInTraining) {
     OpRunner run([](ParamStore&) { return make_dropout(0.f, 0); }, {kShape}, kShape);
     const auto x = random_vector<float>(kShape.numel(), 3), dy = random_vector<float>(kShape.numel(), 4);
     run.set_input(0, x);
-    run.runtime().training = true;
+    run.state().training = true;
     const float* y = run.forward();
     for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(y[i], x[i]);
     run.backward(dy);
@@ -46,8 +46,8 @@ TEST(Dropout, TrainingKeepsOneMinusPScaledAndBackwardUsesTheSameMask) {
     for (auto& v : x) v = v == 0.f ? 1.f : v;  // no zeros, so a zero output means dropped
     const auto dy = random_vector<float>(kShape.numel(), 4);
     run.set_input(0, x);
-    run.runtime().seed = 5;
-    run.runtime().step = 9;
+    run.state().seed = 5;
+    run.state().step = 9;
     const std::vector<float> y(run.forward(), run.forward() + x.size());
     run.backward(dy);
     size_t dropped = 0;
@@ -69,8 +69,8 @@ TEST(Dropout, MasksRepeatForTheSameSeedAndStepOnly) {
     OpRunner run([](ParamStore&) { return make_dropout(0.5f, 3); }, {kShape}, kShape);
     run.set_input(0, std::vector<float>(kShape.numel(), 1.f));
     auto mask = [&](uint64_t seed, uint64_t step) {
-        run.runtime().seed = seed;
-        run.runtime().step = step;
+        run.state().seed = seed;
+        run.state().step = step;
         const float* y = run.forward();
         return std::vector<float>(y, y + kShape.numel());
     };
@@ -80,8 +80,8 @@ TEST(Dropout, MasksRepeatForTheSameSeedAndStepOnly) {
     EXPECT_NE(a, mask(2, 10));
     OpRunner other([](ParamStore&) { return make_dropout(0.5f, 4); }, {kShape}, kShape);  // another layer
     other.set_input(0, std::vector<float>(kShape.numel(), 1.f));
-    other.runtime().seed = 1;
-    other.runtime().step = 10;
+    other.state().seed = 1;
+    other.state().step = 10;
     const float* b = other.forward();
     EXPECT_NE(a, std::vector<float>(b, b + kShape.numel()));
 }

@@ -381,7 +381,8 @@ TEST(OpsVsReference, WinogradForward) {
             return y;
         };
         ParamStore ps;
-        Runtime rt(ps);
+        RunState state;
+        Runtime rt(ps, state);
         WinogradConv conv;
         conv.prepare(rt, in, out, r, c.relu, m);
         const auto x = random_vector<float>(in.numel(), 80);

@@ -62,11 +62,11 @@ MUTANTS = [
      "    if (masks_.at(index)) masks_[index]->apply(rt, *op.output);\n",
      "    (void)masks_.at(index);\n",
      ["ctest:ops_reference"]),
-    ("batch-split-gradient-sum", "src/core/net_batch_split.cpp",
+    ("batch-split-gradient-sum", "src/core/batch_split.cpp",
      "        for (const float* o : others) sum += o[i];\n", "\n",
      ["ctest:batch_split"]),
-    ("batch-split-loss-weighting", "src/core/net_batch_split.cpp",
-     "        const float share = float(copy->batch()) / float(batch_);\n",
+    ("batch-split-loss-weighting", "src/core/batch_split.cpp",
+     "        const float share = float(copy->batch()) / float(first_.back());\n",
      "        const float share = 0.5f;\n",
      ["ctest:batch_split"]),
     # SGD as torch.optim.SGD.
@@ -84,14 +84,15 @@ MUTANTS = [
      "                d[j] = float((std::exp(double(z[j]) - log_sum) - (j == y ? 1.0 : 0.0)) / n);\n",
      "                d[j] = float((std::exp(double(z[j]) - log_sum) - (j == y ? 1.0 : 0.0)));\n",
      ["ctest:ops_pytorch"]),
-    # Dropout's key: the batch split's copies told each step; drawn from the run's step, which a
-    # checkpoint restores, not from something a new process starts again (a counter).
-    ("copies-keep-their-first-dropout-key", "src/core/net.cpp",
-     "    for (auto& copy : copies_) copy->set_random(seed, step);\n", "\n",
+    # Dropout's key: the batch split's copies read the whole net's RunState (its seed and step);
+    # drawn from the run's step, which a checkpoint restores, not from something a new process
+    # starts again (a counter).
+    ("copies-keep-their-own-run-state", "src/core/batch_split.cpp",
+     "        copy->state_ = whole.state_;\n", "\n",
      ["ctest:batch_split"]),
     ("dropout-key-from-a-process-counter", "src/ops/dropout.cpp",
-     "        const uint64_t key = splitmix64(splitmix64(rt.seed) ^ splitmix64(rt.step) ^ splitmix64(~salt_));\n",
-     "        const uint64_t key = splitmix64(splitmix64(rt.seed) ^ splitmix64([] { static uint64_t calls = 0; return calls++ / 2; }()) ^ splitmix64(~salt_));\n",
+     "        const uint64_t key = splitmix64(splitmix64(rt.state.seed) ^ splitmix64(rt.state.step) ^ splitmix64(~salt_));\n",
+     "        const uint64_t key = splitmix64(splitmix64(rt.state.seed) ^ splitmix64([] { static uint64_t calls = 0; return calls++ / 2; }()) ^ splitmix64(~salt_));\n",
      ["cli:Cli.test_resume_of_a_net_with_dropout_gives_the_same_weights"]),
     # Resume's random state for an image folder: the epoch a resumed epoch's transforms are drawn by.
     ("augmentation-epoch-off-on-resume", "src/data/image_folder.cpp",
@@ -171,6 +172,11 @@ MUTANTS = [
     ("winograd-max-tile-ignored", "src/ops/winograd.cpp",
      "    const int largest = std::min(max_tile, kLargestTile);\n", "    const int largest = kLargestTile;\n",
      ["ctest:model"]),
+    # The paths side by side: ops of one stage may run at once, so the memory plan takes the
+    # stage as their time.
+    ("paths-stage-times-ignored", "src/core/net_plan.cpp",
+     "        const int time = paths_ ? paths_->stages()[i] : int(i);\n", "        const int time = int(i);\n",
+     ["ctest:branches"]),
     ("layout-option-ignored", "src/core/net_plan.cpp",
      "    const std::vector<Layout> layouts = googlenet::choose_layouts(graph_, fused_, options_.layout, channel_block());\n",
      "    const std::vector<Layout> layouts = googlenet::choose_layouts(graph_, fused_, Layout::blocked, channel_block());\n",

@@ -13,18 +13,21 @@
 #include <string>
 #include <vector>
 
+#include "googlenet/execution.h"
 #include "googlenet/graph.h"
 #include "googlenet/op.h"
 #include "googlenet/options.h"
 #include "googlenet/params.h"
 #include "googlenet/tensor.h"
 
-namespace dnnl {
-struct engine;
-struct stream;
-}  // namespace dnnl
-
 namespace googlenet {
+
+struct Program;
+struct RunState;
+class Executor;
+class SequentialExecutor;
+class PathsExecutor;
+class BatchSplit;
 
 class Net {
 public:
@@ -39,16 +42,16 @@ public:
     using Auxiliary = Graph::Auxiliary;
     const std::vector<Auxiliary>& auxiliaries() const { return graph_.auxiliaries(); }
     // Its layers, summary and multiply-adds: googlenet/summary.h.
-    ValueId output() const { return output_; }
+    ValueId output() const;
 
-    const Value& value(ValueId id) const { return *values_[size_t(id)]; }
-    int value_count() const { return int(values_.size()); }
-    Value& value(ValueId id) { return *values_[size_t(id)]; }
-    const std::vector<std::unique_ptr<Op>>& ops() const { return ops_; }
+    const Value& value(ValueId id) const;
+    int value_count() const;
+    Value& value(ValueId id);
+    const std::vector<std::unique_ptr<Op>>& ops() const;  // after set_batch: with the ReLUs fused
     ParamStore& params() { return params_; }
     const ParamStore& params() const { return params_; }
-    Shape input_shape() const { return values_[0]->shape; }
-    int classes() const { return value(output_).shape.c; }
+    Shape input_shape() const { return value(0).shape; }
+    int classes() const { return value(output()).shape.c; }
 
     // Running. The engine's options (options.h) take effect at the next set_batch or forward.
     // Threads: OpenMP's count (omp_set_num_threads; 0 leaves OpenMP's own), lowered to
@@ -79,14 +82,9 @@ public:
     // the threads meet once at the end. Every op spread over all threads would hand its output
     // to the other core's cache: at batch 1 that made the latency swing with the machine's state
     // (docs/performance.md).
+    // Each way runs on its executor (src/execution/executor.h).
     static constexpr int kSplitMinImages = 8;
-    // How the current batch runs, and the memory it holds.
-    struct Execution {
-        bool batch_split = false;         // one copy of the network per thread
-        bool paths_side_by_side = false;  // evaluation: the Inception paths on different threads
-        int gradient_copies = 1;          // of the parameters' gradients
-        size_t activation_floats = 0, gradient_floats = 0;  // the arenas, summed over the copies
-    };
+    // How the current batch runs, and the memory it holds (execution.h).
     Execution execution() const;
     const float* forward(const float* images);  // images: batch x C x H x W; returns logits
     // Mean softmax cross-entropy of the last forward's logits; also sets the logits' gradient.
@@ -98,36 +96,24 @@ public:
     void backward(const std::function<void(const Op&)>& after_op = {});
     void backward(const float* dlogits);  // the same from a given gradient of the logits
     // Also compute the gradient of the input images (value(input()).grad), e.g. for tests.
-    void require_input_grad() { values_[0]->needs_grad = true; }
+    void require_input_grad() { value(0).needs_grad = true; }
 
-    // Each op's wall time, for `googlenet bench --profile`. While profiling is on, forward and
-    // backward add every op's time to its entry; an op's backward is split into backward-weights
-    // (its parameters' gradients) and backward-data (the rest: its input's gradient, and the
-    // ReLU mask). Batch norm's oneDNN backward computes both at once and counts as backward-data.
+    // Each op's wall time (execution.h), for `googlenet bench --profile`. While profiling is on,
+    // forward and backward add every op's time to its entry. Batch norm's oneDNN backward
+    // computes its weights' and its input's gradients at once and counts as backward-data.
     // set_profiling(true) starts from zero. With the batch split each copy times its own ops on
     // its share and op_times() gives the first copy's ops with the copies' mean times; with the
     // paths side by side, each op's time on the thread that ran it (a split op's parts summed),
     // so ops of one stage overlap.
-    struct OpTime {
-        const Op* op = nullptr;
-        double forward_ms = 0, backward_data_ms = 0, backward_weights_ms = 0;
-    };
     void set_profiling(bool on);
     std::vector<OpTime> op_times() const;  // every op of the net that ran the batch, in order
 private:
+    friend class BatchSplit;  // makes its copies of this net
     bool splittable() const;
-    bool wants_branches(int n, int threads) const;
+    bool wants_paths(int n, int threads) const;
     bool plan_current(int n, int threads) const;
-    void plan_branches(int threads);
-    void prepare_branches();
     void plan(int n);
-    void measure_branches();
-    const float* forward_branches();
-    void set_copies(int n, int threads);
-    const float* forward_copies(const float* images);
-    float loss_copies(const int* labels);
-    void backward_copies(const float* dlogits, const std::function<void(const Op&)>& after_op);
-    // The passes of src/passes/ applied to the ops and values (net_plan.cpp).
+    // The passes of src/passes/ applied to the program (net_plan.cpp).
     void fuse();  // once, at the first plan
     void choose_layouts();
     std::vector<struct OpUse> op_uses() const;
@@ -135,32 +121,20 @@ private:
 
     Graph graph_;  // the batch split's copies are made from it
     std::vector<struct FusedOp> fused_;  // what runs of the graph's nodes (src/passes/fusion.h)
-    std::vector<std::unique_ptr<Value>> values_;
-    std::vector<std::unique_ptr<Op>> ops_;
     ParamStore params_;
-    ValueId output_ = 0;
-    Buffer act_arena_, grad_arena_;
-    std::vector<Value*> unconsumed_;  // values no op reads: their gradient is zero
+    std::unique_ptr<Program> program_;   // the ops over their values (src/execution/program.h)
+    std::shared_ptr<RunState> state_;    // training, random draws; shared with the batch split's copies
     int batch_ = 0;
-    bool training_ = true;
-    uint64_t seed_ = 0, step_ = 0;
-    std::unique_ptr<Runtime> rt_;
-    std::unique_ptr<class BackwardStep> backward_step_;  // src/execution/backward_step.h
     Options options_;
     Options planned_options_;  // as at the last plan
-    std::vector<std::unique_ptr<Net>> copies_;  // one copy per thread while a batch runs split
-    std::unique_ptr<class SplitShare> split_share_;  // src/execution/split_share.h
-    std::vector<int> copy_first_;              // each copy's first image of the batch
-    std::vector<float> logits_;                // the whole batch's, gathered from the copies
-    int image_offset_ = 0;                     // as a copy: its first image (dropout draws by the batch's index)
-    int algorithm_batch_ = 0;                  // as a copy: the share size every copy chooses algorithms for
-    // Paths side by side (Parallel::batch, evaluation of small batches), and each op's stage
-    // there: the time its values live by.
-    std::unique_ptr<struct BranchPlan> branches_;
-    std::vector<int> op_time_;
+    int image_offset_ = 0;     // as a copy: its first image (dropout draws by the batch's index)
+    int algorithm_batch_ = 0;  // as a copy: the share size every copy chooses algorithms for
     bool profiling_ = false;
-    std::vector<OpTime> op_times_;  // while profiling: per op, summed over the calls
-    OpTime& op_time_entry(size_t op);
+    // The executors made so far, and the one the current batch runs on.
+    std::unique_ptr<SequentialExecutor> sequential_;
+    std::unique_ptr<PathsExecutor> paths_;
+    std::unique_ptr<BatchSplit> split_;
+    Executor* executor_ = nullptr;
 };
 
 }  // namespace googlenet

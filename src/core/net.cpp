@@ -1,75 +1,68 @@
-#include <cmath>
 #include "googlenet/net.h"
 
-#include <omp.h>
-
-#include <algorithm>
-#include <chrono>
-#include <cstdlib>
 #include <cstring>
-#include <fmt/format.h>
-#include <map>
 
-#include "core/branch_plan.h"
-#include "googlenet/shape_rules.h"
+#include "core/batch_split.h"
 #include "core/runtime.h"
-#include "execution/backward_step.h"
-#include "execution/split_share.h"
+#include "execution/paths.h"
+#include "execution/program.h"
+#include "execution/sequential.h"
 #include "passes/fusion.h"
 #include "ops/ops.h"
 
 namespace googlenet {
 
-Net::Net(Graph graph) : graph_(std::move(graph)) {
+Net::Net(Graph graph)
+    : graph_(std::move(graph)), program_(std::make_unique<Program>()), state_(std::make_shared<RunState>()) {
+    Program& p = *program_;
     auto add_value = [&](const std::string& name, Shape shape) {
         auto v = std::make_unique<Value>();
         v->name = name;
         v->shape = shape;
-        v->id = ValueId(values_.size());
-        values_.push_back(std::move(v));
-        return values_.back().get();
+        v->id = ValueId(p.values.size());
+        p.values.push_back(std::move(v));
+        return p.values.back().get();
     };
     add_value("input", graph_.shape(0))->needs_grad = false;
     const std::vector<Node>& nodes = graph_.nodes();
     for (size_t i = 0; i < nodes.size(); ++i) {
         // Dropout's salt is its node's index, which every copy of the graph shares.
         std::unique_ptr<Op> op = make_op(nodes[i], graph_.shape(nodes[i].inputs.at(0)), params_, uint64_t(i));
-        for (ValueId id : nodes[i].inputs) op->inputs.push_back(values_.at(size_t(id)).get());
+        for (ValueId id : nodes[i].inputs) op->inputs.push_back(p.values.at(size_t(id)).get());
         op->output = add_value(op->describe(), graph_.shape(ValueId(i) + 1));
         op->auxiliary = nodes[i].auxiliary;
-        ops_.push_back(std::move(op));
+        p.ops.push_back(std::move(op));
     }
-    output_ = graph_.output();
+    p.output = graph_.output();
+    p.auxiliaries = graph_.auxiliaries();
 }
 
 Net::~Net() = default;
 Net::Net(Net&&) noexcept = default;
 Net& Net::operator=(Net&&) noexcept = default;
 
+ValueId Net::output() const { return program_->output; }
+const Value& Net::value(ValueId id) const { return program_->value(id); }
+Value& Net::value(ValueId id) { return program_->value(id); }
+int Net::value_count() const { return int(program_->values.size()); }
+const std::vector<std::unique_ptr<Op>>& Net::ops() const { return program_->ops; }
+
 void Net::set_training(bool training) {
-    training_ = training;
-    if (rt_) rt_->training = training;
-    for (auto& copy : copies_) copy->set_training(training);
+    state_->training = training;
     weights_changed();
 }
 
-void Net::weights_changed() {
-    if (rt_) ++rt_->weights_epoch;
-    for (auto& copy : copies_) copy->weights_changed();
-}
+void Net::weights_changed() { ++state_->weights_epoch; }
 
 void Net::set_random(uint64_t seed, uint64_t step) {
-    seed_ = seed;
-    step_ = step;
-    if (rt_) rt_->seed = seed, rt_->step = step;
-    for (auto& copy : copies_) copy->set_random(seed, step);
+    state_->seed = seed;
+    state_->step = step;
 }
 
 void Net::set_options(const Options& options) {
     validate(options);
     options_ = options;
     set_thread_count(options.threads);
-    for (auto& copy : copies_) copy->options_.layout = options.layout, copy->options_.winograd_max_tile = options.winograd_max_tile;
 }
 
 void Net::set_batch(int n) {
@@ -77,151 +70,108 @@ void Net::set_batch(int n) {
     if (!plan_current(n, usable_threads())) plan(n);
 }
 
-// What set_batch does when the batch size, the split, training or the thread count changed.
+bool Net::splittable() const {
+    if (value(0).needs_grad) return false;  // the input's gradient is wanted whole
+    for (const auto& op : ops())
+        if (op->attributes().kind == OpAttributes::batch_norm) return false;
+    return true;
+}
+
+bool Net::wants_paths(int n, int threads) const {
+    return options_.parallel == Parallel::batch && !state_->training && threads > 1 && n < kSplitMinImages * threads;
+}
+
+// Whether what set_batch last planned still holds for a batch of n on `threads`.
+bool Net::plan_current(int n, int threads) const {
+    return executor_ && n == batch_ && options_ == planned_options_ && (!split_ || split_->copies() == threads) &&
+           wants_paths(n, threads) == (paths_ != nullptr) && (!paths_ || paths_->threads() == threads);
+}
+
+// What set_batch does when the batch size, the split, training or the thread count changed:
+// picks the executor and plans the program for it.
 void Net::plan(int n) {
     keep_threads_within_the_limit();  // before any primitive is made
     const int threads = usable_threads();
     planned_options_ = options_;
-    branches_.reset(), op_time_.clear();
+    executor_ = nullptr;
+    paths_.reset();
     if (!params_.allocated()) params_.allocate();
+    Program& p = *program_;
     if (options_.parallel == Parallel::batch && threads > 1 && n >= kSplitMinImages * threads && splittable()) {
-        set_copies(n, threads);
-        for (auto& v : values_) v->shape.n = n;  // for summaries; the copies hold the data
+        if (!split_ || split_->copies() != threads) {
+            split_ = std::make_unique<BatchSplit>(*this, threads);
+            // This net's own activations are not used while the batch runs split.
+            p.activations = Buffer(), p.gradients = Buffer();
+        }
+        split_->set_batch(n);
+        for (auto& v : p.values) v->shape.n = n;  // for summaries; the copies hold the data
         batch_ = n;
+        executor_ = split_.get();
         return;
     }
-    copies_.clear();
-    if (!rt_) {
+    split_.reset();
+    if (!p.rt) {
         fuse();
-        rt_ = std::make_unique<Runtime>(params_);
-        rt_->training = training_;
-        rt_->seed = seed_;
-        rt_->step = step_;
-        rt_->image_offset = image_offset_;
-        rt_->algorithm_batch = algorithm_batch_;
+        p.rt = std::make_unique<Runtime>(params_, *state_);
+        p.rt->image_offset = image_offset_;
+        p.rt->algorithm_batch = algorithm_batch_;
+        sequential_ = std::make_unique<SequentialExecutor>(p);
+        sequential_->set_profiling(profiling_);
     }
-    rt_->options = options_;
-    for (auto& v : values_) v->shape.n = n;
+    p.rt->options = options_;
+    for (auto& v : p.values) v->shape.n = n;
     choose_layouts();
-    if (wants_branches(n, threads)) plan_branches(threads);
+    if (wants_paths(n, threads)) paths_ = std::make_unique<PathsExecutor>(p, *sequential_, threads);
     plan_memory();
-    for (auto& op : ops_) {
+    for (auto& op : p.ops) {
         // Ops that run beside others, one thread each, get primitives made for one thread.
-        OneThread alone(branches_ && branches_->alone.count(op.get()));
-        op->prepare(*rt_);
+        OneThread alone(paths_ && paths_->alone(op.get()));
+        op->prepare(*p.rt);
     }
-    if (!backward_step_) backward_step_ = std::make_unique<BackwardStep>();
-    backward_step_->prepare(ops_, *rt_);
-    if (branches_) prepare_branches();
+    p.backward_step.prepare(p.ops, *p.rt);
+    if (paths_) paths_->prepare();
     batch_ = n;
+    executor_ = paths_ ? static_cast<Executor*>(paths_.get()) : sequential_.get();
+}
+
+Execution Net::execution() const {
+    Execution e;
+    if (executor_) executor_->describe(e);
+    return e;
 }
 
 const float* Net::forward(const float* images) {
     if (batch_ == 0) throw Error("Net::forward before set_batch");
     if (!plan_current(batch_, usable_threads())) plan(batch_);  // set_training or set_options since set_batch
-    if (!copies_.empty()) return forward_copies(images);
-    Value& in = *values_[0];
-    std::memcpy(in.data.data(), images, in.shape.numel() * sizeof(float));
-    if (branches_) return forward_branches();
-    for (size_t i = 0; i < ops_.size(); ++i) {
-        Op& op = *ops_[i];
-        if (!training_ && op.auxiliary) continue;
-        if (!profiling_) {
-            op.forward(*rt_);
-            continue;
-        }
-        const auto start = std::chrono::steady_clock::now();
-        op.forward(*rt_);
-        rt_->stream.wait();
-        op_time_entry(i).forward_ms += ms_since(start);
-    }
-    rt_->stream.wait();
-    return value(output_).data.data();
+    return executor_->forward(images);
+}
+
+float Net::loss(const int* labels) {
+    if (!executor_) throw Error("Net::loss before forward");
+    return executor_->loss(labels);
+}
+
+void Net::backward(const float* dlogits) {
+    if (!executor_) throw Error("Net::backward before forward");
+    executor_->backward(dlogits, {});
+}
+
+void Net::backward(const std::function<void(const Op&)>& after_op) {
+    if (!executor_) throw Error("Net::backward before forward");
+    executor_->backward(nullptr, after_op);
 }
 
 void Net::set_profiling(bool on) {
     profiling_ = on;
-    op_times_.clear();
-    for (auto& copy : copies_) copy->set_profiling(on);
+    if (sequential_) sequential_->set_profiling(on);
+    if (split_) split_->set_profiling(on);
 }
 
-Net::OpTime& Net::op_time_entry(size_t op) {
-    if (op_times_.size() != ops_.size()) op_times_.assign(ops_.size(), OpTime{});  // ReLUs fused since set_profiling
-    return op_times_[op];
-}
-
-std::vector<Net::OpTime> Net::op_times() const {
-    if (copies_.empty()) {
-        std::vector<OpTime> times(ops_.size());
-        for (size_t i = 0; i < ops_.size(); ++i) {
-            if (op_times_.size() == ops_.size()) times[i] = op_times_[i];
-            times[i].op = ops_[i].get();
-        }
-        return times;
-    }
-    std::vector<OpTime> times = copies_[0]->op_times();
-    const double copies = double(copies_.size());
-    for (OpTime& t : times) t.forward_ms /= copies, t.backward_data_ms /= copies, t.backward_weights_ms /= copies;
-    for (size_t l = 1; l < copies_.size(); ++l) {
-        const std::vector<OpTime> other = copies_[l]->op_times();
-        for (size_t i = 0; i < times.size(); ++i) {  // the copies are made from one graph: the same ops
-            times[i].forward_ms += other[i].forward_ms / copies;
-            times[i].backward_data_ms += other[i].backward_data_ms / copies;
-            times[i].backward_weights_ms += other[i].backward_weights_ms / copies;
-        }
-    }
+std::vector<OpTime> Net::op_times() const {
+    if (executor_) return executor_->op_times();
+    std::vector<OpTime> times;
+    for (const auto& op : ops()) times.push_back(OpTime{op.get()});
     return times;
-}
-
-float Net::loss(const int* labels) {
-    if (!copies_.empty()) return loss_copies(labels);
-    Value& out = value(output_);
-    float total = softmax_cross_entropy(out.data.data(), labels, out.shape.n, out.shape.c, out.grad.data());
-    if (!training_) return total;
-    for (const Auxiliary& a : auxiliaries()) {
-        Value& v = value(a.logits);
-        total += a.weight * softmax_cross_entropy(v.data.data(), labels, v.shape.n, v.shape.c, v.grad.data());
-        for (size_t i = 0; i < v.grad.size(); ++i) v.grad.data()[i] *= a.weight;
-    }
-    return total;
-}
-
-void Net::backward(const float* dlogits) {
-    if (!copies_.empty()) return backward_copies(dlogits, {});
-    Value& out = value(output_);
-    std::memcpy(out.grad.data(), dlogits, out.grad.size() * sizeof(float));
-    backward();
-}
-
-void Net::backward(const std::function<void(const Op&)>& after_op) {
-    if (!copies_.empty()) return backward_copies(nullptr, after_op);
-    for (auto& v : values_) v->grad_written = false;
-    for (Value* v : unconsumed_) std::fill(v->grad.data(), v->grad.data() + v->grad.size(), 0.f);
-    value(output_).grad_written = true;
-    if (training_)
-        for (const Auxiliary& a : auxiliaries()) value(a.logits).grad_written = true;
-    rt_->profiling = profiling_;
-    for (auto it = ops_.rbegin(); it != ops_.rend(); ++it) {
-        if ((*it)->auxiliary && !training_) continue;
-        const size_t index = size_t(ops_.rend() - it - 1);
-        if (!profiling_) {
-            backward_step_->run(index, **it, *rt_);
-        } else {
-            const double weights_before = rt_->weights_ms;
-            const auto start = std::chrono::steady_clock::now();
-            backward_step_->run(index, **it, *rt_);
-            rt_->stream.wait();
-            const double all = ms_since(start);
-            OpTime& t = op_time_entry(index);
-            t.backward_weights_ms += rt_->weights_ms - weights_before;
-            t.backward_data_ms += all - (rt_->weights_ms - weights_before);
-        }
-        if (after_op) {
-            rt_->stream.wait();  // a no-op on the CPU engine, whose primitives run synchronously
-            after_op(**it);
-        }
-    }
-    rt_->stream.wait();
 }
 
 }  // namespace googlenet

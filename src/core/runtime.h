@@ -31,12 +31,24 @@ public:
     virtual void end() = 0;
 };
 
+// What the network runs as, set by the Net and read by its ops: one for every runtime of a
+// network, its threads' and its copies' alike, so that none can fall out of step.
+struct RunState {
+    // Training or evaluation (dropout, batch norm), and what dropout's masks are drawn from.
+    bool training = true;
+    uint64_t seed = 0, step = 0;
+    // Changes whenever the weights may have changed outside training (Net::set_training,
+    // Net::weights_changed): in evaluation, ops may keep weights they derived (reordered) until then.
+    uint64_t weights_epoch = 0;
+};
+
+// What one thread's ops run with: the engine, its stream and buffers, and the parameters.
 class Runtime {
 public:
-    explicit Runtime(ParamStore& p) : engine(dnnl::engine::kind::cpu, 0), stream(engine), params(p) {}
-    // Another thread's runtime for the same ops (Net's paths side by side): the same engine, which
+    Runtime(ParamStore& p, const RunState& s) : engine(dnnl::engine::kind::cpu, 0), stream(engine), params(p), state(s) {}
+    // Another thread's runtime for the same ops (the paths side by side): the same engine, which
     // their primitives belong to, with its own stream and transient buffers.
-    Runtime(ParamStore& p, const dnnl::engine& e) : engine(e), stream(engine), params(p) {}
+    Runtime(ParamStore& p, const RunState& s, const dnnl::engine& e) : engine(e), stream(engine), params(p), state(s) {}
 
     // Where the running backward writes the gradient of the op's input i (overwriting it), or null
     // where no gradient flows to that input. Set by the executor around each op's backward.
@@ -63,13 +75,8 @@ public:
     dnnl::engine engine;
     dnnl::stream stream;
     ParamStore& params;
+    const RunState& state;
     Options options;  // the Net's
-    // Training or evaluation (dropout), and what its random masks are drawn from.
-    bool training = true;
-    // Changes whenever the weights may have changed outside training (Net::set_training,
-    // Net::weights_changed): in evaluation, ops may keep weights they derived (reordered) until then.
-    uint64_t weights_epoch = 0;
-    uint64_t seed = 0, step = 0;
     int image_offset = 0;  // images of the batch before this net's share (Parallel::batch)
     // Work this net's ops may share with others running beside it (the batch split's copies);
     // null when it runs alone.
@@ -77,7 +84,7 @@ public:
     // > 0: ops choose their algorithms as for this batch size rather than their own (so that
     // every net that shares work with this one takes the same path).
     int algorithm_batch = 0;
-    // While the Net profiles (Net::set_profiling): the time ops spent in WeightsTime scopes.
+    // While the executor profiles (Net::set_profiling): the time ops spent in WeightsTime scopes.
     bool profiling = false;
     double weights_ms = 0;
 

@@ -1,5 +1,5 @@
 // What the batch split's copies of one network share while they run side by side, one thread
-// each (src/core/net_batch_split.cpp): a meeting point, and the SharedWork each copy's ops are handed.
+// each (src/core/batch_split.cpp): a meeting point, and the SharedWork each copy's ops are handed.
 #pragma once
 #include <atomic>
 #include <memory>

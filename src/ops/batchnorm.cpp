@@ -52,7 +52,7 @@ public:
     }
 
     void forward(Runtime& rt) override {
-        training_ = rt.training;
+        training_ = rt.state.training;
         float* mean = training_ ? mean_.data() : rt.params.buffer(running_mean_);
         float* var = training_ ? var_.data() : rt.params.buffer(running_var_);
         (training_ ? fwd_train_ : fwd_eval_)

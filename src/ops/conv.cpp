@@ -124,10 +124,10 @@ public:
         if (winograd_on_) {
             // SGD moves the weights every step; in evaluation they stay until weights_epoch changes,
             // and small batches keep their transformed weights.
-            if (rt.training || !winograd_ready_ || winograd_epoch_ != rt.weights_epoch) {
+            if (rt.state.training || !winograd_ready_ || winograd_epoch_ != rt.state.weights_epoch) {
                 winograd_.set_weights(rt, rt.params.value(weight_));
                 winograd_ready_ = winograd_.keeps_weights();
-                winograd_epoch_ = rt.weights_epoch;
+                winograd_epoch_ = rt.state.weights_epoch;
             }
             winograd_.forward(rt, inputs[0]->data.data(), bias_ >= 0 ? rt.params.value(bias_) : nullptr, output->data.data());
             return;
@@ -178,10 +178,10 @@ public:
         const float* bias = bias_ >= 0 ? rt.params.value(bias_) + q.first : nullptr;
         float* dst = output->data.data() + size_t(q.first) * size_t(output->shape.h) * size_t(output->shape.w);
         if (winograd_on_) {
-            if (!q.ready || q.epoch != rt.weights_epoch) {
+            if (!q.ready || q.epoch != rt.state.weights_epoch) {
                 q.winograd.set_weights(rt, weights);
                 q.ready = q.winograd.keeps_weights();
-                q.epoch = rt.weights_epoch;
+                q.epoch = rt.state.weights_epoch;
             }
             q.winograd.forward(rt, inputs[0]->data.data(), bias, dst);
             return;

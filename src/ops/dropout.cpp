@@ -39,12 +39,12 @@ public:
         const float* x = inputs[0]->data.data();
         float* y = output->data.data();
         const size_t n = output->data.size();
-        training_ = rt.training && p_ > 0.f;  // at p = 0 the mask would still drop 2^-32 of the values
+        training_ = rt.state.training && p_ > 0.f;  // at p = 0 the mask would still drop 2^-32 of the values
         if (!training_) {
             std::memcpy(y, x, n * sizeof(float));
             return;
         }
-        const uint64_t key = splitmix64(splitmix64(rt.seed) ^ splitmix64(rt.step) ^ splitmix64(~salt_));
+        const uint64_t key = splitmix64(splitmix64(rt.state.seed) ^ splitmix64(rt.state.step) ^ splitmix64(~salt_));
         const uint32_t keep_below = uint32_t(double(1.0 - p_) * 4294967296.0 > 4294967295.0 ? 4294967295.0
                                                                                                 : double(1.0 - p_) * 4294967296.0);
         const float scale = p_ < 1.f ? 1.f / (1.f - p_) : 0.f;

@@ -22,11 +22,11 @@ public:
     // oneDNN's time: docs/performance.md); in training SGD moves them every step.
     dnnl::memory from_user(Runtime& rt, const float* user) {
         if (!buffer_) return rt.mem(user_, user);
-        if (!rt.training && reordered_ && reordered_epoch_ == rt.weights_epoch) return buffer_;
+        if (!rt.state.training && reordered_ && reordered_epoch_ == rt.state.weights_epoch) return buffer_;
         if (!to_primitive_) to_primitive_ = dnnl::reorder(dnnl::reorder::primitive_desc(rt.engine, user_, rt.engine, primitive_));
         to_primitive_.execute(rt.stream, {{DNNL_ARG_FROM, rt.mem(user_, user)}, {DNNL_ARG_TO, buffer_}});
-        reordered_ = !rt.training;
-        reordered_epoch_ = rt.weights_epoch;
+        reordered_ = !rt.state.training;
+        reordered_epoch_ = rt.state.weights_epoch;
         return buffer_;
     }
     // Where the primitive writes a gradient; copy_to_user then puts it into the arena's `user`.

@@ -376,7 +376,7 @@ void WinogradConv::set_weights(Runtime& rt, const float* weights, bool backward_
     // U is made again before each use in training, and in evaluation of large batches (where it
     // costs about 1/tiles of the products), so those share one buffer; small evaluation batches
     // keep their own for the next batches (at batch 1 the transforms would double the time).
-    keeps_weights_ = !rt.training && tiles_ < 64;
+    keeps_weights_ = !rt.state.training && tiles_ < 64;
     const bool blocked = L == 16 && u_md_ == memory::desc({a2_, cp_, kp_}, memory::data_type::f32, tag::aCB16b64c);
     // In training, nets that share work (the batch split's copies) share one U where theirs are
     // alike (the key: tile and padded channels; shares of different sizes may pick different
@@ -385,7 +385,7 @@ void WinogradConv::set_weights(Runtime& rt, const float* weights, bool backward_
     // sharing net comes here for the same layers in the same order (every forward and
     // backward-data call in training).
     std::optional<SharedWork::Part> part;
-    if (rt.training && rt.shared) {
+    if (rt.state.training && rt.shared) {
         const uint64_t key = uint64_t(blocked) | uint64_t(m_) << 1 | uint64_t(r_) << 8 | uint64_t(cp_) << 16 | uint64_t(kp_) << 40;
         part = rt.shared->begin(blocked ? key : 0, u_md_.get_size() / sizeof(float));
     }

@@ -88,7 +88,7 @@ BenchResult benchmark(const BenchConfig& config) {
     for (double t : ms) squares += (t - r.ms_mean) * (t - r.ms_mean);
     r.ms_stddev = ms.size() > 1 ? std::sqrt(squares / double(ms.size() - 1)) : 0;
     if (c.profile) {
-        for (const Net::OpTime& t : net.op_times()) {
+        for (const OpTime& t : net.op_times()) {
             const Op& op = *t.op;
             if (op.auxiliary && !train) continue;
             const Shape& out = op.output->shape;

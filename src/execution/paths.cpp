@@ -15,21 +15,11 @@
 #include <map>
 #include <numeric>
 
-#include "core/branch_plan.h"
-#include "core/runtime.h"
-#include "googlenet/net.h"
+#include <cstring>
+
+#include "execution/paths.h"
 
 namespace googlenet {
-
-bool Net::wants_branches(int n, int threads) const {
-    return options_.parallel == Parallel::batch && !training_ && threads > 1 && n < kSplitMinImages * threads;
-}
-
-// Whether what set_batch last planned still holds for a batch of n on `threads`.
-bool Net::plan_current(int n, int threads) const {
-    return n == batch_ && options_ == planned_options_ && (copies_.empty() || int(copies_.size()) == threads) &&
-           wants_branches(n, threads) == (branches_ != nullptr) && (!branches_ || int(branches_->rts.size()) == threads);
-}
 
 namespace {
 
@@ -77,10 +67,10 @@ void run_task(const BranchTask& task, Runtime& rt) {
 // A path longer than the stage's share per thread whose last op is its dearest (the 3x3 path)
 // has that op's output channels split over all threads; the other parts wait for its input. A
 // convolution alone between two cuts (the stem's) is split the same way.
-void Net::plan_branches(int threads) {
-    branches_ = std::make_unique<BranchPlan>();
+PathsExecutor::PathsExecutor(Program& program, SequentialExecutor& sequential, int threads)
+    : p_(program), sequential_(sequential) {
     std::vector<Op*> run;  // the ops evaluation runs, in order
-    for (auto& op : ops_)
+    for (auto& op : p_.ops)
         if (!op->auxiliary) run.push_back(op.get());
     const int count = int(run.size());
     std::map<const Value*, int> made_by;
@@ -93,7 +83,7 @@ void Net::plan_branches(int threads) {
         }
     std::vector<int> later_reach(size_t(count) + 1, count);  // min of earliest over the ops after i
     for (int i = count - 1; i >= 0; --i) later_reach[size_t(i)] = std::min(later_reach[size_t(i) + 1], earliest[size_t(i)]);
-    auto& stages = branches_->stages;
+    auto& stages = plan_.stages;
     std::map<const Op*, int> stage_of;
     auto single = [&](int i) {
         Op* op = run[size_t(i)];
@@ -105,12 +95,12 @@ void Net::plan_branches(int threads) {
         // A convolution alone (the stem's): its output channels in one part per thread, which
         // need not meet inside the op as a convolution on all threads does.
         BranchStage stage;
-        branches_->split.emplace_back(op, threads);
+        plan_.split.emplace_back(op, threads);
         for (int p = 0; p < threads; ++p) {
             stage.units.push_back({p});
             stage.tasks.push_back({op, p, {}, i, estimated_cost(*op) / threads});
         }
-        branches_->alone.insert(op);
+        plan_.alone.insert(op);
         assign(stage, threads);
         stages.push_back(std::move(stage));
     };
@@ -157,7 +147,7 @@ void Net::plan_branches(int threads) {
         Op* op = stage.tasks[size_t(last)].op;
         const bool dearest = std::all_of(path.begin(), path.end(), [&](int k) { return stage.tasks[size_t(k)].cost <= stage.tasks[size_t(last)].cost; });
         if (path_cost[longest] * threads > total && dearest && op->can_split_forward()) {
-            branches_->split.emplace_back(op, threads);
+            plan_.split.emplace_back(op, threads);
             std::vector<int> after;  // the task that makes the op's input (none: it comes from before the stage)
             for (size_t k = 0; k < stage.tasks.size(); ++k)
                 if (stage.tasks[k].op->output == op->inputs[0]) after = {int(k)};
@@ -178,7 +168,7 @@ void Net::plan_branches(int threads) {
                 for (size_t in = 0; in < concat->inputs.size(); ++in)
                     if (stage.tasks[k].op->output == concat->inputs[in]) makers[in].push_back(int(k));
             if (std::all_of(makers.begin(), makers.end(), [](const auto& m) { return !m.empty(); })) {
-                branches_->split.emplace_back(concat, int(concat->inputs.size()));
+                plan_.split.emplace_back(concat, int(concat->inputs.size()));
                 for (size_t in = 0; in < makers.size(); ++in) {
                     const int own = makers[in][0];  // runs on the thread of the input's first maker
                     BranchTask copy{concat, int(in), {makers[in].begin() + 1, makers[in].end()}, end, 0.0};
@@ -192,31 +182,31 @@ void Net::plan_branches(int threads) {
         assign(stage, threads);
         for (const BranchTask& task : stage.tasks) {
             stage_of[task.op] = int(stages.size());
-            branches_->alone.insert(task.op);
+            plan_.alone.insert(task.op);
         }
         stages.push_back(std::move(stage));
         i = end;
     }
     // Auxiliary ops do not run in evaluation; they take the time of the stage they follow.
-    op_time_.assign(ops_.size(), 0);
+    stage_of_op_.assign(p_.ops.size(), 0);
     int time = 0;
-    for (size_t i = 0; i < ops_.size(); ++i) {
-        auto it = stage_of.find(ops_[i].get());
+    for (size_t i = 0; i < p_.ops.size(); ++i) {
+        auto it = stage_of.find(p_.ops[i].get());
         if (it != stage_of.end()) time = it->second;
-        op_time_[i] = time;
+        stage_of_op_[i] = time;
     }
     size_t tasks = 0;
     for (const BranchStage& s : stages) tasks += s.tasks.size();
-    branches_->done = std::make_unique<std::atomic<uint64_t>[]>(tasks);
-    for (size_t k = 0; k < tasks; ++k) branches_->done[k] = 0;
-    for (int t = 0; t < threads; ++t) branches_->rts.push_back(std::make_unique<Runtime>(params_, rt_->engine));
+    plan_.done = std::make_unique<std::atomic<uint64_t>[]>(tasks);
+    for (size_t k = 0; k < tasks; ++k) plan_.done[k] = 0;
+    for (int t = 0; t < threads; ++t) plan_.rts.push_back(std::make_unique<Runtime>(p_.rt->params, p_.rt->state, p_.rt->engine));
 }
 
 // The split ops' parts, made for one thread each. First a check of the memory plan, cheap next
 // to making primitives: the values that a stage's tasks read or write must not share memory,
 // since those tasks may run at the same time.
-void Net::prepare_branches() {
-    for (const BranchStage& stage : branches_->stages) {
+void PathsExecutor::prepare() {
+    for (const BranchStage& stage : plan_.stages) {
         std::vector<const Value*> touched;
         for (const BranchTask& task : stage.tasks) {
             touched.insert(touched.end(), task.op->inputs.begin(), task.op->inputs.end());
@@ -233,18 +223,18 @@ void Net::prepare_branches() {
             }
     }
     OneThread alone;
-    for (const auto& [op, parts] : branches_->split) op->prepare_parts(*rt_, parts);
+    for (const auto& [op, parts] : plan_.split) op->prepare_parts(*p_.rt, parts);
 }
 
 // The estimates from multiply-adds were off by up to 2x (Winograd's 3x3 at 12x12 costs half
 // what a 1x1 does per multiply-add, at 6x6 about the same): the first forward pass times every
 // task on its own, on one thread (the best of three), and the stages are spread again by those
 // times. Only which thread runs what changes, so the results do not depend on the timings.
-void Net::measure_branches() {
-    BranchPlan& plan = *branches_;
+void PathsExecutor::measure() {
+    BranchPlan& plan = plan_;
     for (BranchStage& stage : plan.stages) {
         if (stage.lists.size() == 1) {
-            for (int k : stage.lists[0]) stage.tasks[size_t(k)].op->forward(*rt_);
+            for (int k : stage.lists[0]) stage.tasks[size_t(k)].op->forward(*p_.rt);
             continue;
         }
         std::vector<double> best(stage.tasks.size(), 1e30);
@@ -265,29 +255,28 @@ void Net::measure_branches() {
     plan.measured = true;
 }
 
-// The input image is in place (Net::forward).
-const float* Net::forward_branches() {
-    BranchPlan& plan = *branches_;
-    for (auto& rt : plan.rts) {
-        rt->training = rt_->training, rt->weights_epoch = rt_->weights_epoch;
-        rt->seed = rt_->seed, rt->step = rt_->step, rt->image_offset = rt_->image_offset, rt->algorithm_batch = rt_->algorithm_batch;
-    }
-    if (!plan.measured) measure_branches();
+const float* PathsExecutor::forward(const float* images) {
+    Value& in = *p_.values[0];
+    std::memcpy(in.data.data(), images, in.shape.numel() * sizeof(float));
+    BranchPlan& plan = plan_;
+    for (auto& rt : plan.rts) rt->image_offset = p_.rt->image_offset, rt->algorithm_batch = p_.rt->algorithm_batch;
+    if (!plan.measured) measure();
     const uint64_t run = ++plan.run;
-    std::map<const Op*, size_t> index;  // while profiling: each op's place in ops_
-    if (profiling_)
-        for (size_t i = 0; i < ops_.size(); ++i) index[ops_[i].get()] = i;
+    const bool profiling = sequential_.profiling();
+    std::map<const Op*, size_t> index;  // while profiling: each op's place in the program
+    if (profiling)
+        for (size_t i = 0; i < p_.ops.size(); ++i) index[p_.ops[i].get()] = i;
     std::vector<double> task_ms;  // while profiling: each task's time on the thread that ran it
     size_t first = 0;  // the stage's first task in plan.done
     for (const BranchStage& stage : plan.stages) {
-        task_ms.assign(profiling_ ? stage.tasks.size() : 0, 0.0);
+        task_ms.assign(profiling ? stage.tasks.size() : 0, 0.0);
         if (stage.lists.size() == 1) {
             for (int k : stage.lists[0]) {
-                const auto start = profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-                stage.tasks[size_t(k)].op->forward(*rt_);
-                if (profiling_) task_ms[size_t(k)] = ms_since(start);
+                const auto start = profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+                stage.tasks[size_t(k)].op->forward(*p_.rt);
+                if (profiling) task_ms[size_t(k)] = ms_since(start);
             }
-            for (size_t k = 0; k < task_ms.size(); ++k) op_time_entry(index.at(stage.tasks[k].op)).forward_ms += task_ms[k];
+            for (size_t k = 0; k < task_ms.size(); ++k) sequential_.time_of(index.at(stage.tasks[k].op)).forward_ms += task_ms[k];
             first += stage.tasks.size();
             continue;
         }
@@ -323,10 +312,10 @@ const float* Net::forward_branches() {
             }
         }
         if (error) std::rethrow_exception(error);
-        for (size_t k = 0; k < task_ms.size(); ++k) op_time_entry(index.at(stage.tasks[k].op)).forward_ms += task_ms[k];
+        for (size_t k = 0; k < task_ms.size(); ++k) sequential_.time_of(index.at(stage.tasks[k].op)).forward_ms += task_ms[k];
         first += stage.tasks.size();
     }
-    return value(output_).data.data();
+    return p_.value(p_.output).data.data();
 }
 
 }  // namespace googlenet

@@ -1,0 +1,28 @@
+// A planned network as the executors run it: its ops in order over its values, whose memory the
+// plan placed, with the runtime its ops were prepared on. The Net (src/core) builds and plans
+// it; the executors (executor.h) only run it.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "core/runtime.h"
+#include "execution/backward_step.h"
+#include "googlenet/graph.h"
+
+namespace googlenet {
+
+struct Program {
+    std::vector<std::unique_ptr<Value>> values;  // values[0]: the input images
+    std::vector<std::unique_ptr<Op>> ops;        // in the order forward runs them
+    ValueId output = 0;                          // the logits
+    std::vector<Graph::Auxiliary> auxiliaries;   // classifiers whose loss counts in training only
+    std::vector<Value*> unconsumed;              // values no op reads: their gradient is zero
+    Buffer activations, gradients;               // the arenas the memory plan placed the values in
+    std::unique_ptr<Runtime> rt;                 // made at the first plan
+    BackwardStep backward_step;
+
+    Value& value(ValueId id) { return *values[size_t(id)]; }
+    const Value& value(ValueId id) const { return *values[size_t(id)]; }
+};
+
+}  // namespace googlenet
