@@ -172,11 +172,6 @@ MUTANTS = [
     ("winograd-max-tile-ignored", "src/ops/winograd.cpp",
      "    const int largest = std::min(max_tile, kLargestTile);\n", "    const int largest = kLargestTile;\n",
      ["ctest:model"]),
-    # The paths side by side: ops of one stage may run at once, so the memory plan takes the
-    # stage as their time.
-    ("paths-stage-times-ignored", "src/core/net_plan.cpp",
-     "        const int time = paths_ ? paths_->stages()[i] : int(i);\n", "        const int time = int(i);\n",
-     ["ctest:branches"]),
     ("layout-option-ignored", "src/core/net_plan.cpp",
      "    const std::vector<Layout> layouts = googlenet::choose_layouts(graph_, fused_, options_.layout, channel_block());\n",
      "    const std::vector<Layout> layouts = googlenet::choose_layouts(graph_, fused_, Layout::blocked, channel_block());\n",

@@ -28,7 +28,7 @@ double estimated_cost(const Op& op) { return double(op.macs_per_image() + 500'00
 
 // Longest first, each to the least loaded thread; each thread runs its tasks in the net's order,
 // those that wait for another thread's last (by then that thread has usually made their input).
-void assign(BranchStage& stage, int threads) {
+void assign(PathStage& stage, int threads) {
     std::vector<std::pair<double, size_t>> units;
     for (size_t u = 0; u < stage.units.size(); ++u) {
         double cost = 0;
@@ -46,12 +46,12 @@ void assign(BranchStage& stage, int threads) {
     }
     for (auto& list : stage.lists)
         std::sort(list.begin(), list.end(), [&](int a, int b) {
-            const BranchTask &x = stage.tasks[size_t(a)], &y = stage.tasks[size_t(b)];
+            const PathTask &x = stage.tasks[size_t(a)], &y = stage.tasks[size_t(b)];
             return std::make_tuple(!x.after.empty(), x.order, x.part) < std::make_tuple(!y.after.empty(), y.order, y.part);
         });
 }
 
-void run_task(const BranchTask& task, Runtime& rt) {
+void run_task(const PathTask& task, Runtime& rt) {
     if (task.part < 0)
         task.op->forward(rt);
     else
@@ -94,7 +94,7 @@ PathsExecutor::PathsExecutor(Program& program, SequentialExecutor& sequential, i
         }
         // A convolution alone (the stem's): its output channels in one part per thread, which
         // need not meet inside the op as a convolution on all threads does.
-        BranchStage stage;
+        PathStage stage;
         plan_.split.emplace_back(op, threads);
         for (int p = 0; p < threads; ++p) {
             stage.units.push_back({p});
@@ -129,7 +129,7 @@ PathsExecutor::PathsExecutor(Program& program, SequentialExecutor& sequential, i
             i = end;
             continue;
         }
-        BranchStage stage;
+        PathStage stage;
         std::vector<double> path_cost;
         for (const auto& [r, ops] : paths) {
             stage.units.emplace_back();
@@ -153,7 +153,7 @@ PathsExecutor::PathsExecutor(Program& program, SequentialExecutor& sequential, i
                 if (stage.tasks[k].op->output == op->inputs[0]) after = {int(k)};
             stage.tasks[size_t(last)].part = 0;
             stage.tasks[size_t(last)].cost /= threads;
-            const BranchTask first = stage.tasks[size_t(last)];
+            const PathTask first = stage.tasks[size_t(last)];
             for (int p = 1; p < threads; ++p) {
                 stage.units.push_back({int(stage.tasks.size())});
                 stage.tasks.push_back({op, p, after, first.order, first.cost});
@@ -171,7 +171,7 @@ PathsExecutor::PathsExecutor(Program& program, SequentialExecutor& sequential, i
                 plan_.split.emplace_back(concat, int(concat->inputs.size()));
                 for (size_t in = 0; in < makers.size(); ++in) {
                     const int own = makers[in][0];  // runs on the thread of the input's first maker
-                    BranchTask copy{concat, int(in), {makers[in].begin() + 1, makers[in].end()}, end, 0.0};
+                    PathTask copy{concat, int(in), {makers[in].begin() + 1, makers[in].end()}, end, 0.0};
                     for (auto& unit : stage.units)
                         if (std::find(unit.begin(), unit.end(), own) != unit.end()) unit.push_back(int(stage.tasks.size()));
                     stage.tasks.push_back(std::move(copy));
@@ -180,7 +180,7 @@ PathsExecutor::PathsExecutor(Program& program, SequentialExecutor& sequential, i
             }
         }
         assign(stage, threads);
-        for (const BranchTask& task : stage.tasks) {
+        for (const PathTask& task : stage.tasks) {
             stage_of[task.op] = int(stages.size());
             plan_.alone.insert(task.op);
         }
@@ -196,7 +196,7 @@ PathsExecutor::PathsExecutor(Program& program, SequentialExecutor& sequential, i
         stage_of_op_[i] = time;
     }
     size_t tasks = 0;
-    for (const BranchStage& s : stages) tasks += s.tasks.size();
+    for (const PathStage& s : stages) tasks += s.tasks.size();
     plan_.done = std::make_unique<std::atomic<uint64_t>[]>(tasks);
     for (size_t k = 0; k < tasks; ++k) plan_.done[k] = 0;
     for (int t = 0; t < threads; ++t) plan_.rts.push_back(std::make_unique<Runtime>(p_.rt->params, p_.rt->state, p_.rt->engine));
@@ -206,9 +206,9 @@ PathsExecutor::PathsExecutor(Program& program, SequentialExecutor& sequential, i
 // to making primitives: the values that a stage's tasks read or write must not share memory,
 // since those tasks may run at the same time.
 void PathsExecutor::prepare() {
-    for (const BranchStage& stage : plan_.stages) {
+    for (const PathStage& stage : plan_.stages) {
         std::vector<const Value*> touched;
-        for (const BranchTask& task : stage.tasks) {
+        for (const PathTask& task : stage.tasks) {
             touched.insert(touched.end(), task.op->inputs.begin(), task.op->inputs.end());
             touched.push_back(task.op->output);
         }
@@ -231,8 +231,8 @@ void PathsExecutor::prepare() {
 // task on its own, on one thread (the best of three), and the stages are spread again by those
 // times. Only which thread runs what changes, so the results do not depend on the timings.
 void PathsExecutor::measure() {
-    BranchPlan& plan = plan_;
-    for (BranchStage& stage : plan.stages) {
+    PathPlan& plan = plan_;
+    for (PathStage& stage : plan.stages) {
         if (stage.lists.size() == 1) {
             for (int k : stage.lists[0]) stage.tasks[size_t(k)].op->forward(*p_.rt);
             continue;
@@ -243,7 +243,7 @@ void PathsExecutor::measure() {
             for (int pass = 0; pass < 3; ++pass)
                 for (const auto& unit : stage.units)  // each unit in order: a split op's parts after its input
                     for (int k : unit) {
-                        const BranchTask& task = stage.tasks[size_t(k)];
+                        const PathTask& task = stage.tasks[size_t(k)];
                         const auto start = std::chrono::steady_clock::now();
                         run_task(task, *plan.rts[0]);
                         best[size_t(k)] = std::min(best[size_t(k)], std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -258,7 +258,7 @@ void PathsExecutor::measure() {
 const float* PathsExecutor::forward(const float* images) {
     Value& in = *p_.values[0];
     std::memcpy(in.data.data(), images, in.shape.numel() * sizeof(float));
-    BranchPlan& plan = plan_;
+    PathPlan& plan = plan_;
     for (auto& rt : plan.rts) rt->image_offset = p_.rt->image_offset, rt->algorithm_batch = p_.rt->algorithm_batch;
     if (!plan.measured) measure();
     const uint64_t run = ++plan.run;
@@ -268,7 +268,7 @@ const float* PathsExecutor::forward(const float* images) {
         for (size_t i = 0; i < p_.ops.size(); ++i) index[p_.ops[i].get()] = i;
     std::vector<double> task_ms;  // while profiling: each task's time on the thread that ran it
     size_t first = 0;  // the stage's first task in plan.done
-    for (const BranchStage& stage : plan.stages) {
+    for (const PathStage& stage : plan.stages) {
         task_ms.assign(profiling ? stage.tasks.size() : 0, 0.0);
         if (stage.lists.size() == 1) {
             for (int k : stage.lists[0]) {
@@ -288,12 +288,12 @@ const float* PathsExecutor::forward(const float* images) {
             const size_t t = size_t(omp_get_thread_num());
             const std::string missing = missing_threads(int(stage.lists.size()));
             if (!missing.empty()) {  // no thread waits for the tasks of threads that never came
-#pragma omp critical(googlenet_branch_error)
+#pragma omp critical(googlenet_path_error)
                 if (!error) error = std::make_exception_ptr(Error("the paths side by side: " + missing));
                 failed = true;
             } else {
                 for (int k : stage.lists[t]) {
-                    const BranchTask& task = stage.tasks[size_t(k)];
+                    const PathTask& task = stage.tasks[size_t(k)];
                     for (int k : task.after)
                         while (plan.done[first + size_t(k)].load(std::memory_order_acquire) != run) _mm_pause();
                     // After an error the thread still marks its tasks done, so no other thread waits forever.
@@ -303,7 +303,7 @@ const float* PathsExecutor::forward(const float* images) {
                             run_task(task, *plan.rts[t]);
                             if (timed) task_ms[size_t(k)] = ms_since(start);
                         } catch (...) {
-#pragma omp critical(googlenet_branch_error)
+#pragma omp critical(googlenet_path_error)
                             if (!error) error = std::current_exception();
                             failed = true;
                         }

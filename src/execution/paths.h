@@ -14,7 +14,7 @@
 namespace googlenet {
 
 // One op's forward, or one part of its output channels, run by one thread.
-struct BranchTask {
+struct PathTask {
     Op* op;
     int part;       // -1: the whole op
     std::vector<int> after;  // tasks of the same stage, on other threads, to wait for
@@ -22,16 +22,16 @@ struct BranchTask {
     double cost;    // its time: first estimated from multiply-adds, then measured
 };
 
-struct BranchStage {
-    std::vector<BranchTask> tasks;
+struct PathStage {
+    std::vector<PathTask> tasks;
     // Shares of the work that one thread runs in order (a path, or a part of a split op), into
     // tasks; spread over the threads by cost.
     std::vector<std::vector<int>> units;
     std::vector<std::vector<int>> lists;  // per thread, into tasks; one list: each op on all threads
 };
 
-struct BranchPlan {
-    std::vector<BranchStage> stages;
+struct PathPlan {
+    std::vector<PathStage> stages;
     std::vector<std::pair<Op*, int>> split;  // ops run in parts, and how many
     std::set<const Op*> alone;  // ops that run on one thread beside others: primitives for one thread
     std::vector<std::unique_ptr<Runtime>> rts;  // per thread: its own stream and transient buffers
@@ -41,7 +41,7 @@ struct BranchPlan {
     bool measured = false;  // whether the tasks' costs are measured times
 };
 
-// Runs the forward pass by a BranchPlan; the loss and backward as the SequentialExecutor does
+// Runs the forward pass by a PathPlan; the loss and backward as the SequentialExecutor does
 // (evaluation has no other use for them than tests' input gradients).
 class PathsExecutor : public Executor {
 public:
@@ -72,7 +72,7 @@ private:
 
     Program& p_;
     SequentialExecutor& sequential_;
-    BranchPlan plan_;
+    PathPlan plan_;
     std::vector<int> stage_of_op_;
 };
 

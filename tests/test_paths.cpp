@@ -27,18 +27,18 @@ std::vector<float> random_images(const Net& net, int n, unsigned seed) {
 
 // The same model and weights twice, in evaluation; the second runs its paths side by side.
 struct Pair {
-    Net whole, branches;
-    Pair(const std::string& model, int size) : whole(build_net(load_model(model), size)), branches(build_net(load_model(model), size)) {
+    Net whole, paths;
+    Pair(const std::string& model, int size) : whole(build_net(load_model(model), size)), paths(build_net(load_model(model), size)) {
         init_params(whole.params(), 3);
-        init_params(branches.params(), 3);
-        for (Net* n : {&whole, &branches}) n->set_training(false);
-        branches.set_options({0, Parallel::batch});
+        init_params(paths.params(), 3);
+        for (Net* n : {&whole, &paths}) n->set_training(false);
+        paths.set_options({0, Parallel::batch});
     }
     void expect_same_logits(int batch, unsigned seed, const std::string& what) {
         ASSERT_GE(omp_get_max_threads(), 2) << "run with OMP_NUM_THREADS=2";
         whole.set_batch(batch);
-        branches.set_batch(batch);
-        ASSERT_TRUE(branches.execution().paths_side_by_side) << what;
+        paths.set_batch(batch);
+        ASSERT_TRUE(paths.execution().paths_side_by_side) << what;
         ASSERT_FALSE(whole.execution().paths_side_by_side) << what;
         const auto images = random_images(whole, batch, seed);
         const size_t n = size_t(batch) * size_t(whole.classes());
@@ -46,52 +46,52 @@ struct Pair {
         const std::vector<float> expected(out, out + n);
         // Twice: the first pass also times the tasks and spreads them again.
         for (int pass = 0; pass < 2; ++pass)
-            EXPECT_TENSOR_NEAR(branches.forward(images.data()), expected.data(), n, 1e-5, what + " pass " + std::to_string(pass));
+            EXPECT_TENSOR_NEAR(paths.forward(images.data()), expected.data(), n, 1e-5, what + " pass " + std::to_string(pass));
     }
 };
 
-TEST(Branches, D2lBatchOneMatchesEveryOpOnAllThreads) {
+TEST(Paths, D2lBatchOneMatchesEveryOpOnAllThreads) {
     Pair p("d2l", 96);
     p.expect_same_logits(1, 1, "d2l batch 1");
     p.expect_same_logits(1, 2, "d2l batch 1, other images");
 }
 
 // Above batch 1 the output channels are not one run per block: paths only, nothing split.
-TEST(Branches, SmallBatchesMatch) {
+TEST(Paths, SmallBatchesMatch) {
     Pair p("d2l", 96);
     p.expect_same_logits(3, 3, "d2l batch 3");
     p.expect_same_logits(2 * Net::kSplitMinImages - 1, 4, "d2l batch 15");
 }
 
 // LRN, dropout (the identity here), the auxiliary heads (not run in evaluation), 5x5 paths.
-TEST(Branches, PaperNetMatches) {
+TEST(Paths, PaperNetMatches) {
     Pair p("paper", 112);
     p.expect_same_logits(1, 5, "paper batch 1");
 }
 
-TEST(Branches, BatchNormNetMatches) {
+TEST(Paths, BatchNormNetMatches) {
     Pair p("torchvision", 96);
     p.expect_same_logits(1, 6, "torchvision batch 1");
 }
 
 // New weights reach every thread's parts (their transformed and reordered weights are redone),
 // and switching to training and back replans.
-TEST(Branches, NewWeightsAndTrainingInBetween) {
+TEST(Paths, NewWeightsAndTrainingInBetween) {
     Pair p("d2l", 96);
     p.expect_same_logits(1, 7, "before");
-    for (Net* n : {&p.whole, &p.branches}) {
+    for (Net* n : {&p.whole, &p.paths}) {
         init_params(n->params(), 9);
         n->weights_changed();
     }
     p.expect_same_logits(1, 8, "new weights");
-    p.branches.set_training(true);
-    p.branches.forward(random_images(p.whole, 1, 9).data());
-    EXPECT_FALSE(p.branches.execution().paths_side_by_side);
-    p.branches.set_training(false);
+    p.paths.set_training(true);
+    p.paths.forward(random_images(p.whole, 1, 9).data());
+    EXPECT_FALSE(p.paths.execution().paths_side_by_side);
+    p.paths.set_training(false);
     p.expect_same_logits(1, 10, "after training");
 }
 
-TEST(Branches, OnlyForSmallEvaluationBatches) {
+TEST(Paths, OnlyForSmallEvaluationBatches) {
     Net net = build_net(load_model("d2l"), 96);
     init_params(net.params(), 1);
     net.set_options({0, Parallel::batch});
