@@ -242,6 +242,36 @@ class Conventions(unittest.TestCase):
         self.assertIn("--winograd-max-tile 0 (the run's: 6)", p.stderr)
         self.assertIn("Engine (for measuring alternatives)", run("train", "--help").stdout)
 
+    def test_precision_says_what_runs(self):
+        """--precision: fp32 by default, bf16 for inference, auto as the CPU allows; said on stderr and in --json."""
+        bench = ["bench", "--model", self.model, "--mode", "infer", "-b", "2", "--iters", "1", "--warmup", "0", "--json"]
+        self.assertEqual(json.loads(run(*bench).stdout)["precision"], "fp32")
+        r = json.loads(run(*bench, "--precision", "bf16").stdout)
+        self.assertEqual(r["precision"], "bf16")
+        p = run(*bench, "--precision", "auto")
+        native = json.loads(p.stdout)["googlenet"]["onednn_isa"] in ("avx512_core_bf16", "avx512_core_fp16", "avx512_core_amx",
+                                                                    "avx512_core_amx_fp16")
+        self.assertEqual(json.loads(p.stdout)["precision"], "bf16" if native else "fp32")
+        self.assertIn("--precision auto: " + ("bf16" if native else "fp32"), p.stderr)
+        x = os.path.join(self.tmp.name, "x_precision.safetensors")
+        self.write_input(x)
+        fp32 = json.loads(run("predict", "-w", self.weights, "--tensor", x, "--json").stdout)
+        b16 = json.loads(run("predict", "-w", self.weights, "--tensor", x, "--json", "--precision", "bf16").stdout)
+        self.assertEqual((fp32["precision"], b16["precision"]), ("fp32", "bf16"))
+        self.assertEqual(len(fp32["predictions"]), len(b16["predictions"]))
+        ev = json.loads(run("eval", "-w", self.weights, "--test-limit", "64", "--json", "--precision", "bf16").stdout)
+        self.assertEqual(ev["precision"], "bf16")
+        # Training is fp32 so far: bf16 refused with a usage error, auto takes fp32 and says so.
+        p = run("train", "--model", self.model, "-e", "1", "-o", os.path.join(self.tmp.name, "bf16run"), "--precision", "bf16",
+                *SMALL, ok=False)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("inference only", p.stderr)
+        p = run("bench", "--model", self.model, "--mode", "train", "-b", "2", "--iters", "1", "--warmup", "0", "--json",
+                "--precision", "auto")
+        self.assertEqual(json.loads(p.stdout)["precision"], "fp32")
+        with open(os.path.join(self.run_dir, "config.json")) as f:
+            self.assertEqual(json.load(f)["precision"], "fp32")
+
     def test_version_says_what_produced_a_figure(self):
         v = run("--version").stdout
         self.assertRegex(v, r"^googlenet \d+\.\d+\.\d+ \(commit [0-9a-f]{7,}(-dirty)?\)\n")

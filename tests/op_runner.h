@@ -17,12 +17,15 @@ namespace googlenet::testing {
 
 class OpRunner {
 public:
+    // The op prepared with the engine's `options` (precision resolved), in training or evaluation.
     OpRunner(const std::function<std::unique_ptr<Op>(ParamStore&)>& make, const std::vector<Shape>& ins,
-             Shape out) {
+             Shape out, const Options& options = {}, bool training = true) {
         ops_.push_back(make(params_));
         op_ = ops_[0].get();
         params_.allocate();
+        state_.training = training;
         rt_ = std::make_unique<Runtime>(params_, state_);
+        rt_->options = options;
         for (const Shape& s : ins) op_->inputs.push_back(add(s));
         op_->output = add(out);
         op_->prepare(*rt_);

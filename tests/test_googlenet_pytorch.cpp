@@ -69,3 +69,40 @@ TEST(GoogLeNetVsPyTorch, TenSgdStepsWithMomentumAndWeightDecay) {
         std::printf("step %d: loss %.6f, PyTorch %.6f\n", step, loss, expected[size_t(step)]);
     }
 }
+
+// Inference in bf16 (Options::precision): the logits within twice the error of PyTorch's own bf16
+// inference (CPU autocast, on the same weights and input: tools/make_fixtures.py), at batch 4 (every
+// op on all threads) and, four copies of the batch, at 16 (the batch split).
+TEST(Bf16VsPyTorch, D2lLogitsWithinTwiceAutocastsError) {
+    const double autocast = max_rel_error(fixture()["autocast_bf16.logits"].data(), fixture()["logits"].data(), 40);
+    ASSERT_GT(autocast, 1e-4) << "the fixture's autocast logits are not bf16's";
+    for (const auto [copies, parallel] : {std::pair{1, Parallel::ops}, std::pair{4, Parallel::batch}}) {
+        Net net = d2l_googlenet();
+        load_params_from(fixture(), net.params());
+        net.set_training(false);
+        Options o;
+        o.precision = Precision::bf16;
+        o.parallel = parallel;
+        net.set_options(o);
+        net.set_batch(4 * copies);
+        const std::vector<float>& input = fixture()["input"];
+        std::vector<float> images;
+        for (int i = 0; i < copies; ++i) images.insert(images.end(), input.begin(), input.end());
+        const float* logits = net.forward(images.data());
+        for (int i = 0; i < copies; ++i) {
+            const double ours = max_rel_error(logits + 40 * i, fixture()["logits"].data(), 40);
+            std::printf("bf16 logits, batch %d: error %.3g; PyTorch autocast's %.3g\n", 4 * copies, ours, autocast);
+            EXPECT_LE(ours, 2 * autocast) << "batch " << 4 * copies << ", images " << 4 * i << "-" << 4 * i + 3;
+        }
+        if (copies > 1 || !native_bf16()) continue;
+        // On a CPU with native bf16, every convolution but the stem's ran a bf16 kernel.
+        int bf16_kernels = 0;
+        for (const auto& op : net.ops())
+            if (op->attributes().kind == OpAttributes::conv && op->inputs[0]->shape.c >= kBf16MinChannels) {
+                const std::string k = op->kernels();
+                EXPECT_TRUE(k.find("amx") != std::string::npos || k.find("bf16") != std::string::npos) << op->describe() << ": " << k;
+                ++bf16_kernels;
+            }
+        EXPECT_EQ(bf16_kernels, 56);
+    }
+}

@@ -110,6 +110,10 @@ def make_googlenet(path):
     y = torch.tensor([3, 1, 4, 1])
     out = {name: t.detach().clone() for name, t in net.state_dict().items()}
     write_safetensors(os.path.join(os.path.dirname(path), "d2l_state_dict.safetensors"), out)
+    # PyTorch's own bf16 inference (CPU autocast) of the same question: the bf16 tests allow twice
+    # its error against the float64 answer below.
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        autocast_logits = net(x).float()
     # The float32 weights and input, computed on in float64: the exact answer to the float32
     # question. (PyTorch's own float32 gradients differ from it by up to 1.3% in D2L's b1-b3 here.)
     net.double()
@@ -117,7 +121,8 @@ def make_googlenet(path):
     logits = net(x)
     loss = F.cross_entropy(logits, y)
     loss.backward()
-    out.update({"input": x, "labels": y.float(), "logits": logits.detach(), "loss": loss.detach().reshape(1)})
+    out.update({"input": x, "labels": y.float(), "logits": logits.detach(), "loss": loss.detach().reshape(1),
+                "autocast_bf16.logits": autocast_logits})
     for name, p in net.named_parameters():
         out["grad." + name] = p.grad.detach().clone()
     # Ten SGD steps from the same weights on the same batch, with every option of the optimizer.

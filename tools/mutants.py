@@ -204,6 +204,22 @@ MUTANTS = [
      "        for (ValueId v : op.saved) lives[index.at(v)].last = std::max(lives[index.at(v)].last, end - 1 - i);\n",
      "\n",
      ["ctest:passes"]),
+    # Inference in bf16: the fused ReLU, the input's conversion, one type per pool and
+    # concatenation, and the stem left in fp32.
+    ("bf16-conv-drops-its-relu", "src/ops/conv.cpp",
+     "                                                            dst_, strides, pad, pad, relu_attr());\n",
+     "                                                            dst_, strides, pad, pad);\n",
+     ["ctest:googlenet_pytorch"]),
+    ("bf16-input-not-converted", "src/ops/conv.cpp",
+     "        to_bf16_ = Plain(rt, in_md_, src_);\n", "        to_bf16_ = Plain();\n",
+     ["ctest:bf16"]),
+    ("bf16-pool-and-concat-types-mixed", "src/passes/precision.cpp",
+     "            if (!any_f32 || !any_bf16) continue;\n", "            continue;\n",
+     ["ctest:bf16"]),
+    ("bf16-stem-too", "src/passes/precision.cpp",
+     "    return node.op.kind == OpAttributes::conv && !node.auxiliary && g.shape(op.inputs.at(0)).c >= kBf16MinChannels;\n",
+     "    return node.op.kind == OpAttributes::conv && !node.auxiliary;\n",
+     ["ctest:bf16"]),
 ]
 
 

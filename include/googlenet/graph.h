@@ -44,6 +44,9 @@ Shape output_shape(const OpAttributes& op, const std::vector<Shape>& in);
 // passes (src/passes/fusion.h) on the ops that run.
 enum class ReluMask { none, own, handed_on };
 
+// A value's element type: float, or bfloat16 (where Options::precision asks for it).
+enum class DataType { f32, bf16 };
+
 struct ConvSpec {
     int out_channels, kernel, stride = 1, pad = 0;
     bool bias = true;  // false before a batch norm, as torchvision's BasicConv2d

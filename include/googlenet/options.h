@@ -18,6 +18,19 @@ enum class Layout { nchw, nhwc, blocked };
 //         the Inception paths side by side, one thread each.
 enum class Parallel { ops, batch };
 
+// The arithmetic of the network.
+//  fp32:      float throughout: PyTorch's numerics, results that do not depend on the CPU's bf16 units.
+//  bf16:      inference only so far (a Net in training refuses it): convolutions read bfloat16
+//             inputs and weights and sum in float on oneDNN's AMX or avx512_bf16 kernels, and the
+//             values between them, max pools and concatenations are stored in bf16
+//             (src/passes/precision.h); the weights in the arena, the image, the logits and the
+//             other ops stay float.
+//  automatic: bf16 where the CPU runs it natively, else fp32 (resolve_precision).
+enum class Precision { fp32, bf16, automatic };
+// In bf16, convolutions with fewer input channels (the stem's 1 or 3) stay fp32: oneDNN's AMX
+// kernels have nothing for them.
+constexpr int kBf16MinChannels = 16;
+
 struct Options {
     int threads = 0;  // OpenMP threads; 0: OpenMP's own count (resolve_threads says which)
     Parallel parallel = Parallel::ops;
@@ -25,20 +38,24 @@ struct Options {
     // The largest Winograd tile m of F(m x m, r x r) convolutions may use (2, 3, 4 or 6); 0: the
     // direct convolutions only. Below 6 the cost model picks among the smaller tiles.
     int winograd_max_tile = 6;
+    Precision precision = Precision::fp32;
 };
 
 inline bool operator==(const Options& a, const Options& b) {
     return a.threads == b.threads && a.parallel == b.parallel && a.layout == b.layout &&
-           a.winograd_max_tile == b.winograd_max_tile;
+           a.winograd_max_tile == b.winograd_max_tile && a.precision == b.precision;
 }
 inline bool operator!=(const Options& a, const Options& b) { return !(a == b); }
 
-// The names the command line and config.json use ("ops", "batch"; "nchw", "nhwc", "blocked").
+// The names the command line and config.json use ("ops", "batch"; "nchw", "nhwc", "blocked";
+// "fp32", "bf16", "auto").
 std::string to_string(Parallel p);
 std::string to_string(Layout l);
+std::string to_string(Precision p);
 // Throw googlenet::Error naming `what` (e.g. "--parallel") and the accepted values.
 Parallel parse_parallel(const std::string& name, const std::string& what = "--parallel");
 Layout parse_layout(const std::string& name, const std::string& what = "--layout");
+Precision parse_precision(const std::string& name, const std::string& what = "--precision");
 // Throws googlenet::Error for a value out of range (a tile oneDNN's transforms do not have).
 void validate(const Options& o);
 
@@ -47,5 +64,11 @@ void validate(const Options& o);
 int resolve_threads(int threads);
 // `o` with its thread count resolved so.
 Options resolved(Options o);
+
+// Whether oneDNN has kernels that compute in bf16 natively on this CPU (avx512_bf16 or AMX);
+// asks oneDNN (src/core/precision.cpp, in the engine's library).
+bool native_bf16();
+// Precision::automatic as this CPU resolves it (bf16 where native_bf16(), else fp32); the others as they are.
+Precision resolve_precision(Precision p);
 
 }  // namespace googlenet

@@ -81,18 +81,19 @@ void print_profile(const BenchResult& r, std::FILE* f) {
                                     : "the loss, SGD");
 }
 
-int run_bench(const BenchOptions& o) {
+int run_bench(BenchOptions o) {  // a copy: the engine settled for this CPU
     if (o.dump_config) {
         std::printf("%s\n", settings(o.config).dump(2).c_str());
         return kSuccess;
     }
     note_thread_limit(o.config.engine.threads);
+    settle_precision(o.config.engine, o.config.mode == "train");
     const Output out{o.json};
     const BenchResult r = benchmark(o.config);
     const BenchConfig& c = r.config;  // with the model's input size and the iterations that ran
     std::FILE* f = out.text();
-    std::fprintf(f, "bench %s: %s, batch %d, %dx%d, %d threads (%s), %d warm-up + %d timed iterations\n", c.mode.c_str(),
-                 c.model.c_str(), c.batch_size, c.size, c.size, r.threads,
+    std::fprintf(f, "bench %s: %s, batch %d, %dx%d, %s, %d threads (%s), %d warm-up + %d timed iterations\n", c.mode.c_str(),
+                 c.model.c_str(), c.batch_size, c.size, c.size, to_string(c.engine.precision).c_str(), r.threads,
                  r.batch_split ? "batch split" : r.paths_side_by_side ? "paths side by side" : "every op on all", c.warmup,
                  c.iters);
     if (c.engine.layout != Layout::blocked || c.engine.winograd_max_tile != Options{}.winograd_max_tile)
@@ -110,7 +111,7 @@ int run_bench(const BenchOptions& o) {
     nlohmann::ordered_json j{{"googlenet", about_json()}, {"mode", c.mode}, {"model", c.model}, {"batch_size", c.batch_size},
                              {"size", c.size}, {"threads", r.threads}, {"batch_split", r.batch_split},
                              {"paths_side_by_side", r.paths_side_by_side}, {"layout", to_string(c.engine.layout)},
-                             {"winograd_max_tile", c.engine.winograd_max_tile}, {"warmup", c.warmup}, {"iters", c.iters},
+                             {"winograd_max_tile", c.engine.winograd_max_tile}, {"precision", to_string(c.engine.precision)}, {"warmup", c.warmup}, {"iters", c.iters},
                              {"time", c.seconds}, {"images_per_sec", r.images_per_sec}, {"ms_per_iter", r.ms_per_iter},
                              {"ms_best", r.ms_best}, {"ms_min", r.ms_best}, {"ms_median", r.ms_per_iter},
                              {"ms_mean", r.ms_mean}, {"ms_p90", r.ms_p90}, {"ms_max", r.ms_max}, {"ms_stddev", r.ms_stddev},

@@ -57,8 +57,8 @@ Command add_summary(CLI::App& app);
 
 // Flags several commands share, with one wording.
 CLI::Option* add_model_option(CLI::App* cmd, std::string& model, const std::string& default_note);
-// --threads, --parallel, --layout and --winograd-max-tile, into `engine`; add_engine_settings
-// writes them into a settings object under config.json's names.
+// --precision, --threads, --parallel, --layout and --winograd-max-tile, into `engine`;
+// add_engine_settings writes them into a settings object under config.json's names.
 void add_engine_options(CLI::App* cmd, Options& engine);
 void add_engine_settings(nlohmann::ordered_json& j, const Options& engine);
 // "--json": `what` ("One JSON document") on stdout, holding `contents`.
@@ -78,5 +78,10 @@ int stop_signal();
 
 // OMP_THREAD_LIMIT below --threads: the run takes the threads it is allowed, and says so on stderr.
 void note_thread_limit(int threads);
+// --precision auto resolved for this CPU (resolve_precision) and for the work: bf16 runs
+// inference only so far, so training takes fp32 for auto and refuses bf16 (UsageError). Says
+// on stderr what runs where that is not the fp32 asked for, and warns when bf16 is asked of a
+// CPU without it.
+void settle_precision(Options& engine, bool training);
 
 }  // namespace googlenet::cli

@@ -36,6 +36,13 @@ CLI::Option* add_model_option(CLI::App* cmd, std::string& model, const std::stri
 }
 
 void add_engine_options(CLI::App* cmd, Options& engine) {
+    cmd->add_option_function<std::string>(
+           "--precision", [&engine](const std::string& v) { engine.precision = parse_precision(v); },
+           "The arithmetic of inference: fp32; bf16 (convolutions read bfloat16 inputs and weights and sum in fp32 "
+           "on the CPU's AMX or avx512_bf16 units, the values between them kept in bf16; training stays fp32 so "
+           "far); auto (bf16 where this CPU runs it natively, else fp32). What runs is said on stderr")
+        ->default_str(to_string(engine.precision))
+        ->check(CLI::IsMember({"fp32", "bf16", "auto"}));
     cmd->add_option("--threads", engine.threads, "Compute threads (0: OMP_NUM_THREADS where set, else every core)")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
@@ -68,10 +75,31 @@ void add_engine_settings(nlohmann::ordered_json& j, const Options& engine) {
     j["parallel"] = to_string(engine.parallel);
     j["layout"] = to_string(engine.layout);
     j["winograd_max_tile"] = engine.winograd_max_tile;
+    j["precision"] = to_string(engine.precision);
 }
 
 CLI::Option* add_json_flag(CLI::App* cmd, bool& json, const std::string& what, const std::string& contents) {
     return cmd->add_flag("--json", json, what + " on stdout (" + contents + "); the text for people goes to stderr");
+}
+
+void settle_precision(Options& engine, bool training) {
+    const Precision asked = engine.precision;
+    if (asked == Precision::fp32) return;
+    if (training && asked == Precision::bf16)
+        throw UsageError("--precision bf16 runs inference only so far (eval, predict, bench --mode infer); training runs in fp32");
+    engine.precision = training ? Precision::fp32 : resolve_precision(asked);
+    const std::string isa = about().onednn_isa;
+    if (asked == Precision::automatic)
+        std::fprintf(stderr, "googlenet: --precision auto: %s\n",
+                     training ? "fp32 (bf16 runs inference only so far)"
+                     : engine.precision == Precision::bf16
+                         ? ("bf16, which this CPU computes natively (oneDNN's kernels up to " + isa + ")").c_str()
+                         : ("fp32: this CPU has no native bf16 (oneDNN's kernels up to " + isa + ")").c_str());
+    else if (!native_bf16())
+        std::fprintf(stderr,
+                     "googlenet: warning: --precision bf16, but this CPU has no native bf16 (oneDNN's kernels up to %s): "
+                     "oneDNN runs its fp32 kernels, or slow emulated ones where it has them\n",
+                     isa.c_str());
 }
 
 void note_thread_limit(int threads) {

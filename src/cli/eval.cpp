@@ -35,12 +35,13 @@ std::string folder_of(const std::string& path) {
     return slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
 }
 
-int run_eval(const EvalOptions& o) {
+int run_eval(EvalOptions o) {  // a copy: the engine settled for this CPU
     if (o.dump_config) {
         std::printf("%s\n", settings(o).dump(2).c_str());
         return kSuccess;
     }
     note_thread_limit(o.engine.threads);
+    settle_precision(o.engine, false);
     const Output out{o.json};
     const bool folder = !o.val_folder.empty();  // an image folder instead of Fashion-MNIST's test set
     const ModelSpec own = model_for_weights(o.weights, o.model);
@@ -112,6 +113,7 @@ int run_eval(const EvalOptions& o) {
         out.emit({{"googlenet", about_json()},
                   {"model", spec.name},
                   {"weights", o.weights},
+                  {"precision", to_string(o.engine.precision)},
                   {"data", folder ? o.val_folder : o.data_dir},
                   {"images", r.count},
                   {"test_loss", r.loss},

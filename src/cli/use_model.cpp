@@ -59,10 +59,11 @@ std::vector<std::string> class_names(const std::string& path, const ModelSpec& s
 
 // Top-k classes of each image (or row of --tensor); unreadable images are reported and the others
 // still answered. Returns the exit status.
-int run_predict(const PredictOptions& o) {
+int run_predict(PredictOptions o) {  // a copy: the engine settled for this CPU
     if (o.images.empty() == o.tensor.empty()) throw UsageError("predict takes images or --tensor FILE (one of the two)");
     if (o.logits && !o.json) throw UsageError("--logits needs --json");
     note_thread_limit(o.engine.threads);
+    settle_precision(o.engine, false);
     const ModelSpec spec = model_for_weights(o.weights, o.model);
     const int size = o.resize > 0 ? o.resize : spec.input_size;
     const int k = spec.classes;
@@ -159,7 +160,7 @@ int run_predict(const PredictOptions& o) {
     }
     if (o.json)
         Output{true}.emit({{"googlenet", about_json()}, {"model", spec.name}, {"weights", o.weights},
-                           {"predictions", predictions}, {"failed", failed}});
+                           {"precision", to_string(o.engine.precision)}, {"predictions", predictions}, {"failed", failed}});
     return failed ? kRuntimeError : kSuccess;
 }
 

@@ -77,13 +77,17 @@ bool Net::splittable() const {
     return true;
 }
 
+// In bf16 the paths run one after another: the convolutions' output-channel parts are fp32 only.
 bool Net::wants_paths(int n, int threads) const {
-    return options_.parallel == Parallel::batch && !state_->training && threads > 1 && n < kSplitMinImages * threads;
+    return options_.parallel == Parallel::batch && !state_->training && threads > 1 && n < kSplitMinImages * threads &&
+           resolve_precision(options_.precision) != Precision::bf16;
 }
 
 // Whether what set_batch last planned still holds for a batch of n on `threads`.
 bool Net::plan_current(int n, int threads) const {
+    const bool bf16 = resolve_precision(options_.precision) == Precision::bf16;
     return executor_ && n == batch_ && options_ == planned_options_ && (!split_ || split_->copies() == threads) &&
+           (!bf16 || bf16_inference_ == !state_->training) &&
            wants_paths(n, threads) == (paths_ != nullptr) && (!paths_ || paths_->threads() == threads);
 }
 
@@ -94,6 +98,10 @@ void Net::plan(int n) {
     const int threads = usable_threads();
     planned_options_ = options_;
     executor_ = nullptr;
+    bf16_inference_ = resolve_precision(options_.precision) == Precision::bf16;
+    if (bf16_inference_ && state_->training)
+        throw Error("precision bf16 runs inference only so far (evaluation: eval, predict, bench --mode infer); "
+                    "train in fp32");
     paths_.reset();
     if (!params_.allocated()) params_.allocate();
     Program& p = *program_;
@@ -119,6 +127,7 @@ void Net::plan(int n) {
         sequential_->set_profiling(profiling_);
     }
     p.rt->options = options_;
+    p.rt->options.precision = resolve_precision(options_.precision);
     for (auto& v : p.values) v->shape.n = n;
     choose_layouts();
     if (wants_paths(n, threads)) paths_ = std::make_unique<PathsExecutor>(p, *sequential_, threads);
@@ -153,11 +162,13 @@ float Net::loss(const int* labels) {
 
 void Net::backward(const float* dlogits) {
     if (!executor_) throw Error("Net::backward before forward");
+    if (bf16_inference_) throw Error("Net::backward in bf16, which runs inference only so far");
     executor_->backward(dlogits, {});
 }
 
 void Net::backward(const std::function<void(const Op&)>& after_op) {
     if (!executor_) throw Error("Net::backward before forward");
+    if (bf16_inference_) throw Error("Net::backward in bf16, which runs inference only so far");
     executor_->backward(nullptr, after_op);
 }
 

@@ -8,6 +8,7 @@
 #include "googlenet/net.h"
 #include "passes/layout.h"
 #include "passes/lifetimes.h"
+#include "passes/precision.h"
 
 namespace googlenet {
 
@@ -30,8 +31,10 @@ void Net::fuse() {
 }
 
 void Net::choose_layouts() {
-    const std::vector<Layout> layouts = googlenet::choose_layouts(graph_, fused_, options_.layout, channel_block());
-    for (auto& v : program_->values) v->layout = layouts[size_t(v->id)];
+    std::vector<Layout> layouts = googlenet::choose_layouts(graph_, fused_, options_.layout, channel_block());
+    std::vector<DataType> types(layouts.size(), DataType::f32);
+    if (bf16_inference_) types = choose_types(graph_, fused_, layouts);
+    for (auto& v : program_->values) v->layout = layouts[size_t(v->id)], v->type = types[size_t(v->id)];
 }
 
 std::vector<OpUse> Net::op_uses() const {
@@ -60,7 +63,7 @@ void Net::plan_memory() {
 
     std::vector<Planned> planned;
     for (auto& v : p.values)
-        if (v->live) planned.emplace_back(v->id, storage_of(v->shape, v->layout));
+        if (v->live) planned.emplace_back(v->id, storage_of(v->shape, v->layout, v->type));
     std::vector<Lifetime> lives = activation_lifetimes(uses, planned, logits);
     p.activations.resize(plan_arena(lives));
     for (size_t i = 0; i < planned.size(); ++i)

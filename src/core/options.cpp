@@ -20,6 +20,21 @@ std::string to_string(Layout l) {
     return "?";
 }
 
+std::string to_string(Precision p) {
+    switch (p) {
+        case Precision::fp32: return "fp32";
+        case Precision::bf16: return "bf16";
+        case Precision::automatic: return "auto";
+    }
+    return "?";
+}
+
+Precision parse_precision(const std::string& name, const std::string& what) {
+    for (Precision p : {Precision::fp32, Precision::bf16, Precision::automatic})
+        if (name == to_string(p)) return p;
+    throw Error(what + " must be fp32, bf16 or auto, not '" + name + "'");
+}
+
 Parallel parse_parallel(const std::string& name, const std::string& what) {
     if (name == "batch") return Parallel::batch;
     if (name == "ops") return Parallel::ops;

@@ -76,7 +76,7 @@ public:
     dnnl::stream stream;
     ParamStore& params;
     const RunState& state;
-    Options options;  // the Net's
+    Options options;  // the Net's, its precision resolved (never Precision::automatic)
     int image_offset = 0;  // images of the batch before this net's share (Parallel::batch)
     // Work this net's ops may share with others running beside it (the batch split's copies);
     // null when it runs alone.
@@ -117,11 +117,13 @@ private:
 // The channel block of Layout::blocked on this CPU: 16 with AVX-512, else 8.
 int channel_block();
 
-// The oneDNN memory descriptor of a value, in its layout.
+// The oneDNN memory descriptor of a value's data, in its layout and type. (Its gradient is f32:
+// desc_of(v.shape, v.layout).)
 dnnl::memory::desc desc_of(const Value& v);
-dnnl::memory::desc desc_of(const Shape& s, Layout layout);
+dnnl::memory::desc desc_of(const Shape& s, Layout layout, DataType type = DataType::f32);
 
-// Floats a value of this shape and layout occupies (blocked layouts pad the channels).
-size_t storage_of(const Shape& s, Layout layout);
+// Floats a value of this shape, layout and type occupies (blocked layouts pad the channels; two
+// bf16 elements take one float's room).
+size_t storage_of(const Shape& s, Layout layout, DataType type = DataType::f32);
 
 }  // namespace googlenet

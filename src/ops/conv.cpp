@@ -46,6 +46,8 @@ public:
     }
 
     void prepare(Runtime& rt) override {
+        bf16_ = rt.options.precision == Precision::bf16 && !rt.state.training && !auxiliary && cin_ >= kBf16MinChannels;
+        if (bf16_) return prepare_bf16(rt);
         const int k = spec_.kernel;
         src_ = desc_of(*inputs[0]);
         dst_ = desc_of(*output);
@@ -121,6 +123,14 @@ public:
     std::string kernels() const override { return kernels_; }
 
     void forward(Runtime& rt) override {
+        if (bf16_) {
+            std::unordered_map<int, memory> args{{DNNL_ARG_SRC, to_bf16_.of(rt, rt.mem(in_md_, inputs[0]->data.data()))},
+                                                 {DNNL_ARG_WEIGHTS, fwd_wei_.from_user(rt, rt.params.value(weight_))},
+                                                 {DNNL_ARG_DST, rt.mem(dst_, output->data.data())}};
+            if (bias_ >= 0) args[DNNL_ARG_BIAS] = rt.mem(bias_md_, rt.params.value(bias_));
+            fwd_.execute(rt.stream, args);
+            return;
+        }
         if (winograd_on_) {
             // SGD moves the weights every step; in evaluation they stay until weights_epoch changes,
             // and small batches keep their transformed weights.
@@ -143,7 +153,7 @@ public:
     // inside the output (a block's channels are contiguous over the map), and its weights and
     // bias are contiguous runs of the arena's.
     bool can_split_forward() const override {
-        return output->layout == Layout::blocked && output->shape.n == 1 && spec_.out_channels >= 2 * channel_block();
+        return !bf16_ && output->layout == Layout::blocked && output->shape.n == 1 && spec_.out_channels >= 2 * channel_block();
     }
 
     void prepare_parts(Runtime& rt, int parts) override {
@@ -194,6 +204,7 @@ public:
     }
 
     void backward(Runtime& rt) override {
+        if (bf16_) throw Error(describe() + ": no backward in bf16 (bf16 runs inference only)");
         auto diff_dst = rt.mem(dst_, output->grad.data());
         backward_weights(rt, diff_dst);
         float* target = rt.input_grad(0);
@@ -209,6 +220,29 @@ public:
     }
 
 private:
+    // Inference in bf16 (Options::precision): bf16 input and weights, sums in f32, on oneDNN's
+    // AMX kernels, which run channels-last (src/passes/precision.h). The output is the value's
+    // type (bf16, or f32 where a reader needs it); an f32 input is converted first, and the
+    // weights once per weights_epoch.
+    void prepare_bf16(Runtime& rt) {
+        const int k = spec_.kernel;
+        winograd_on_ = winograd_bwd_on_ = winograd_bww_on_ = winograd_ready_ = false;
+        in_md_ = desc_of(*inputs[0]);
+        src_ = desc_of(inputs[0]->shape, Layout::nhwc, DataType::bf16);
+        to_bf16_ = Plain(rt, in_md_, src_);
+        dst_ = desc_of(*output);
+        wei_ = memory::desc({spec_.out_channels, cin_, k, k}, memory::data_type::f32, tag::oihw);
+        const memory::desc wei_any({spec_.out_channels, cin_, k, k}, memory::data_type::bf16, tag::any);
+        bias_md_ = bias_ >= 0 ? memory::desc({spec_.out_channels}, memory::data_type::f32, tag::a) : memory::desc();
+        const memory::dims strides{spec_.stride, spec_.stride}, pad{spec_.pad, spec_.pad};
+        auto pd = dnnl::convolution_forward::primitive_desc(rt.engine, dnnl::prop_kind::forward_inference,
+                                                            dnnl::algorithm::convolution_direct, src_, wei_any, bias_md_,
+                                                            dst_, strides, pad, pad, relu_attr());
+        fwd_ = dnnl::convolution_forward(pd);
+        fwd_wei_ = PrimitiveWeights(rt, wei_, pd.weights_desc());
+        kernels_ = std::string(in_md_ != src_ ? "to bf16 nhwc, " : "") + pd.impl_info_str() + " | - | -";
+    }
+
     void backward_weights(Runtime& rt, const memory& diff_dst) {
         WeightsTime weights_time(rt);
         if (winograd_bww_on_) {
@@ -255,6 +289,9 @@ private:
     PrimitiveWeights fwd_wei_, bwd_wei_, dw_;
     Plain plain_src_, plain_dst_;
     bool relu_ = false;
+    bool bf16_ = false;  // inference in bf16 (prepare_bf16)
+    memory::desc in_md_;  // the input value's own, in bf16
+    Plain to_bf16_;
     std::string kernels_;
     // Forward, backward-data and (with enough tiles per thread) backward-weights through Winograd;
     // backward-weights may use another tile size (WinogradConv::tile_for).

@@ -45,7 +45,8 @@ private:
     dnnl::reorder to_primitive_, to_user_;
 };
 
-// An activation copied into plain NCHW for a primitive that needs it (nothing if it already is).
+// An activation copied into the layout a primitive needs, plain NCHW or (for bf16 convolutions)
+// bf16 NHWC; nothing if it already is.
 class Plain {
 public:
     Plain() = default;

@@ -51,6 +51,7 @@ void config_fields(Config& c, Visit&& f) {
     f.optional("parallel", c.engine.parallel);
     f.optional("layout", c.engine.layout);
     f.optional("winograd_max_tile", c.engine.winograd_max_tile);
+    f.optional("precision", c.engine.precision);
 }
 
 template <class Stats, class Visit>
@@ -86,6 +87,7 @@ struct Writer {
     void operator()(const char* key, float v) const { out[key] = std::stod(fmt::format("{}", v)); }
     void operator()(const char* key, Parallel v) const { out[key] = to_string(v); }
     void operator()(const char* key, Layout v) const { out[key] = to_string(v); }
+    void operator()(const char* key, Precision v) const { out[key] = to_string(v); }
     template <class T>
     void operator()(const char* key, const T& v) const { out[key] = v; }
     template <class T>
@@ -122,13 +124,15 @@ struct Reader {
         } else if constexpr (std::is_floating_point_v<T>) {
             if (!v.is_number() || std::abs(v.get<double>()) > double(std::numeric_limits<T>::max())) throw bad();
             out = T(v.get<double>());
-        } else if constexpr (std::is_same_v<T, Parallel> || std::is_same_v<T, Layout>) {
+        } else if constexpr (std::is_same_v<T, Parallel> || std::is_same_v<T, Layout> || std::is_same_v<T, Precision>) {
             if (!v.is_string()) throw bad();
             const std::string what = std::string("'") + key + "'";
             if constexpr (std::is_same_v<T, Parallel>)
                 out = parse_parallel(v.get<std::string>(), what);
-            else
+            else if constexpr (std::is_same_v<T, Layout>)
                 out = parse_layout(v.get<std::string>(), what);
+            else
+                out = parse_precision(v.get<std::string>(), what);
         } else {
             if (!v.is_string()) throw bad();
             out = v.get<std::string>();

@@ -1,0 +1,58 @@
+#include "passes/precision.h"
+
+namespace googlenet {
+
+bool runs_bf16(const Graph& g, const FusedOp& op) {
+    const Node& node = g.nodes()[op.node];
+    return node.op.kind == OpAttributes::conv && !node.auxiliary && g.shape(op.inputs.at(0)).c >= kBf16MinChannels;
+}
+
+std::vector<DataType> choose_types(const Graph& g, const std::vector<FusedOp>& ops, std::vector<Layout>& layouts) {
+    const size_t values = size_t(g.value_count());
+    auto kind = [&](const FusedOp& op) { return g.nodes()[op.node].op.kind; };
+    auto takes_bf16 = [&](const FusedOp& op) {
+        return runs_bf16(g, op) ||
+               (!g.nodes()[op.node].auxiliary && (kind(op) == OpAttributes::max_pool || kind(op) == OpAttributes::concat));
+    };
+    std::vector<int> writer(values, -1);
+    std::vector<bool> bf16_readers(values, true), read(values, false);
+    for (size_t i = 0; i < ops.size(); ++i) {
+        writer[size_t(ops[i].output)] = int(i);
+        for (ValueId in : ops[i].inputs) {
+            read[size_t(in)] = true;
+            bf16_readers[size_t(in)] = bf16_readers[size_t(in)] && takes_bf16(ops[i]);
+        }
+    }
+    std::vector<DataType> types(values, DataType::f32);
+    for (size_t v = 0; v < values; ++v)
+        if (ValueId(v) != g.input() && ValueId(v) != g.output() && writer[v] >= 0 && takes_bf16(ops[size_t(writer[v])]) &&
+            read[v] && bf16_readers[v])
+            types[v] = DataType::bf16;
+    // A pool's or a concatenation's values are all of one type: f32 where one of them must be.
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (const FusedOp& op : ops) {
+            if (kind(op) != OpAttributes::max_pool && kind(op) != OpAttributes::concat) continue;
+            bool any_f32 = types[size_t(op.output)] == DataType::f32, any_bf16 = !any_f32;
+            for (ValueId in : op.inputs) {
+                any_f32 = any_f32 || types[size_t(in)] == DataType::f32;
+                any_bf16 = any_bf16 || types[size_t(in)] == DataType::bf16;
+            }
+            if (!any_f32 || !any_bf16) continue;
+            types[size_t(op.output)] = DataType::f32;
+            for (ValueId in : op.inputs) types[size_t(in)] = DataType::f32;
+            changed = true;
+        }
+    }
+    for (const FusedOp& op : ops) {
+        const OpAttributes::Kind k = kind(op);
+        bool nhwc = runs_bf16(g, op);
+        if (k == OpAttributes::max_pool || k == OpAttributes::concat || k == OpAttributes::relu ||
+            k == OpAttributes::batch_norm || k == OpAttributes::dropout || k == OpAttributes::lrn)
+            for (ValueId in : op.inputs) nhwc = nhwc || layouts[size_t(in)] == Layout::nhwc;
+        if (nhwc) layouts[size_t(op.output)] = Layout::nhwc;
+    }
+    return types;
+}
+
+}  // namespace googlenet

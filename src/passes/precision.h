@@ -1,0 +1,25 @@
+// The precision pass (Options::precision bf16, in evaluation): which values hold bf16, and the
+// channels-last layout the bf16 convolutions run on.
+#pragma once
+#include <vector>
+
+#include "googlenet/graph.h"
+#include "googlenet/options.h"
+#include "passes/fusion.h"
+
+namespace googlenet {
+
+// Whether the fused op `op` runs as a bf16 convolution: at least kBf16MinChannels input
+// channels, and not part of an auxiliary classifier (which evaluation does not run).
+bool runs_bf16(const Graph& g, const FusedOp& op);
+
+// Each value's type, and `layouts` changed where bf16 needs it. A value holds bf16 where the op
+// that writes it and every op that reads it run oneDNN primitives that take bf16: bf16
+// convolutions, max pools and concatenations (a pool's or concatenation's values all of one
+// type). The image, the logits and all else stay f32; a bf16 convolution reads an f32 input
+// through a conversion of its own, and may write f32. What the bf16 convolutions write, and what
+// max pools, concatenations and ReLU-like ops make of that, is NHWC: oneDNN 3.2's AMX kernels
+// (brgconv) take no blocked layout.
+std::vector<DataType> choose_types(const Graph& g, const std::vector<FusedOp>& ops, std::vector<Layout>& layouts);
+
+}  // namespace googlenet

@@ -1,0 +1,144 @@
+// Inference in bf16 (Options::precision, src/passes/precision.h): which values hold bf16, a bf16
+// convolution against the reference loops on bf16-rounded inputs and weights, and D2L's whole
+// network against PyTorch's float64 answer, within twice the error of PyTorch's own bf16 (CPU
+// autocast, computed on the same weights and input by tools/make_fixtures.py).
+#include <cstring>
+
+#include "googlenet/models.h"
+#include "googlenet/reference.h"
+#include "googlenet/train.h"
+#include "op_runner.h"
+#include "passes/layout.h"
+#include "passes/precision.h"
+#include "testing.h"
+
+using namespace googlenet;
+using namespace googlenet::testing;
+
+namespace {
+
+// float -> bfloat16 -> float, rounding to nearest even as oneDNN's conversion does.
+float to_bf16(float x) {
+    uint32_t u;
+    std::memcpy(&u, &x, 4);
+    u += 0x7FFFu + ((u >> 16) & 1u);
+    u &= 0xFFFF0000u;
+    std::memcpy(&x, &u, 4);
+    return x;
+}
+
+std::vector<float> rounded(std::vector<float> v) {
+    for (float& x : v) x = to_bf16(x);
+    return v;
+}
+
+Options bf16() {
+    Options o;
+    o.precision = Precision::bf16;
+    return o;
+}
+
+}  // namespace
+
+// D2L's network: the stem (1 channel) and what it feeds until the first bf16 convolution stay
+// f32 in their layout; the blocks' values are bf16 NHWC; the last block's concatenation, which
+// the global average pool reads, its paths' outputs, and the logits stay f32.
+TEST(Bf16, TypesAndLayoutsOfD2l) {
+    const Net net = d2l_googlenet();
+    const Graph& g = net.graph();
+    const std::vector<FusedOp> ops = fuse_conv_relu(g);
+    std::vector<Layout> layouts = choose_layouts(g, ops, Layout::blocked, 16);
+    const std::vector<Layout> fp32_layouts = layouts;
+    const std::vector<DataType> types = choose_types(g, ops, layouts);
+    ASSERT_EQ(types.size(), size_t(g.value_count()));
+    EXPECT_EQ(types[size_t(g.input())], DataType::f32);
+    EXPECT_EQ(types[size_t(g.output())], DataType::f32);
+    int bf16_convs = 0, bf16_values = 0;
+    for (const FusedOp& op : ops) {
+        const OpAttributes::Kind kind = g.nodes()[op.node].op.kind;
+        const DataType in = types[size_t(op.inputs[0])], out = types[size_t(op.output)];
+        if (kind == OpAttributes::conv && g.shape(op.inputs[0]).c < kBf16MinChannels) {  // the stem
+            EXPECT_FALSE(runs_bf16(g, op));
+            EXPECT_EQ(out, DataType::f32);
+            EXPECT_EQ(layouts[size_t(op.output)], fp32_layouts[size_t(op.output)]);
+        }
+        if (kind == OpAttributes::conv && runs_bf16(g, op)) {
+            ++bf16_convs;
+            EXPECT_EQ(layouts[size_t(op.output)], Layout::nhwc);
+        }
+        if (kind == OpAttributes::max_pool || kind == OpAttributes::concat)
+            for (ValueId v : op.inputs) EXPECT_EQ(types[size_t(v)], out) << "node " << op.node;
+        if (kind == OpAttributes::adaptive_avg_pool) EXPECT_EQ(in, DataType::f32);
+    }
+    for (size_t v = 0; v < types.size(); ++v)
+        if (types[v] == DataType::bf16) {
+            ++bf16_values;
+            EXPECT_EQ(layouts[v], Layout::nhwc) << "value " << v;
+        }
+    EXPECT_EQ(bf16_convs, 56);  // all but the stem
+    EXPECT_GT(bf16_values, 40);
+}
+
+// A bf16 convolution (fused ReLU, bias, 5x5 and 1x1, stride 2) against the reference in double
+// on the bf16-rounded input and weights: oneDNN sums the products in f32, so what is left is
+// f32 rounding, far below bf16's (2^-9 relative), which an f32 computation would leave.
+TEST(Bf16, ConvMatchesReferenceOnRoundedInputs) {
+    struct C { int n, c, h, o, k, s, p; };
+    for (const C c : {C{2, 32, 12, 48, 3, 1, 1}, C{3, 16, 9, 24, 5, 1, 2}, C{2, 64, 6, 32, 1, 1, 0}, C{2, 16, 11, 16, 3, 2, 1}}) {
+        const ref::Dims d{c.n, c.c, c.h, c.h};
+        const int oh = ref::out_size(c.h, c.k, c.s, c.p);
+        const Shape out{c.n, c.o, oh, oh};
+        OpRunner run([&](ParamStore& ps) { return make_conv(ps, c.c, {c.o, c.k, c.s, c.p}, "w"); },
+                     {Shape{c.n, c.c, c.h, c.h}}, out, bf16(), /*training=*/false);
+        const auto x = random_vector<float>(d.numel(), 11), w = random_vector<float>(size_t(c.o) * c.c * c.k * c.k, 12, 0.2),
+                   b = random_vector<float>(size_t(c.o), 13);
+        run.set_input(0, x);
+        run.set_param(0, w);
+        run.set_param(1, b);
+        const auto xr = rounded(x), wr = rounded(w);
+        std::vector<double> xd(xr.begin(), xr.end()), wd(wr.begin(), wr.end()), bd(b.begin(), b.end()), y(out.numel());
+        ref::conv2d_forward(y.data(), xd.data(), wd.data(), bd.data(), d, c.o, c.k, c.s, c.p);
+        const float* got = run.forward();
+        EXPECT_TENSOR_NEAR(got, y.data(), y.size(), 2e-6, "bf16 conv " + std::to_string(c.c) + "->" + std::to_string(c.o));
+        std::vector<double> exact(out.numel()), xf(x.begin(), x.end()), wf(w.begin(), w.end());
+        ref::conv2d_forward(exact.data(), xf.data(), wf.data(), bd.data(), d, c.o, c.k, c.s, c.p);
+        EXPECT_GT(max_rel_error(got, exact.data(), exact.size()), 1e-4) << "bf16 rounding did not happen";
+    }
+}
+
+TEST(Bf16, ConvHasNoBackward) {
+    OpRunner run([](ParamStore& ps) { return make_conv(ps, 16, {16, 3, 1, 1}, "w"); }, {Shape{1, 16, 5, 5}},
+                 Shape{1, 16, 5, 5}, bf16(), false);
+    expect_error([&] { run.backward(std::vector<float>(400, 1.f)); }, "no backward in bf16");
+}
+
+TEST(Bf16, TrainingIsRefused) {
+    Net net = d2l_googlenet();
+    net.set_options(bf16());
+    expect_error([&] { net.set_batch(2); }, "inference only");
+}
+
+// The paper's network (LRN stays f32 between bf16 convolutions) and torchvision's (batch norm
+// after every convolution: f32 NHWC values, each convolution converting its input): the same
+// logits as in fp32 up to bf16's rounding, at batch 2 (every op on all threads).
+TEST(Bf16, PaperAndTorchvisionNetsNearFp32) {
+    for (const std::string model : {"paper", "torchvision"}) {
+        std::vector<float> logits[2];
+        for (int b = 0; b < 2; ++b) {
+            Net net = build_net(load_model(model), 224);
+            init_params(net.params(), 7);
+            net.set_training(false);
+            Options o;
+            o.precision = b ? Precision::bf16 : Precision::fp32;
+            net.set_options(o);
+            net.set_batch(2);
+            const auto images = random_vector<float>(size_t(2) * net.input_shape().per_image(), 8);
+            const float* out = net.forward(images.data());
+            logits[b].assign(out, out + 2 * net.classes());
+        }
+        const double err = max_rel_error(logits[1].data(), logits[0].data(), logits[0].size());
+        std::printf("%s: bf16 against fp32 logits: %.3g\n", model.c_str(), err);
+        EXPECT_LE(err, 1e-2) << model;
+        EXPECT_GT(err, 0) << model << ": bf16 computed the fp32 bits";
+    }
+}
