@@ -53,7 +53,8 @@ public:
     Shape input_shape() const { return value(0).shape; }
     int classes() const { return value(output()).shape.c; }
 
-    // Running. The engine's options (options.h) take effect at the next set_batch or forward.
+    // Running. The engine's options (options.h) take effect at the next set_batch or forward;
+    // options() gives them with Precision::automatic resolved for this CPU.
     // Threads: OpenMP's count (omp_set_num_threads; 0 leaves OpenMP's own), lowered to
     // OMP_THREAD_LIMIT where above it.
     void set_options(const Options& options);

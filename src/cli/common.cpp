@@ -98,7 +98,7 @@ void settle_precision(Options& engine, bool training) {
     else if (!native_bf16())
         std::fprintf(stderr,
                      "googlenet: warning: --precision bf16, but this CPU has no native bf16 (oneDNN's kernels up to %s): "
-                     "oneDNN runs its fp32 kernels, or slow emulated ones where it has them\n",
+                     "oneDNN runs its emulated or reference bf16 kernels, which are slow\n",
                      isa.c_str());
 }
 

@@ -62,6 +62,7 @@ void Net::set_random(uint64_t seed, uint64_t step) {
 void Net::set_options(const Options& options) {
     validate(options);
     options_ = options;
+    options_.precision = resolve_precision(options.precision);  // once, not at every forward
     set_thread_count(options.threads);
 }
 
@@ -80,12 +81,12 @@ bool Net::splittable() const {
 // In bf16 the paths run one after another: the convolutions' output-channel parts are fp32 only.
 bool Net::wants_paths(int n, int threads) const {
     return options_.parallel == Parallel::batch && !state_->training && threads > 1 && n < kSplitMinImages * threads &&
-           resolve_precision(options_.precision) != Precision::bf16;
+           options_.precision != Precision::bf16;
 }
 
 // Whether what set_batch last planned still holds for a batch of n on `threads`.
 bool Net::plan_current(int n, int threads) const {
-    const bool bf16 = resolve_precision(options_.precision) == Precision::bf16;
+    const bool bf16 = options_.precision == Precision::bf16;
     return executor_ && n == batch_ && options_ == planned_options_ && (!split_ || split_->copies() == threads) &&
            (!bf16 || bf16_inference_ == !state_->training) &&
            wants_paths(n, threads) == (paths_ != nullptr) && (!paths_ || paths_->threads() == threads);
@@ -98,7 +99,7 @@ void Net::plan(int n) {
     const int threads = usable_threads();
     planned_options_ = options_;
     executor_ = nullptr;
-    bf16_inference_ = resolve_precision(options_.precision) == Precision::bf16;
+    bf16_inference_ = options_.precision == Precision::bf16;
     if (bf16_inference_ && state_->training)
         throw Error("precision bf16 runs inference only so far (evaluation: eval, predict, bench --mode infer); "
                     "train in fp32");
@@ -127,7 +128,6 @@ void Net::plan(int n) {
         sequential_->set_profiling(profiling_);
     }
     p.rt->options = options_;
-    p.rt->options.precision = resolve_precision(options_.precision);
     for (auto& v : p.values) v->shape.n = n;
     choose_layouts();
     if (wants_paths(n, threads)) paths_ = std::make_unique<PathsExecutor>(p, *sequential_, threads);

@@ -256,8 +256,7 @@ void PathsExecutor::measure() {
 }
 
 const float* PathsExecutor::forward(const float* images) {
-    Value& in = *p_.values[0];
-    std::memcpy(in.data.data(), images, in.shape.numel() * sizeof(float));
+    p_.set_input(images);
     PathPlan& plan = plan_;
     for (auto& rt : plan.rts) rt->image_offset = p_.rt->image_offset, rt->algorithm_batch = p_.rt->algorithm_batch;
     if (!plan.measured) measure();

@@ -2,6 +2,7 @@
 // plan placed, with the runtime its ops were prepared on. The Net (src/core) builds and plans
 // it; the executors (executor.h) only run it.
 #pragma once
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -22,6 +23,9 @@ struct Program {
     BackwardStep backward_step;
 
     Value& value(ValueId id) { return *values[size_t(id)]; }
+    void set_input(const float* images) {  // batch x C x H x W, into values[0]
+        std::memcpy(values[0]->data.data(), images, values[0]->shape.numel() * sizeof(float));
+    }
     const Value& value(ValueId id) const { return *values[size_t(id)]; }
 };
 

@@ -8,8 +8,7 @@
 namespace googlenet {
 
 const float* SequentialExecutor::forward(const float* images) {
-    Value& in = *p_.values[0];
-    std::memcpy(in.data.data(), images, in.shape.numel() * sizeof(float));
+    p_.set_input(images);
     Runtime& rt = *p_.rt;
     for (size_t i = 0; i < p_.ops.size(); ++i) {
         Op& op = *p_.ops[i];
