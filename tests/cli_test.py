@@ -362,6 +362,13 @@ class Cli(unittest.TestCase):
     def test_sigint_mid_epoch_then_resume_gives_the_same_weights(self):
         self.interrupted_run_matches(signal.SIGINT, [])
 
+    def test_resume_in_bf16_gives_the_same_weights(self):
+        """Mixed precision resumes bit-exactly too (oneDNN's bf16 kernels sum in a fixed order on one machine)."""
+        straight, _ = self.interrupted_run_matches(signal.SIGINT, ["--precision", "bf16"])
+        import json
+        with open(os.path.join(straight, "config.json")) as f:
+            self.assertEqual(json.load(f)["precision"], "bf16")
+
     def test_resume_with_the_original_flags_repeated(self):
         """The command that started a run, with --resume added, continues it (flags equal to the run's)."""
         d = os.path.join(self.tmp.name, "repeat")

@@ -243,7 +243,7 @@ class Conventions(unittest.TestCase):
         self.assertIn("Engine (for measuring alternatives)", run("train", "--help").stdout)
 
     def test_precision_says_what_runs(self):
-        """--precision: fp32 by default, bf16 for inference, auto as the CPU allows; said on stderr and in --json."""
+        """--precision: fp32 by default, bf16 for inference and training, auto as the CPU allows; said on stderr and in --json."""
         bench = ["bench", "--model", self.model, "--mode", "infer", "-b", "2", "--iters", "1", "--warmup", "0", "--json"]
         self.assertEqual(json.loads(run(*bench).stdout)["precision"], "fp32")
         r = json.loads(run(*bench, "--precision", "bf16").stdout)
@@ -261,14 +261,14 @@ class Conventions(unittest.TestCase):
         self.assertEqual(len(fp32["predictions"]), len(b16["predictions"]))
         ev = json.loads(run("eval", "-w", self.weights, "--test-limit", "64", "--json", "--precision", "bf16").stdout)
         self.assertEqual(ev["precision"], "bf16")
-        # Training is fp32 so far: bf16 refused with a usage error, auto takes fp32 and says so.
-        p = run("train", "--model", self.model, "-e", "1", "-o", os.path.join(self.tmp.name, "bf16run"), "--precision", "bf16",
-                *SMALL, ok=False)
-        self.assertEqual(p.returncode, 2, p.stderr)
-        self.assertIn("inference only", p.stderr)
+        # Training takes bf16 too (mixed precision), and its run remembers it.
+        bf16_run = os.path.join(self.tmp.name, "bf16run")
+        p = run("train", "--model", self.model, "-e", "1", "-o", bf16_run, "--precision", "bf16", *SMALL)
+        with open(os.path.join(bf16_run, "config.json")) as f:
+            self.assertEqual(json.load(f)["precision"], "bf16")
         p = run("bench", "--model", self.model, "--mode", "train", "-b", "2", "--iters", "1", "--warmup", "0", "--json",
                 "--precision", "auto")
-        self.assertEqual(json.loads(p.stdout)["precision"], "fp32")
+        self.assertEqual(json.loads(p.stdout)["precision"], "bf16" if native else "fp32")
         with open(os.path.join(self.run_dir, "config.json")) as f:
             self.assertEqual(json.load(f)["precision"], "fp32")
 

@@ -79,6 +79,20 @@ double max_rel_error(const A* actual, const B* expected, size_t n) {
     return diff / std::max(scale, 1e-30);
 }
 
+// ||actual - expected|| / ||expected|| (Euclidean norms): an error over the whole tensor, where
+// max_rel_error is the worst element's. Infinite on NaN or infinity.
+template <class A, class B>
+double rel_l2_error(const A* actual, const B* expected, size_t n) {
+    double diff = 0, scale = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const double a = double(actual[i]), e = double(expected[i]);
+        if (!std::isfinite(a) || !std::isfinite(e)) return HUGE_VAL;
+        diff += (a - e) * (a - e);
+        scale += e * e;
+    }
+    return std::sqrt(diff / std::max(scale, 1e-300));
+}
+
 #define EXPECT_TENSOR_NEAR(actual, expected, n, tol, what)                                     \
     do {                                                                                       \
         const double err_ = ::googlenet::testing::max_rel_error((actual), (expected), (n));    \

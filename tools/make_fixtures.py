@@ -114,6 +114,14 @@ def make_googlenet(path):
     # its error against the float64 answer below.
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         autocast_logits = net(x).float()
+    # And its mixed-precision training step: loss and the (float32) weights' gradients.
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        autocast_loss = F.cross_entropy(net(x), y)
+    autocast_loss.backward()
+    autocast = {"autocast_bf16.logits": autocast_logits, "autocast_bf16.loss": autocast_loss.detach().float().reshape(1)}
+    for name, p in net.named_parameters():
+        autocast["autocast_bf16.grad." + name] = p.grad.detach().clone()
+        p.grad = None
     # The float32 weights and input, computed on in float64: the exact answer to the float32
     # question. (PyTorch's own float32 gradients differ from it by up to 1.3% in D2L's b1-b3 here.)
     net.double()
@@ -121,8 +129,8 @@ def make_googlenet(path):
     logits = net(x)
     loss = F.cross_entropy(logits, y)
     loss.backward()
-    out.update({"input": x, "labels": y.float(), "logits": logits.detach(), "loss": loss.detach().reshape(1),
-                "autocast_bf16.logits": autocast_logits})
+    out.update({"input": x, "labels": y.float(), "logits": logits.detach(), "loss": loss.detach().reshape(1)})
+    out.update(autocast)
     for name, p in net.named_parameters():
         out["grad." + name] = p.grad.detach().clone()
     # Ten SGD steps from the same weights on the same batch, with every option of the optimizer.

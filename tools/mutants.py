@@ -204,14 +204,16 @@ MUTANTS = [
      "        for (ValueId v : op.saved) lives[index.at(v)].last = std::max(lives[index.at(v)].last, end - 1 - i);\n",
      "\n",
      ["ctest:passes"]),
-    # Inference in bf16: the fused ReLU, the input's conversion, one type per pool and
-    # concatenation, and the stem left in fp32.
+    # bf16: the fused ReLU, the input's conversion, one type per pool and concatenation, and the
+    # stem left in fp32; in training, the ReLU mask on bf16 data, the gradients' f32 descriptors
+    # in the pool and the concatenation, the input gradient's reorder out of NHWC, the plan made
+    # again between training and evaluation; the global pool kept channels-last.
     ("bf16-conv-drops-its-relu", "src/ops/conv.cpp",
-     "                                                            dst_, strides, pad, pad, relu_attr());\n",
-     "                                                            dst_, strides, pad, pad);\n",
+     "            dnnl::algorithm::convolution_direct, src_, wei_any, bias_md_, dst_, strides, pad, pad, relu_attr());\n",
+     "            dnnl::algorithm::convolution_direct, src_, wei_any, bias_md_, dst_, strides, pad, pad);\n",
      ["ctest:googlenet_pytorch"]),
     ("bf16-input-not-converted", "src/ops/conv.cpp",
-     "        to_bf16_ = Plain(rt, in_md_, src_);\n", "        to_bf16_ = Plain();\n",
+     "        to_bf16_ = Plain(rt, in_md_, src_, 0);\n", "        to_bf16_ = Plain();\n",
      ["ctest:bf16"]),
     ("bf16-pool-and-concat-types-mixed", "src/passes/precision.cpp",
      "            if (!any_f32 || !any_bf16) continue;\n", "            continue;\n",
@@ -219,6 +221,25 @@ MUTANTS = [
     ("bf16-stem-too", "src/passes/precision.cpp",
      "    return node.op.kind == OpAttributes::conv && !node.auxiliary && g.shape(op.inputs.at(0)).c >= kBf16MinChannels;\n",
      "    return node.op.kind == OpAttributes::conv && !node.auxiliary;\n",
+     ["ctest:bf16"]),
+    ("bf16-relu-mask-passes-all", "src/execution/relu_mask.h",
+     "            dy[i] = yf > 0.f ? dy[i] : 0.f;\n", "            dy[i] = yf >= 0.f ? dy[i] : 0.f;\n",
+     ["ctest:googlenet_pytorch"]),
+    ("bf16-pool-gradient-as-data-type", "src/ops/pool.cpp",
+     "        diff_dst_ = desc_of(output->shape, output->layout);\n", "        diff_dst_ = dst_;\n",
+     ["ctest:googlenet_pytorch"]),
+    ("bf16-concat-gradient-as-data-type", "src/ops/concat.cpp",
+     "            diff_srcs_.push_back(desc_of(in->shape, in->layout));\n", "            diff_srcs_.push_back(desc_of(*in));\n",
+     ["ctest:googlenet_pytorch"]),
+    ("bf16-input-gradient-left-nhwc", "src/ops/conv.cpp",
+     "            from_nhwc_ = grad_src_ != diff_src_nhwc_\n", "            from_nhwc_ = false\n",
+     ["ctest:bf16"]),
+    ("bf16-no-new-plan-after-evaluation", "src/core/net.cpp",
+     "           (!bf16 || planned_training_ == state_->training) &&\n", "           (!bf16 || true) &&\n",
+     ["ctest:bf16"]),
+    ("bf16-global-pool-back-to-blocked", "src/passes/precision.cpp",
+     "        if (k == OpAttributes::max_pool || k == OpAttributes::avg_pool || k == OpAttributes::adaptive_avg_pool ||\n",
+     "        if (k == OpAttributes::max_pool ||\n",
      ["ctest:bf16"]),
 ]
 

@@ -131,7 +131,7 @@ private:
     int image_offset_ = 0;     // as a copy: its first image (dropout draws by the batch's index)
     int algorithm_batch_ = 0;  // as a copy: the share size every copy chooses algorithms for
     bool profiling_ = false;
-    bool bf16_inference_ = false;  // as planned: Precision::bf16 (evaluation only, src/passes/precision.h)
+    bool planned_training_ = false;  // RunState::training when plan ran
     // The executors made so far, and the one the current batch runs on.
     std::unique_ptr<SequentialExecutor> sequential_;
     std::unique_ptr<PathsExecutor> paths_;

@@ -87,7 +87,7 @@ int run_bench(BenchOptions o) {  // a copy: the engine settled for this CPU
         return kSuccess;
     }
     note_thread_limit(o.config.engine.threads);
-    settle_precision(o.config.engine, o.config.mode == "train");
+    settle_precision(o.config.engine);
     const Output out{o.json};
     const BenchResult r = benchmark(o.config);
     const BenchConfig& c = r.config;  // with the model's input size and the iterations that ran

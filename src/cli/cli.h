@@ -78,10 +78,8 @@ int stop_signal();
 
 // OMP_THREAD_LIMIT below --threads: the run takes the threads it is allowed, and says so on stderr.
 void note_thread_limit(int threads);
-// --precision auto resolved for this CPU (resolve_precision) and for the work: bf16 runs
-// inference only so far, so training takes fp32 for auto and refuses bf16 (UsageError). Says
-// on stderr what runs where that is not the fp32 asked for, and warns when bf16 is asked of a
-// CPU without it.
-void settle_precision(Options& engine, bool training);
+// --precision auto resolved for this CPU (resolve_precision). Says on stderr what runs where that
+// is not the fp32 asked for, and warns when bf16 is asked of a CPU without it.
+void settle_precision(Options& engine);
 
 }  // namespace googlenet::cli

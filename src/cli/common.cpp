@@ -38,9 +38,10 @@ CLI::Option* add_model_option(CLI::App* cmd, std::string& model, const std::stri
 void add_engine_options(CLI::App* cmd, Options& engine) {
     cmd->add_option_function<std::string>(
            "--precision", [&engine](const std::string& v) { engine.precision = parse_precision(v); },
-           "The arithmetic of inference: fp32; bf16 (convolutions read bfloat16 inputs and weights and sum in fp32 "
-           "on the CPU's AMX or avx512_bf16 units, the values between them kept in bf16; training stays fp32 so "
-           "far); auto (bf16 where this CPU runs it natively, else fp32). What runs is said on stderr")
+           "The arithmetic: fp32; bf16 (mixed precision as PyTorch's autocast: convolutions read bfloat16 inputs "
+           "and weights and sum in fp32 on the CPU's AMX or avx512_bf16 units, the values between them kept in "
+           "bf16; weights, gradients, the loss and the optimizer stay fp32); auto (bf16 where this CPU runs it "
+           "natively, else fp32). What runs is said on stderr")
         ->default_str(to_string(engine.precision))
         ->check(CLI::IsMember({"fp32", "bf16", "auto"}));
     cmd->add_option("--threads", engine.threads, "Compute threads (0: OMP_NUM_THREADS where set, else every core)")
@@ -82,17 +83,14 @@ CLI::Option* add_json_flag(CLI::App* cmd, bool& json, const std::string& what, c
     return cmd->add_flag("--json", json, what + " on stdout (" + contents + "); the text for people goes to stderr");
 }
 
-void settle_precision(Options& engine, bool training) {
+void settle_precision(Options& engine) {
     const Precision asked = engine.precision;
     if (asked == Precision::fp32) return;
-    if (training && asked == Precision::bf16)
-        throw UsageError("--precision bf16 runs inference only so far (eval, predict, bench --mode infer); training runs in fp32");
-    engine.precision = training ? Precision::fp32 : resolve_precision(asked);
+    engine.precision = resolve_precision(asked);
     const std::string isa = about().onednn_isa;
     if (asked == Precision::automatic)
         std::fprintf(stderr, "googlenet: --precision auto: %s\n",
-                     training ? "fp32 (bf16 runs inference only so far)"
-                     : engine.precision == Precision::bf16
+                     engine.precision == Precision::bf16
                          ? ("bf16, which this CPU computes natively (oneDNN's kernels up to " + isa + ")").c_str()
                          : ("fp32: this CPU has no native bf16 (oneDNN's kernels up to " + isa + ")").c_str());
     else if (!native_bf16())

@@ -41,7 +41,7 @@ int run_eval(EvalOptions o) {  // a copy: the engine settled for this CPU
         return kSuccess;
     }
     note_thread_limit(o.engine.threads);
-    settle_precision(o.engine, false);
+    settle_precision(o.engine);
     const Output out{o.json};
     const bool folder = !o.val_folder.empty();  // an image folder instead of Fashion-MNIST's test set
     const ModelSpec own = model_for_weights(o.weights, o.model);

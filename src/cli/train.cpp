@@ -151,7 +151,7 @@ int run_train(const CLI::App& cmd, TrainOptions& o) {
     if (o.quiet && cmd.get_option("--progress")->count() > 0 && o.progress != "none")
         throw UsageError("--quiet is --progress none; it cannot be combined with --progress " + o.progress);
     note_thread_limit(c.engine.threads);
-    settle_precision(c.engine, true);
+    settle_precision(c.engine);
     const ResumeChanges changes = o.resume_dir.empty() ? ResumeChanges{} : resume_changes(cmd, c, o.resume_dir);
     Communicator::world().set_timeout(o.comm_timeout);
     const Output out{o.json};

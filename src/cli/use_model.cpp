@@ -63,7 +63,7 @@ int run_predict(PredictOptions o) {  // a copy: the engine settled for this CPU
     if (o.images.empty() == o.tensor.empty()) throw UsageError("predict takes images or --tensor FILE (one of the two)");
     if (o.logits && !o.json) throw UsageError("--logits needs --json");
     note_thread_limit(o.engine.threads);
-    settle_precision(o.engine, false);
+    settle_precision(o.engine);
     const ModelSpec spec = model_for_weights(o.weights, o.model);
     const int size = o.resize > 0 ? o.resize : spec.input_size;
     const int k = spec.classes;

@@ -86,9 +86,11 @@ bool Net::wants_paths(int n, int threads) const {
 
 // Whether what set_batch last planned still holds for a batch of n on `threads`.
 bool Net::plan_current(int n, int threads) const {
+    // bf16 convolutions make their backward primitives only for training (and forward_inference ones
+    // for evaluation), so in bf16 a change between the two plans again.
     const bool bf16 = options_.precision == Precision::bf16;
     return executor_ && n == batch_ && options_ == planned_options_ && (!split_ || split_->copies() == threads) &&
-           (!bf16 || bf16_inference_ == !state_->training) &&
+           (!bf16 || planned_training_ == state_->training) &&
            wants_paths(n, threads) == (paths_ != nullptr) && (!paths_ || paths_->threads() == threads);
 }
 
@@ -99,10 +101,7 @@ void Net::plan(int n) {
     const int threads = usable_threads();
     planned_options_ = options_;
     executor_ = nullptr;
-    bf16_inference_ = options_.precision == Precision::bf16;
-    if (bf16_inference_ && state_->training)
-        throw Error("precision bf16 runs inference only so far (evaluation: eval, predict, bench --mode infer); "
-                    "train in fp32");
+    planned_training_ = state_->training;
     paths_.reset();
     if (!params_.allocated()) params_.allocate();
     Program& p = *program_;
@@ -162,13 +161,11 @@ float Net::loss(const int* labels) {
 
 void Net::backward(const float* dlogits) {
     if (!executor_) throw Error("Net::backward before forward");
-    if (bf16_inference_) throw Error("Net::backward in bf16, which runs inference only so far");
     executor_->backward(dlogits, {});
 }
 
 void Net::backward(const std::function<void(const Op&)>& after_op) {
     if (!executor_) throw Error("Net::backward before forward");
-    if (bf16_inference_) throw Error("Net::backward in bf16, which runs inference only so far");
     executor_->backward(nullptr, after_op);
 }
 

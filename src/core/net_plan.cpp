@@ -33,7 +33,7 @@ void Net::fuse() {
 void Net::choose_layouts() {
     std::vector<Layout> layouts = googlenet::choose_layouts(graph_, fused_, options_.layout, channel_block());
     std::vector<DataType> types(layouts.size(), DataType::f32);
-    if (bf16_inference_) types = choose_types(graph_, fused_, layouts);
+    if (options_.precision == Precision::bf16) types = choose_types(graph_, fused_, layouts);
     for (auto& v : program_->values) v->layout = layouts[size_t(v->id)], v->type = types[size_t(v->id)];
 }
 

@@ -8,7 +8,7 @@ void BackwardStep::prepare(const std::vector<std::unique_ptr<Op>>& ops, Runtime&
         std::unique_ptr<ReluMaskBackward> mask;
         if (op->relu_mask == ReluMask::own && !op->applies_relu_mask()) {
             mask = std::make_unique<ReluMaskBackward>();
-            mask->prepare(rt, desc_of(*op->output));
+            mask->prepare(rt, *op->output);
         }
         masks_.push_back(std::move(mask));
     }

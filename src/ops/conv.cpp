@@ -46,7 +46,7 @@ public:
     }
 
     void prepare(Runtime& rt) override {
-        bf16_ = rt.options.precision == Precision::bf16 && !rt.state.training && !auxiliary && cin_ >= kBf16MinChannels;
+        bf16_ = rt.options.precision == Precision::bf16 && !auxiliary && cin_ >= kBf16MinChannels;
         if (bf16_) return prepare_bf16(rt);
         const int k = spec_.kernel;
         src_ = desc_of(*inputs[0]);
@@ -124,7 +124,7 @@ public:
 
     void forward(Runtime& rt) override {
         if (bf16_) {
-            std::unordered_map<int, memory> args{{DNNL_ARG_SRC, to_bf16_.of(rt, rt.mem(in_md_, inputs[0]->data.data()))},
+            std::unordered_map<int, memory> args{{DNNL_ARG_SRC, bf16_src(rt)},
                                                  {DNNL_ARG_WEIGHTS, fwd_wei_.from_user(rt, rt.params.value(weight_))},
                                                  {DNNL_ARG_DST, rt.mem(dst_, output->data.data())}};
             if (bias_ >= 0) args[DNNL_ARG_BIAS] = rt.mem(bias_md_, rt.params.value(bias_));
@@ -204,7 +204,7 @@ public:
     }
 
     void backward(Runtime& rt) override {
-        if (bf16_) throw Error(describe() + ": no backward in bf16 (bf16 runs inference only)");
+        if (bf16_) return backward_bf16(rt);
         auto diff_dst = rt.mem(dst_, output->grad.data());
         backward_weights(rt, diff_dst);
         float* target = rt.input_grad(0);
@@ -220,27 +220,83 @@ public:
     }
 
 private:
-    // Inference in bf16 (Options::precision): bf16 input and weights, sums in f32, on oneDNN's
-    // AMX kernels, which run channels-last (src/passes/precision.h). The output is the value's
-    // type (bf16, or f32 where a reader needs it); an f32 input is converted first, and the
-    // weights once per weights_epoch.
+    // bf16 (Options::precision), as PyTorch's autocast runs a convolution: bf16 input and weights,
+    // sums in f32, on oneDNN's AMX kernels, which run channels-last (src/passes/precision.h). The
+    // output is the value's type (bf16, or f32 where a reader needs it); an f32 input is converted
+    // first, the weights from the arena's f32 master copy (once per weights_epoch in evaluation,
+    // every step in training). Backward converts the (f32) output gradient to bf16; the input's
+    // gradient and the weights' are f32.
     void prepare_bf16(Runtime& rt) {
         const int k = spec_.kernel;
+        const bool training = rt.state.training;
         winograd_on_ = winograd_bwd_on_ = winograd_bww_on_ = winograd_ready_ = false;
         in_md_ = desc_of(*inputs[0]);
         src_ = desc_of(inputs[0]->shape, Layout::nhwc, DataType::bf16);
-        to_bf16_ = Plain(rt, in_md_, src_);
+        // Transient slots: 0 the input in bf16, 1 the output's gradient in bf16, 2 the input's
+        // gradient before its reorder.
+        to_bf16_ = Plain(rt, in_md_, src_, 0);
         dst_ = desc_of(*output);
         wei_ = memory::desc({spec_.out_channels, cin_, k, k}, memory::data_type::f32, tag::oihw);
         const memory::desc wei_any({spec_.out_channels, cin_, k, k}, memory::data_type::bf16, tag::any);
         bias_md_ = bias_ >= 0 ? memory::desc({spec_.out_channels}, memory::data_type::f32, tag::a) : memory::desc();
         const memory::dims strides{spec_.stride, spec_.stride}, pad{spec_.pad, spec_.pad};
-        auto pd = dnnl::convolution_forward::primitive_desc(rt.engine, dnnl::prop_kind::forward_inference,
-                                                            dnnl::algorithm::convolution_direct, src_, wei_any, bias_md_,
-                                                            dst_, strides, pad, pad, relu_attr());
+        auto pd = dnnl::convolution_forward::primitive_desc(
+            rt.engine, training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
+            dnnl::algorithm::convolution_direct, src_, wei_any, bias_md_, dst_, strides, pad, pad, relu_attr());
         fwd_ = dnnl::convolution_forward(pd);
         fwd_wei_ = PrimitiveWeights(rt, wei_, pd.weights_desc());
-        kernels_ = std::string(in_md_ != src_ ? "to bf16 nhwc, " : "") + pd.impl_info_str() + " | - | -";
+        kernels_ = std::string(in_md_ != src_ ? "to bf16 nhwc, " : "") + pd.impl_info_str();
+        if (!training) {
+            kernels_ += " | - | -";
+            return;
+        }
+        const memory::desc dd = desc_of(output->shape, Layout::nhwc, DataType::bf16);
+        grad_dst_ = desc_of(output->shape, output->layout);
+        dd_to_bf16_ = Plain(rt, grad_dst_, dd, 1);
+        auto bww_pd = dnnl::convolution_backward_weights::primitive_desc(
+            rt.engine, dnnl::algorithm::convolution_direct, src_,
+            memory::desc({spec_.out_channels, cin_, k, k}, memory::data_type::f32, tag::any), bias_md_, dd, strides, pad,
+            pad, pd);
+        bwd_weights_ = dnnl::convolution_backward_weights(bww_pd);
+        dw_ = PrimitiveWeights(rt, wei_, bww_pd.diff_weights_desc());
+        std::string data_kernel = "-";
+        if (inputs[0]->needs_grad) {
+            // oneDNN's AMX backward-data writes channels-last; another layout gets a reorder.
+            grad_src_ = desc_of(inputs[0]->shape, inputs[0]->layout);
+            diff_src_nhwc_ = desc_of(inputs[0]->shape, Layout::nhwc);
+            auto bwd_pd = dnnl::convolution_backward_data::primitive_desc(
+                rt.engine, dnnl::algorithm::convolution_direct, diff_src_nhwc_, wei_any, dd, strides, pad, pad, pd);
+            bwd_data_ = dnnl::convolution_backward_data(bwd_pd);
+            bwd_wei_ = PrimitiveWeights(rt, wei_, bwd_pd.weights_desc());
+            from_nhwc_ = grad_src_ != diff_src_nhwc_
+                             ? dnnl::reorder(dnnl::reorder::primitive_desc(rt.engine, diff_src_nhwc_, rt.engine, grad_src_))
+                             : dnnl::reorder();
+            data_kernel = std::string(bwd_pd.impl_info_str()) + (from_nhwc_ ? ", to " + std::string(to_string(inputs[0]->layout)) : "");
+        }
+        kernels_ += " | " + data_kernel + " | " + bww_pd.impl_info_str();
+    }
+
+    memory bf16_src(Runtime& rt) { return to_bf16_.of(rt, rt.mem(in_md_, inputs[0]->data.data())); }
+
+    void backward_bf16(Runtime& rt) {
+        const memory dd = dd_to_bf16_.of(rt, rt.mem(grad_dst_, output->grad.data()));
+        float* target = rt.input_grad(0);
+        if (target) {
+            memory diff_src = rt.mem(grad_src_, target);
+            if (from_nhwc_)
+                diff_src = rt.mem(diff_src_nhwc_, rt.transient(2, diff_src_nhwc_.get_size() / sizeof(float)));
+            bwd_data_.execute(rt.stream, {{DNNL_ARG_DIFF_DST, dd},
+                                          {DNNL_ARG_WEIGHTS, bwd_wei_.from_user(rt, rt.params.value(weight_))},
+                                          {DNNL_ARG_DIFF_SRC, diff_src}});
+            if (from_nhwc_) from_nhwc_.execute(rt.stream, {{DNNL_ARG_FROM, diff_src}, {DNNL_ARG_TO, rt.mem(grad_src_, target)}});
+        }
+        WeightsTime weights_time(rt);
+        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, bf16_src(rt)},
+                                             {DNNL_ARG_DIFF_DST, dd},
+                                             {DNNL_ARG_DIFF_WEIGHTS, dw_.target(rt, rt.params.grad(weight_))}};
+        if (bias_ >= 0) args[DNNL_ARG_DIFF_BIAS] = rt.mem(bias_md_, rt.params.grad(bias_));
+        bwd_weights_.execute(rt.stream, args);
+        dw_.copy_to_user(rt, rt.params.grad(weight_));
     }
 
     void backward_weights(Runtime& rt, const memory& diff_dst) {
@@ -289,9 +345,11 @@ private:
     PrimitiveWeights fwd_wei_, bwd_wei_, dw_;
     Plain plain_src_, plain_dst_;
     bool relu_ = false;
-    bool bf16_ = false;  // inference in bf16 (prepare_bf16)
+    bool bf16_ = false;  // in bf16 (prepare_bf16)
     memory::desc in_md_;  // the input value's own, in bf16
-    Plain to_bf16_;
+    memory::desc grad_dst_, grad_src_, diff_src_nhwc_;  // f32 gradients: the output's, the input's, and as bf16 backward-data writes it
+    Plain to_bf16_, dd_to_bf16_;
+    dnnl::reorder from_nhwc_;  // bf16 backward-data's input gradient into the input's layout
     std::string kernels_;
     // Forward, backward-data and (with enough tiles per thread) backward-weights through Winograd;
     // backward-weights may use another tile size (WinogradConv::tile_for).

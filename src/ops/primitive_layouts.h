@@ -46,24 +46,30 @@ private:
 };
 
 // An activation copied into the layout a primitive needs, plain NCHW or (for bf16 convolutions)
-// bf16 NHWC; nothing if it already is.
+// bf16 NHWC; nothing if it already is. The copy is a buffer of its own, or with `transient_slot`
+// the runtime's transient buffer of that slot (Runtime::transient), valid until the slot's next use.
 class Plain {
 public:
     Plain() = default;
-    Plain(Runtime& rt, const dnnl::memory::desc& from, const dnnl::memory::desc& to) {
+    Plain(Runtime& rt, const dnnl::memory::desc& from, const dnnl::memory::desc& to, int transient_slot = -1)
+        : to_(to), slot_(transient_slot) {
         if (from == to) return;
-        buffer_ = dnnl::memory(to, rt.engine);
+        if (slot_ < 0) buffer_ = dnnl::memory(to, rt.engine);
         reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(rt.engine, from, rt.engine, to));
     }
     dnnl::memory of(Runtime& rt, dnnl::memory m) {
-        if (!buffer_) return m;
-        reorder_.execute(rt.stream, {{DNNL_ARG_FROM, m}, {DNNL_ARG_TO, buffer_}});
-        return buffer_;
+        if (!reorder_) return m;
+        dnnl::memory to = slot_ < 0 ? buffer_ : rt.mem(to_, rt.transient(slot_, (to_.get_size() + sizeof(float) - 1) / sizeof(float)));
+        reorder_.execute(rt.stream, {{DNNL_ARG_FROM, m}, {DNNL_ARG_TO, to}});
+        return to;
     }
-    // The copy the last of() made (m itself when no copy is needed), without copying again.
+    // The copy the last of() made (m itself when no copy is needed), without copying again
+    // (own buffers only).
     dnnl::memory last(dnnl::memory m) const { return buffer_ ? buffer_ : m; }
 
 private:
+    dnnl::memory::desc to_;
+    int slot_ = -1;
     dnnl::memory buffer_;
     dnnl::reorder reorder_;
 };

@@ -47,8 +47,12 @@ std::vector<DataType> choose_types(const Graph& g, const std::vector<FusedOp>& o
     for (const FusedOp& op : ops) {
         const OpAttributes::Kind k = kind(op);
         bool nhwc = runs_bf16(g, op);
-        if (k == OpAttributes::max_pool || k == OpAttributes::concat || k == OpAttributes::relu ||
-            k == OpAttributes::batch_norm || k == OpAttributes::dropout || k == OpAttributes::lrn)
+        // What reads an NHWC value writes NHWC: oneDNN has no fast kernel that changes the layout
+        // on the way (its reference pooling from NHWC into nChw16c took 16 ms of a 64-image copy's
+        // forward at D2L's global pool).
+        if (k == OpAttributes::max_pool || k == OpAttributes::avg_pool || k == OpAttributes::adaptive_avg_pool ||
+            k == OpAttributes::concat || k == OpAttributes::relu || k == OpAttributes::batch_norm ||
+            k == OpAttributes::dropout || k == OpAttributes::lrn)
             for (ValueId in : op.inputs) nhwc = nhwc || layouts[size_t(in)] == Layout::nhwc;
         if (nhwc) layouts[size_t(op.output)] = Layout::nhwc;
     }

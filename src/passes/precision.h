@@ -1,5 +1,5 @@
-// The precision pass (Options::precision bf16, in evaluation): which values hold bf16, and the
-// channels-last layout the bf16 convolutions run on.
+// The precision pass (Options::precision bf16, in training and evaluation): which values hold bf16,
+// and the channels-last layout the bf16 convolutions run on. Gradients stay f32.
 #pragma once
 #include <vector>
 
@@ -10,7 +10,7 @@
 namespace googlenet {
 
 // Whether the fused op `op` runs as a bf16 convolution: at least kBf16MinChannels input
-// channels, and not part of an auxiliary classifier (which evaluation does not run).
+// channels, and not part of an auxiliary classifier (small, and run in training only).
 bool runs_bf16(const Graph& g, const FusedOp& op);
 
 // Each value's type, and `layouts` changed where bf16 needs it. A value holds bf16 where the op
