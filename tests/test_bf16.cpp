@@ -172,28 +172,33 @@ TEST(Bf16, PaperAndTorchvisionNetsNearFp32) {
 }
 
 
-// The trainer's epoch: training, evaluation, training again. bf16 convolutions make backward
-// primitives for training only, so each change plans again; a step after evaluation computes the
-// same gradients as the first.
-TEST(Bf16, TrainingAfterEvaluationPlansAgain) {
+// The trainer's epochs: evaluation (a resumed run's first test pass), training, evaluation,
+// training again. bf16 convolutions make backward primitives for training only, so each change
+// plans again; the steps compute the same gradients, and evaluation the same logits.
+TEST(Bf16, TrainingAndEvaluationPlanAgain) {
     Net net = d2l_googlenet();
     init_params(net.params(), 3);
     net.set_options(bf16());
-    net.set_batch(2);
+    net.set_training(false);
+    net.set_batch(2);  // planned for evaluation
     const auto images = random_vector<float>(size_t(2) * net.input_shape().per_image(), 4, 0.5);
     const std::vector<int> labels{1, 7};
     auto step_gradients = [&] {
+        net.set_training(true);
         net.forward(images.data());
         net.loss(labels.data());
         net.backward();
         const Param& p = net.params().param(2);  // a bf16 convolution's weights
         return std::vector<float>(net.params().grad(2), net.params().grad(2) + p.size);
     };
+    auto evaluation_logits = [&] {
+        net.set_training(false);
+        const float* logits = net.forward(images.data());
+        return std::vector<float>(logits, logits + 2 * net.classes());
+    };
+    const std::vector<float> logits = evaluation_logits();
     const std::vector<float> first = step_gradients();
-    net.set_training(false);
-    const float* logits = net.forward(images.data());
-    EXPECT_TRUE(std::isfinite(logits[0]));
-    net.set_training(true);
+    EXPECT_TENSOR_NEAR(evaluation_logits().data(), logits.data(), logits.size(), 0, "logits after training");
     const std::vector<float> again = step_gradients();
     EXPECT_TENSOR_NEAR(again.data(), first.data(), first.size(), 0, "gradients after evaluation");
     EXPECT_TRUE(std::any_of(first.begin(), first.end(), [](float g) { return g != 0.f; })) << "no gradient: the test tells nothing";

@@ -17,9 +17,9 @@ struct Value {
     std::string name;
     Shape shape;  // shape.n is the batch size set by Net::set_batch
     Layout layout = Layout::nchw;
-    // Of the data (the gradient is always f32). bf16 only where every op that writes or reads it
-    // runs oneDNN primitives (src/passes/precision.h); data.data() is then no float array, and
-    // data.size() counts the floats its memory spans.
+    // Of the data and its gradient. bf16 only where every op that writes or reads it runs oneDNN
+    // primitives (src/passes/precision.h); data.data() and grad.data() are then no float arrays,
+    // and their size() counts the floats their memory spans.
     DataType type = DataType::f32;
     // In the Net's activation arena, where values whose data is never needed at the same time
     // share memory: a value lives from the op that writes it to its last reader, forward or (for

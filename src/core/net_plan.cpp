@@ -71,7 +71,7 @@ void Net::plan_memory() {
 
     planned.clear();
     for (auto& v : p.values)
-        if (v->live && v->needs_grad) planned.emplace_back(v->id, storage_of(v->shape, v->layout));
+        if (v->live && v->needs_grad) planned.emplace_back(v->id, storage_of(v->shape, v->layout, v->type));
     std::vector<size_t> unconsumed;
     lives = gradient_lifetimes(uses, planned, logits, unconsumed);
     p.gradients.resize(plan_arena(lives));

@@ -117,8 +117,7 @@ private:
 // The channel block of Layout::blocked on this CPU: 16 with AVX-512, else 8.
 int channel_block();
 
-// The oneDNN memory descriptor of a value's data, in its layout and type. (Its gradient is f32:
-// desc_of(v.shape, v.layout).)
+// The oneDNN memory descriptor of a value's data (and of its gradient), in its layout and type.
 dnnl::memory::desc desc_of(const Value& v);
 dnnl::memory::desc desc_of(const Shape& s, Layout layout, DataType type = DataType::f32);
 

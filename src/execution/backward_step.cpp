@@ -1,5 +1,7 @@
 #include "execution/backward_step.h"
 
+#include "core/bf16.h"
+
 namespace googlenet {
 
 void BackwardStep::prepare(const std::vector<std::unique_ptr<Op>>& ops, Runtime& rt) {
@@ -37,15 +39,28 @@ void BackwardStep::run(size_t index, Op& op, Runtime& rt) {
         Value& v = *op.inputs[i];
         const float* written = rt.input_grads[i];
         if (!written) continue;
-        if (written != v.grad.data()) {
-            float* g = v.grad.data();
-            const long n = long(v.grad.size());
-#pragma omp parallel for simd
-            for (long k = 0; k < n; ++k) g[k] += written[k];
-        }
+        if (written != v.grad.data()) add(v, written);
         v.grad_written = true;
     }
     rt.input_grads.clear();
+}
+
+// The sum in f32 and, for bf16 gradients, one rounding to nearest even, as oneDNN's conversions
+// round. (A oneDNN sum primitive per value would do the same; one loop keeps the rule in one place.)
+void BackwardStep::add(Value& v, const float* later) {
+    if (v.type == DataType::f32) {
+        float* g = v.grad.data();
+        const long n = long(v.grad.size());
+#pragma omp parallel for simd
+        for (long k = 0; k < n; ++k) g[k] += later[k];
+        return;
+    }
+    if (v.layout == Layout::blocked) throw Error("internal: bf16 gradient of " + v.name + " in a blocked layout");
+    uint16_t* g = reinterpret_cast<uint16_t*>(v.grad.data());
+    const uint16_t* l = reinterpret_cast<const uint16_t*>(later);
+    const long n = long(v.shape.numel());
+#pragma omp parallel for simd
+    for (long k = 0; k < n; ++k) g[k] = to_bf16(from_bf16(g[k]) + from_bf16(l[k]));
 }
 
 }  // namespace googlenet

@@ -25,6 +25,8 @@ public:
     void run(size_t index, Op& op, Runtime& rt);
 
 private:
+    static void add(Value& v, const float* later);  // v.grad += later, in v's type
+
     std::vector<std::unique_ptr<ReluMaskBackward>> masks_;  // per op; null where the op applies none
     std::vector<Buffer> later_;  // per input position: a later reader's gradient, before it is added
 };

@@ -22,19 +22,15 @@ public:
     void prepare(Runtime& rt) override {
         dst_ = desc_of(*output);
         srcs_.clear();
-        diff_srcs_.clear();
         splits_.clear();
         parts_.clear();
         int offset = 0;
-        // Gradients are f32 whatever the data's type (mixed precision).
-        const dnnl::memory::desc diff_dst = desc_of(output->shape, output->layout);
         for (const Value* in : inputs) {
             srcs_.push_back(desc_of(*in));
             const Shape& s = in->shape;
-            const dnnl::memory::desc part = diff_dst.submemory_desc({s.n, s.c, s.h, s.w}, {0, offset, 0, 0});
+            const dnnl::memory::desc part = dst_.submemory_desc({s.n, s.c, s.h, s.w}, {0, offset, 0, 0});
             parts_.push_back(part);
-            diff_srcs_.push_back(desc_of(in->shape, in->layout));
-            splits_.emplace_back(dnnl::reorder::primitive_desc(rt.engine, part, rt.engine, diff_srcs_.back()));
+            splits_.emplace_back(dnnl::reorder::primitive_desc(rt.engine, part, rt.engine, srcs_.back()));
             offset += s.c;
         }
         fwd_ = dnnl::concat(dnnl::concat::primitive_desc(rt.engine, dst_, 1, srcs_));
@@ -70,7 +66,7 @@ public:
             float* target = rt.input_grad(i);
             if (!target) continue;
             splits_[i].execute(rt.stream, {{DNNL_ARG_FROM, rt.mem(parts_[i], output->grad.data())},
-                                           {DNNL_ARG_TO, rt.mem(diff_srcs_[i], target)}});
+                                           {DNNL_ARG_TO, rt.mem(srcs_[i], target)}});
         }
     }
 
@@ -113,7 +109,7 @@ private:
     }
 
     dnnl::memory::desc dst_;
-    std::vector<dnnl::memory::desc> srcs_, diff_srcs_, parts_;  // parts_: of the output's gradient
+    std::vector<dnnl::memory::desc> srcs_, parts_;
     std::vector<int> first_block_;
     std::vector<float*> targets_;  // each input's gradient target in the running backward_blocked
     std::vector<dnnl::reorder> splits_;

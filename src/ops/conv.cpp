@@ -224,8 +224,8 @@ private:
     // sums in f32, on oneDNN's AMX kernels, which run channels-last (src/passes/precision.h). The
     // output is the value's type (bf16, or f32 where a reader needs it); an f32 input is converted
     // first, the weights from the arena's f32 master copy (once per weights_epoch in evaluation,
-    // every step in training). Backward converts the (f32) output gradient to bf16; the input's
-    // gradient and the weights' are f32.
+    // every step in training). Backward reads the output's gradient in bf16 and writes the input's
+    // in its value's type; the weights' gradients are f32.
     void prepare_bf16(Runtime& rt) {
         const int k = spec_.kernel;
         const bool training = rt.state.training;
@@ -250,8 +250,10 @@ private:
             kernels_ += " | - | -";
             return;
         }
+        // The gradients are of their values' types: a bf16 output's is the bf16 NHWC that
+        // backward reads; an f32 one (where an f32 op reads the output) is converted first.
         const memory::desc dd = desc_of(output->shape, Layout::nhwc, DataType::bf16);
-        grad_dst_ = desc_of(output->shape, output->layout);
+        grad_dst_ = desc_of(*output);
         dd_to_bf16_ = Plain(rt, grad_dst_, dd, 1);
         auto bww_pd = dnnl::convolution_backward_weights::primitive_desc(
             rt.engine, dnnl::algorithm::convolution_direct, src_,
@@ -262,8 +264,8 @@ private:
         std::string data_kernel = "-";
         if (inputs[0]->needs_grad) {
             // oneDNN's AMX backward-data writes channels-last; another layout gets a reorder.
-            grad_src_ = desc_of(inputs[0]->shape, inputs[0]->layout);
-            diff_src_nhwc_ = desc_of(inputs[0]->shape, Layout::nhwc);
+            grad_src_ = desc_of(*inputs[0]);
+            diff_src_nhwc_ = desc_of(inputs[0]->shape, Layout::nhwc, inputs[0]->type);
             auto bwd_pd = dnnl::convolution_backward_data::primitive_desc(
                 rt.engine, dnnl::algorithm::convolution_direct, diff_src_nhwc_, wei_any, dd, strides, pad, pad, pd);
             bwd_data_ = dnnl::convolution_backward_data(bwd_pd);
@@ -271,7 +273,7 @@ private:
             from_nhwc_ = grad_src_ != diff_src_nhwc_
                              ? dnnl::reorder(dnnl::reorder::primitive_desc(rt.engine, diff_src_nhwc_, rt.engine, grad_src_))
                              : dnnl::reorder();
-            data_kernel = std::string(bwd_pd.impl_info_str()) + (from_nhwc_ ? ", to " + std::string(to_string(inputs[0]->layout)) : "");
+            data_kernel = std::string(bwd_pd.impl_info_str()) + (from_nhwc_ ? ", to " + to_string(inputs[0]->layout) : "");
         }
         kernels_ += " | " + data_kernel + " | " + bww_pd.impl_info_str();
     }
@@ -284,7 +286,7 @@ private:
         if (target) {
             memory diff_src = rt.mem(grad_src_, target);
             if (from_nhwc_)
-                diff_src = rt.mem(diff_src_nhwc_, rt.transient(2, diff_src_nhwc_.get_size() / sizeof(float)));
+                diff_src = rt.mem(diff_src_nhwc_, rt.transient(2, (diff_src_nhwc_.get_size() + sizeof(float) - 1) / sizeof(float)));
             bwd_data_.execute(rt.stream, {{DNNL_ARG_DIFF_DST, dd},
                                           {DNNL_ARG_WEIGHTS, bwd_wei_.from_user(rt, rt.params.value(weight_))},
                                           {DNNL_ARG_DIFF_SRC, diff_src}});
@@ -347,7 +349,7 @@ private:
     bool relu_ = false;
     bool bf16_ = false;  // in bf16 (prepare_bf16)
     memory::desc in_md_;  // the input value's own, in bf16
-    memory::desc grad_dst_, grad_src_, diff_src_nhwc_;  // f32 gradients: the output's, the input's, and as bf16 backward-data writes it
+    memory::desc grad_dst_, grad_src_, diff_src_nhwc_;  // gradients: the output's, the input's, and as bf16 backward-data writes it
     Plain to_bf16_, dd_to_bf16_;
     dnnl::reorder from_nhwc_;  // bf16 backward-data's input gradient into the input's layout
     std::string kernels_;

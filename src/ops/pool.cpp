@@ -28,9 +28,6 @@ public:
     void prepare(Runtime& rt) override {
         src_ = desc_of(*inputs[0]);
         dst_ = desc_of(*output);
-        // Gradients are f32 whatever the data's type (mixed precision).
-        diff_src_ = desc_of(inputs[0]->shape, inputs[0]->layout);
-        diff_dst_ = desc_of(output->shape, output->layout);
         // The right and bottom padding make up whatever the output size (ceil mode) needs beyond
         // the left and top padding; for max pooling padded cells never win.
         const Shape& in = inputs[0]->shape;
@@ -45,7 +42,7 @@ public:
             dilation, pad_l, pad_r);
         fwd_ = dnnl::pooling_forward(fwd_pd);
         bwd_ = dnnl::pooling_backward(dnnl::pooling_backward::primitive_desc(
-            rt.engine, alg_, diff_src_, diff_dst_, strides, kernel, dilation, pad_l, pad_r, fwd_pd));
+            rt.engine, alg_, src_, dst_, strides, kernel, dilation, pad_l, pad_r, fwd_pd));
         if (alg_ == dnnl::algorithm::pooling_max)
             workspace_ = dnnl::memory(fwd_pd.workspace_desc(), rt.engine);
     }
@@ -62,8 +59,8 @@ public:
         float* target = rt.input_grad(0);
         if (!target) return;
         std::unordered_map<int, dnnl::memory> args{
-            {DNNL_ARG_DIFF_DST, rt.mem(diff_dst_, output->grad.data())},
-            {DNNL_ARG_DIFF_SRC, rt.mem(diff_src_, target)}};
+            {DNNL_ARG_DIFF_DST, rt.mem(dst_, output->grad.data())},
+            {DNNL_ARG_DIFF_SRC, rt.mem(src_, target)}};
         if (workspace_) args[DNNL_ARG_WORKSPACE] = workspace_;
         bwd_.execute(rt.stream, args);
     }
@@ -72,7 +69,7 @@ private:
     dnnl::algorithm alg_;
     int kh_, kw_, stride_, pad_;
     bool ceil_mode_;
-    dnnl::memory::desc src_, dst_, diff_src_, diff_dst_;
+    dnnl::memory::desc src_, dst_;
     dnnl::memory workspace_;
     dnnl::pooling_forward fwd_;
     dnnl::pooling_backward bwd_;
