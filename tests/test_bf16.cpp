@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/bf16.h"
+#include "core/runtime.h"
 #include "googlenet/models.h"
 #include "googlenet/reference.h"
 #include "googlenet/train.h"
@@ -19,18 +21,9 @@ using namespace googlenet::testing;
 
 namespace {
 
-// float -> bfloat16 -> float, rounding to nearest even as oneDNN's conversion does.
-float to_bf16(float x) {
-    uint32_t u;
-    std::memcpy(&u, &x, 4);
-    u += 0x7FFFu + ((u >> 16) & 1u);
-    u &= 0xFFFF0000u;
-    std::memcpy(&x, &u, 4);
-    return x;
-}
-
+// Each number rounded to bf16 as oneDNN rounds it (core/bf16.h, checked against oneDNN below).
 std::vector<float> rounded(std::vector<float> v) {
-    for (float& x : v) x = to_bf16(x);
+    for (float& x : v) x = from_bf16(to_bf16(x));
     return v;
 }
 
@@ -83,6 +76,35 @@ TEST(Bf16, TypesAndLayoutsOfD2l) {
         }
     EXPECT_EQ(bf16_convs, 56);  // all but the stem
     EXPECT_GT(bf16_values, 40);
+}
+
+// core/bf16.h's conversions (the gradient sum's) against oneDNN's f32 -> bf16 reorder, bit for bit:
+// random numbers, halfway cases (rounded to even), the largest finite ones, infinities and NaN.
+TEST(Bf16, ConversionRoundsAsOneDnn) {
+    std::vector<float> x = random_vector<float>(4096, 41, 100.0);
+    for (uint32_t bits : {0x3F808000u, 0x3F818000u, 0x3F80C000u, 0x7F7FFFFFu, 0xFF7FFFFFu, 0x7F800000u, 0xFF800000u,
+                          0x7FC00000u, 0x7F800001u, 0x00000001u, 0x80000000u}) {
+        float f;
+        std::memcpy(&f, &bits, sizeof f);
+        x.push_back(f);
+    }
+    dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+    dnnl::stream stream(engine);
+    const dnnl::memory::dims dims{int64_t(x.size())};
+    dnnl::memory from({dims, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a}, engine, x.data());
+    std::vector<uint16_t> theirs(x.size());
+    dnnl::memory to({dims, dnnl::memory::data_type::bf16, dnnl::memory::format_tag::a}, engine, theirs.data());
+    dnnl::reorder(from, to).execute(stream, from, to);
+    stream.wait();
+    for (size_t i = 0; i < x.size(); ++i) {
+        const uint16_t ours = to_bf16(x[i]);
+        if (std::isnan(x[i])) {
+            EXPECT_TRUE(std::isnan(from_bf16(ours))) << i;
+            continue;
+        }
+        EXPECT_EQ(ours, theirs[i]) << "element " << i << ": " << x[i];
+        EXPECT_EQ(from_bf16(ours), from_bf16(theirs[i])) << i;
+    }
 }
 
 // A bf16 convolution (fused ReLU, bias, 5x5 and 1x1, stride 2) against the reference in double

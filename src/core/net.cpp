@@ -78,10 +78,8 @@ bool Net::splittable() const {
     return true;
 }
 
-// In bf16 the paths run one after another: the convolutions' output-channel parts are fp32 only.
 bool Net::wants_paths(int n, int threads) const {
-    return options_.parallel == Parallel::batch && !state_->training && threads > 1 && n < kSplitMinImages * threads &&
-           options_.precision != Precision::bf16;
+    return options_.parallel == Parallel::batch && !state_->training && threads > 1 && n < kSplitMinImages * threads;
 }
 
 // Whether what set_batch last planned still holds for a batch of n on `threads`.
