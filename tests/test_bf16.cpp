@@ -134,6 +134,44 @@ TEST(Bf16, ConvMatchesReferenceOnRoundedInputs) {
     }
 }
 
+namespace {
+
+// A bf16 convolution whose output an fp32 one reads (8 input channels: under kBf16MinChannels).
+Graph bf16_then_fp32() {
+    Graph g(16, 12, 12);
+    ValueId x = g.relu(g.conv(g.input(), {8, 3, 1, 1}, "a"));
+    x = g.relu(g.conv(x, {32, 3, 1, 1}, "b"));
+    g.set_output(g.linear(g.global_avg_pool(x), 10, "fc"));
+    return g;
+}
+
+}  // namespace
+
+// Every convolution of the three networks, and of a bf16 convolution feeding an fp32 one, on a
+// real kernel in bf16, training and evaluation: none on oneDNN's reference loops (as an fp32
+// convolution reading NHWC and writing nChw16c would be). Where the CPU has no native bf16, the
+// bf16 convolutions run oneDNN's emulated or reference kernels by design, so only the fp32 ones
+// are held to it there.
+TEST(Bf16, NoConvolutionOnReferenceKernels) {
+    for (const std::string model : {"d2l", "paper", "torchvision", "bf16 then fp32"})
+        for (const bool training : {true, false}) {
+            Net net = model == "bf16 then fp32" ? Net(bf16_then_fp32()) : build_net(load_model(model), model == "d2l" ? 96 : 224);
+            net.set_options(bf16());
+            net.set_training(training);
+            net.set_batch(2);
+            int checked = 0;
+            for (const auto& op : net.ops()) {
+                if (op->attributes().kind != OpAttributes::conv) continue;
+                const bool bf16_kernel = op->inputs[0]->shape.c >= kBf16MinChannels && !op->auxiliary;
+                if (bf16_kernel && !native_bf16()) continue;
+                EXPECT_EQ(op->kernels().find("ref"), std::string::npos)
+                    << model << (training ? " training: " : " evaluation: ") << op->describe() << ": " << op->kernels();
+                ++checked;
+            }
+            EXPECT_GT(checked, 0) << model;
+        }
+}
+
 // Training in bf16 (mixed precision): the input's and the weights' gradients against the reference
 // in double on bf16-rounded operands: backward-data reads the output's gradient and the weights in
 // bf16, backward-weights the input and the output's gradient; both sum in f32. The op's values are

@@ -235,9 +235,18 @@ MUTANTS = [
     ("bf16-no-new-plan-after-evaluation", "src/core/net.cpp",
      "           (!bf16 || planned_training_ == state_->training) &&\n", "           (!bf16 || true) &&\n",
      ["ctest:bf16"]),
+    ("bf16-paths-one-after-another", "src/core/net.cpp",
+     "    return options_.parallel == Parallel::batch && !state_->training && threads > 1 && n < kSplitMinImages * threads;\n",
+     "    return options_.parallel == Parallel::batch && !state_->training && threads > 1 && n < kSplitMinImages * threads &&\n"
+     "           options_.precision != Precision::bf16;\n",
+     ["ctest:paths"]),
     ("bf16-global-pool-back-to-blocked", "src/passes/precision.cpp",
-     "        if (k == OpAttributes::max_pool || k == OpAttributes::avg_pool || k == OpAttributes::adaptive_avg_pool ||\n",
-     "        if (k == OpAttributes::max_pool ||\n",
+     "        if (k == OpAttributes::conv || k == OpAttributes::max_pool || k == OpAttributes::avg_pool ||\n",
+     "        if (k == OpAttributes::conv || k == OpAttributes::max_pool ||\n",
+     ["ctest:bf16"]),
+    ("bf16-fp32-conv-from-nhwc-to-blocked", "src/passes/precision.cpp",
+     "        if (k == OpAttributes::conv || k == OpAttributes::max_pool || k == OpAttributes::avg_pool ||\n",
+     "        if (k == OpAttributes::max_pool || k == OpAttributes::avg_pool ||\n",
      ["ctest:bf16"]),
 ]
 

@@ -23,9 +23,9 @@ enum class Parallel { ops, batch };
 //  bf16:      mixed precision, in training and evaluation, as PyTorch's CPU autocast: convolutions
 //             read bfloat16 inputs and weights and sum in float on oneDNN's AMX or avx512_bf16
 //             kernels (forward and both backward passes), and the values between them, max pools
-//             and concatenations are stored in bf16 (src/passes/precision.h); the weights in the
-//             arena (the master copy SGD updates), every gradient, the image, the logits, the loss
-//             and the other ops stay float.
+//             and concatenations, and their gradients, are stored in bf16 (src/passes/precision.h);
+//             the weights in the arena (the master copy SGD updates) and their gradients, the
+//             image, the logits, the loss and the other ops stay float.
 //  automatic: bf16 where the CPU runs it natively, else fp32 (resolve_precision).
 enum class Precision { fp32, bf16, automatic };
 // In bf16, convolutions with fewer input channels (the stem's 1 or 3) stay fp32: oneDNN's AMX

@@ -39,9 +39,9 @@ void add_engine_options(CLI::App* cmd, Options& engine) {
     cmd->add_option_function<std::string>(
            "--precision", [&engine](const std::string& v) { engine.precision = parse_precision(v); },
            "The arithmetic: fp32; bf16 (mixed precision as PyTorch's autocast: convolutions read bfloat16 inputs "
-           "and weights and sum in fp32 on the CPU's AMX or avx512_bf16 units, the values between them kept in "
-           "bf16; weights, gradients, the loss and the optimizer stay fp32); auto (bf16 where this CPU runs it "
-           "natively, else fp32). What runs is said on stderr")
+           "and weights and sum in fp32 on the CPU's AMX or avx512_bf16 units, the values between them and their "
+           "gradients kept in bf16; the weights, their gradients, the loss and the optimizer stay fp32); auto "
+           "(bf16 where this CPU runs it natively, else fp32). What runs is said on stderr")
         ->default_str(to_string(engine.precision))
         ->check(CLI::IsMember({"fp32", "bf16", "auto"}));
     cmd->add_option("--threads", engine.threads, "Compute threads (0: OMP_NUM_THREADS where set, else every core)")

@@ -49,8 +49,9 @@ std::vector<DataType> choose_types(const Graph& g, const std::vector<FusedOp>& o
         bool nhwc = runs_bf16(g, op);
         // What reads an NHWC value writes NHWC: oneDNN has no fast kernel that changes the layout
         // on the way (its reference pooling from NHWC into nChw16c took 16 ms of a 64-image copy's
-        // forward at D2L's global pool).
-        if (k == OpAttributes::max_pool || k == OpAttributes::avg_pool || k == OpAttributes::adaptive_avg_pool ||
+        // forward at D2L's global pool; an fp32 convolution so, in torchvision's auxiliary heads,
+        // took a second a step). The adaptive pool reads plain NCHW copies whatever its input.
+        if (k == OpAttributes::conv || k == OpAttributes::max_pool || k == OpAttributes::avg_pool ||
             k == OpAttributes::concat || k == OpAttributes::relu || k == OpAttributes::batch_norm ||
             k == OpAttributes::dropout || k == OpAttributes::lrn)
             for (ValueId in : op.inputs) nhwc = nhwc || layouts[size_t(in)] == Layout::nhwc;
