@@ -102,8 +102,9 @@ TEST(Bf16, ConversionRoundsAsOneDnn) {
             EXPECT_TRUE(std::isnan(from_bf16(ours))) << i;
             continue;
         }
-        EXPECT_EQ(ours, theirs[i]) << "element " << i << ": " << x[i];
-        EXPECT_EQ(from_bf16(ours), from_bf16(theirs[i])) << i;
+        // (oneDNN's AVX2 reorder writes -0 as +0, which compares equal.)
+        if (x[i] != 0.f) EXPECT_EQ(ours, theirs[i]) << "element " << i << ": " << x[i];
+        EXPECT_EQ(from_bf16(ours), from_bf16(theirs[i])) << "element " << i << ": " << x[i];
     }
 }
 

@@ -69,7 +69,8 @@ Options resolved(Options o);
 // Whether oneDNN has kernels that compute in bf16 natively on this CPU (avx512_bf16 or AMX);
 // asks oneDNN (src/core/precision.cpp, in the engine's library).
 bool native_bf16();
-// Precision::automatic as this CPU resolves it (bf16 where native_bf16(), else fp32); the others as they are.
+// Precision::automatic as this CPU resolves it (bf16 where native_bf16(), else fp32); the others as
+// they are. Throws Error for bf16 on a CPU without AVX-512, where oneDNN 3.2 has no bf16 convolution.
 Precision resolve_precision(Precision p);
 
 }  // namespace googlenet

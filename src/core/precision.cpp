@@ -2,6 +2,8 @@
 // library (googlenet_io) holds without oneDNN.
 #include <dnnl.hpp>
 
+#include "googlenet/about.h"
+#include "googlenet/error.h"
 #include "googlenet/options.h"
 
 namespace googlenet {
@@ -18,6 +20,10 @@ bool native_bf16() {
 }
 
 Precision resolve_precision(Precision p) {
+    // Below AVX-512 oneDNN 3.2 has no bf16 convolution at all, not even an emulated one.
+    if (p == Precision::bf16 && dnnl::get_effective_cpu_isa() < dnnl::cpu_isa::avx512_core)
+        throw Error("precision bf16 needs a CPU with AVX-512 at least (oneDNN 3.2 has no bf16 convolution below "
+                    "it); this one has " + about().onednn_isa + ": use fp32, or auto");
     if (p != Precision::automatic) return p;
     return native_bf16() ? Precision::bf16 : Precision::fp32;
 }
