@@ -264,3 +264,24 @@ TEST(Bf16, TrainingAndEvaluationPlanAgain) {
     EXPECT_TENSOR_NEAR(again.data(), first.data(), first.size(), 0, "gradients after evaluation");
     EXPECT_TRUE(std::any_of(first.begin(), first.end(), [](float g) { return g != 0.f; })) << "no gradient: the test tells nothing";
 }
+
+// torchvision's network: batch norm and ReLU between bf16 convolutions run on bf16 values (as
+// autocast runs them), each op's input and output of one type; the auxiliary heads stay f32.
+TEST(Bf16, TypesOfTorchvision) {
+    const Net net = build_net(load_model("torchvision"), 224);
+    const Graph& g = net.graph();
+    const std::vector<FusedOp> ops = fuse_conv_relu(g);
+    std::vector<Layout> layouts = choose_layouts(g, ops, Layout::blocked, 16);
+    const std::vector<DataType> types = choose_types(g, ops, layouts);
+    int bf16_norms = 0;
+    for (const FusedOp& op : ops) {
+        const OpAttributes::Kind kind = g.nodes()[op.node].op.kind;
+        if (kind != OpAttributes::batch_norm && kind != OpAttributes::relu) continue;
+        EXPECT_EQ(types[size_t(op.inputs[0])], types[size_t(op.output)]) << "node " << op.node;
+        if (g.nodes()[op.node].auxiliary) EXPECT_EQ(types[size_t(op.output)], DataType::f32) << "node " << op.node;
+        bf16_norms += kind == OpAttributes::batch_norm && types[size_t(op.output)] == DataType::bf16;
+    }
+    // 44 of the 57 on the main path: not the stem's first, nor those behind the last concatenation
+    // (f32, as the global pool reads it).
+    EXPECT_GE(bf16_norms, 40);
+}

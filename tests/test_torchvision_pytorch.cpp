@@ -23,7 +23,7 @@ const Fixture& fixture() {
 }
 
 bool is_state(const std::string& name) {
-    for (const char* prefix : {"input", "labels", "eval.", "train.", "grad.", "after.", "pytorch_f32_error", "seed"})
+    for (const char* prefix : {"input", "labels", "eval.", "train.", "grad.", "after.", "pytorch_f32_error", "seed", "autocast_bf16."})
         if (name.rfind(prefix, 0) == 0) return false;
     return true;
 }
@@ -127,6 +127,46 @@ TEST(TorchvisionVsPyTorch, TrainingModeLogitsLossGradientsAndRunningStatistics) 
         const auto& expected = fixture()["after." + b.name];
         EXPECT_TENSOR_NEAR(net.params().buffer(i), expected.data(), b.size, 1e-5, b.name + " after one step");
     }
+}
+
+// Mixed precision (bf16: convolutions, batch norm and ReLU between them in bf16, the heads fp32)
+// against PyTorch's own (CPU autocast) on the same weights and batch, both against the float64
+// answer: the loss within twice autocast's error, and the gradients' errors (over each tensor,
+// rel_l2_error) within twice autocast's in the median and the 90th percentile over the tensors,
+// and tensor by tensor for the classifier and the heads' last layers. bf16 on this draw is far
+// from float64 in either engine (training-mode batch norm over 4 images amplifies its rounding:
+// measured, ours 0.85 in the median against autocast's 1.0, 0.96 against 1.12 at the 90th
+// percentile, the classifier's weights 0.20 against 0.23), so this checks that ours is no worse
+// than PyTorch's mixed precision, not that bf16 is near float64 here.
+TEST(TorchvisionVsPyTorch, Bf16TrainingStepWithinTwiceAutocastsError) {
+    Net net = net_from_fixture();
+    Options o;
+    o.precision = Precision::bf16;
+    net.set_options(o);
+    net.set_batch(4);
+    net.forward(fixture()["input"].data());
+    const double loss = net.loss(labels().data()), expected = fixture()["train.loss"][0],
+                 autocast = fixture()["autocast_bf16.train.loss"][0];
+    ASSERT_GT(std::fabs(autocast - expected), 0) << "the fixture's autocast loss is not bf16's";
+    EXPECT_LE(std::fabs(loss - expected), 2 * std::fabs(autocast - expected)) << "loss";
+    net.backward();
+    std::vector<double> ours, theirs;
+    for (int i = 0; i < int(net.params().list().size()); ++i) {
+        const Param& p = net.params().param(i);
+        const auto& g = fixture()["grad." + p.name];
+        ours.push_back(rel_l2_error(net.params().grad(i), g.data(), p.size));
+        theirs.push_back(rel_l2_error(fixture()["autocast_bf16.grad." + p.name].data(), g.data(), p.size));
+        for (const char* last : {"fc.", "aux1.fc2.", "aux2.fc2."})  // no ReLU mask behind them
+            if (p.name.rfind(last, 0) == 0) EXPECT_LE(ours.back(), 2 * theirs.back()) << "gradient of " << p.name;
+    }
+    std::sort(ours.begin(), ours.end());
+    std::sort(theirs.begin(), theirs.end());
+    const size_t median = ours.size() / 2, p90 = ours.size() * 9 / 10;
+    std::printf("bf16 step: loss %.6f (float64 %.6f, autocast %.6f); gradients' error: median %.3g (autocast %.3g), "
+                "90th percentile %.3g (autocast %.3g)\n",
+                loss, expected, autocast, ours[median], theirs[median], ours[p90], theirs[p90]);
+    EXPECT_LE(ours[median], 2 * theirs[median]);
+    EXPECT_LE(ours[p90], 2 * theirs[p90]);
 }
 
 }  // namespace

@@ -247,6 +247,17 @@ def make_torchvision(path):
         raise SystemExit(f"make_torchvision: PyTorch's float32 is {f32_error:.2e} off float64 on seed {seed}; the test "
                          "needs a draw where float32 can be accurate (see the docstring)")
     out = {name: t.detach().clone().float() for name, t in net.state_dict().items()}
+    # PyTorch's mixed-precision step (CPU autocast, bf16) on the same float32 weights and batch:
+    # the bf16 test allows twice its error against the float64 answer.
+    import copy
+    amp = copy.deepcopy(net).float().train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        a_logits, a_aux1, a_aux2 = amp(x.float())
+        a_loss = F.cross_entropy(a_logits, y) + 0.3 * (F.cross_entropy(a_aux1, y) + F.cross_entropy(a_aux2, y))
+    a_loss.backward()
+    out["autocast_bf16.train.loss"] = a_loss.detach().float().reshape(1)
+    for name, p in amp.named_parameters():
+        out["autocast_bf16.grad." + name] = p.grad.detach().clone().float()
     with torch.no_grad():
         out["eval.logits"] = net.double().eval()(x)
     out.update({"input": x, "labels": y.float(), "train.logits": logits.detach(), "train.aux1.logits": aux1.detach(),

@@ -240,6 +240,10 @@ MUTANTS = [
      "    return options_.parallel == Parallel::batch && !state_->training && threads > 1 && n < kSplitMinImages * threads &&\n"
      "           options_.precision != Precision::bf16;\n",
      ["ctest:paths"]),
+    ("bf16-batch-norm-stays-f32", "src/passes/precision.cpp",
+     "        return k == OpAttributes::max_pool || k == OpAttributes::concat || k == OpAttributes::batch_norm ||\n",
+     "        return k == OpAttributes::max_pool || k == OpAttributes::concat ||\n",
+     ["ctest:bf16"]),
     ("bf16-global-pool-back-to-blocked", "src/passes/precision.cpp",
      "        if (k == OpAttributes::conv || k == OpAttributes::max_pool || k == OpAttributes::avg_pool ||\n",
      "        if (k == OpAttributes::conv || k == OpAttributes::max_pool ||\n",

@@ -22,8 +22,9 @@ enum class Parallel { ops, batch };
 //  fp32:      float throughout: PyTorch's numerics, results that do not depend on the CPU's bf16 units.
 //  bf16:      mixed precision, in training and evaluation, as PyTorch's CPU autocast: convolutions
 //             read bfloat16 inputs and weights and sum in float on oneDNN's AMX or avx512_bf16
-//             kernels (forward and both backward passes), and the values between them, max pools
-//             and concatenations, and their gradients, are stored in bf16 (src/passes/precision.h);
+//             kernels (forward and both backward passes), and the values between them, max pools,
+//             concatenations, batch norms and ReLUs, and their gradients, are stored in bf16
+//             (src/passes/precision.h);
 //             the weights in the arena (the master copy SGD updates) and their gradients, the
 //             image, the logits, the loss and the other ops stay float.
 //  automatic: bf16 where the CPU runs it natively, else fp32 (resolve_precision).

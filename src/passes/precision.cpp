@@ -10,10 +10,13 @@ bool runs_bf16(const Graph& g, const FusedOp& op) {
 std::vector<DataType> choose_types(const Graph& g, const std::vector<FusedOp>& ops, std::vector<Layout>& layouts) {
     const size_t values = size_t(g.value_count());
     auto kind = [&](const FusedOp& op) { return g.nodes()[op.node].op.kind; };
-    auto takes_bf16 = [&](const FusedOp& op) {
-        return runs_bf16(g, op) ||
-               (!g.nodes()[op.node].auxiliary && (kind(op) == OpAttributes::max_pool || kind(op) == OpAttributes::concat));
+    // Ops whose input and output are of one type (oneDNN primitives on one memory descriptor).
+    auto one_type = [&](const FusedOp& op) {
+        const OpAttributes::Kind k = kind(op);
+        return k == OpAttributes::max_pool || k == OpAttributes::concat || k == OpAttributes::batch_norm ||
+               k == OpAttributes::relu;
     };
+    auto takes_bf16 = [&](const FusedOp& op) { return runs_bf16(g, op) || (!g.nodes()[op.node].auxiliary && one_type(op)); };
     std::vector<int> writer(values, -1);
     std::vector<bool> bf16_readers(values, true), read(values, false);
     for (size_t i = 0; i < ops.size(); ++i) {
@@ -28,11 +31,12 @@ std::vector<DataType> choose_types(const Graph& g, const std::vector<FusedOp>& o
         if (ValueId(v) != g.input() && ValueId(v) != g.output() && writer[v] >= 0 && takes_bf16(ops[size_t(writer[v])]) &&
             read[v] && bf16_readers[v])
             types[v] = DataType::bf16;
-    // A pool's or a concatenation's values are all of one type: f32 where one of them must be.
+    // A pool's, a concatenation's, a batch norm's or a ReLU's values are all of one type: f32 where
+    // one of them must be.
     for (bool changed = true; changed;) {
         changed = false;
         for (const FusedOp& op : ops) {
-            if (kind(op) != OpAttributes::max_pool && kind(op) != OpAttributes::concat) continue;
+            if (!one_type(op)) continue;
             bool any_f32 = types[size_t(op.output)] == DataType::f32, any_bf16 = !any_f32;
             for (ValueId in : op.inputs) {
                 any_f32 = any_f32 || types[size_t(in)] == DataType::f32;

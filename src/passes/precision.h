@@ -15,11 +15,12 @@ bool runs_bf16(const Graph& g, const FusedOp& op);
 
 // Each value's type, and `layouts` changed where bf16 needs it. A value holds bf16 where the op
 // that writes it and every op that reads it run oneDNN primitives that take bf16: bf16
-// convolutions, max pools and concatenations (a pool's or concatenation's values all of one
-// type). The image, the logits and all else stay f32; a bf16 convolution reads an f32 input
-// through a conversion of its own, and may write f32. What the bf16 convolutions write, and what
-// max pools, concatenations and ReLU-like ops make of that, is NHWC: oneDNN 3.2's AMX kernels
-// (brgconv) take no blocked layout.
+// convolutions, and max pools, concatenations, batch norms and ReLUs outside the auxiliary heads
+// (each of those with all its values of one type). The image, the logits and all else stay f32;
+// a bf16 convolution reads an f32 input through a conversion of its own, and may write f32. What
+// the bf16 convolutions write, and every op after an NHWC value, is NHWC: oneDNN 3.2's AMX
+// kernels (brgconv) take no blocked layout, and its kernels that change the layout on the way
+// are its reference loops.
 std::vector<DataType> choose_types(const Graph& g, const std::vector<FusedOp>& ops, std::vector<Layout>& layouts);
 
 }  // namespace googlenet
