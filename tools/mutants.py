@@ -240,6 +240,10 @@ MUTANTS = [
      "    return options_.parallel == Parallel::batch && !state_->training && threads > 1 && n < kSplitMinImages * threads &&\n"
      "           options_.precision != Precision::bf16;\n",
      ["ctest:paths"]),
+    ("pool-inference-primitive-in-training", "src/ops/pool.cpp",
+     "        if (!rt.state.training) return fwd_inference_.execute(rt.stream, args);\n",
+     "        if (true) return fwd_inference_.execute(rt.stream, args);\n",
+     ["ctest:googlenet_pytorch"]),
     ("bf16-batch-norm-stays-f32", "src/passes/precision.cpp",
      "        return k == OpAttributes::max_pool || k == OpAttributes::concat || k == OpAttributes::batch_norm ||\n",
      "        return k == OpAttributes::max_pool || k == OpAttributes::concat ||\n",
