@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 
 #include "core/bf16.h"
 #include "core/runtime.h"
@@ -108,17 +109,38 @@ TEST(Bf16, ConversionRoundsAsOneDnn) {
     }
 }
 
+namespace {
+
+// The convolutions the two tests below run: (batch, in channels, size, out channels, kernel,
+// stride, pad), with a bias; 3x3, 5x5, 1x1 and strided.
+struct ConvCase {
+    int n, c, h, o, k, s, p;
+    ref::Dims in() const { return {n, c, h, h}; }
+    Shape out() const {
+        const int oh = ref::out_size(h, k, s, p);
+        return {n, o, oh, oh};
+    }
+    std::string what() const {
+        return "bf16 conv " + std::to_string(c) + "->" + std::to_string(o) + " " + std::to_string(k) + "x" + std::to_string(k);
+    }
+    std::unique_ptr<OpRunner> runner(bool training) const {
+        return std::make_unique<OpRunner>([&](ParamStore& ps) { return make_conv(ps, c, {o, k, s, p}, "w"); },
+                                          std::vector<Shape>{Shape{n, c, h, h}}, out(), bf16(), training);
+    }
+};
+const ConvCase kConvCases[] = {{2, 32, 12, 48, 3, 1, 1}, {3, 16, 9, 24, 5, 1, 2}, {2, 64, 6, 32, 1, 1, 0}, {2, 16, 11, 16, 3, 2, 1}};
+
+}  // namespace
+
 // A bf16 convolution (fused ReLU, bias, 5x5 and 1x1, stride 2) against the reference in double
 // on the bf16-rounded input and weights: oneDNN sums the products in f32, so what is left is
 // f32 rounding, far below bf16's (2^-9 relative), which an f32 computation would leave.
 TEST(Bf16, ConvMatchesReferenceOnRoundedInputs) {
-    struct C { int n, c, h, o, k, s, p; };
-    for (const C c : {C{2, 32, 12, 48, 3, 1, 1}, C{3, 16, 9, 24, 5, 1, 2}, C{2, 64, 6, 32, 1, 1, 0}, C{2, 16, 11, 16, 3, 2, 1}}) {
-        const ref::Dims d{c.n, c.c, c.h, c.h};
-        const int oh = ref::out_size(c.h, c.k, c.s, c.p);
-        const Shape out{c.n, c.o, oh, oh};
-        OpRunner run([&](ParamStore& ps) { return make_conv(ps, c.c, {c.o, c.k, c.s, c.p}, "w"); },
-                     {Shape{c.n, c.c, c.h, c.h}}, out, bf16(), /*training=*/false);
+    for (const ConvCase& c : kConvCases) {
+        const ref::Dims d = c.in();
+        const Shape out = c.out();
+        const std::unique_ptr<OpRunner> runner = c.runner(/*training=*/false);
+        OpRunner& run = *runner;
         const auto x = random_vector<float>(d.numel(), 11), w = random_vector<float>(size_t(c.o) * c.c * c.k * c.k, 12, 0.2),
                    b = random_vector<float>(size_t(c.o), 13);
         run.set_input(0, x);
@@ -178,13 +200,11 @@ TEST(Bf16, NoConvolutionOnReferenceKernels) {
 // bf16, backward-weights the input and the output's gradient; both sum in f32. The op's values are
 // f32 NCHW here, so the conversions to bf16 NHWC and the input gradient's reorder back all run.
 TEST(Bf16, ConvBackwardMatchesReferenceOnRoundedInputs) {
-    struct C { int n, c, h, o, k, s, p; };
-    for (const C c : {C{2, 32, 12, 48, 3, 1, 1}, C{3, 16, 9, 24, 5, 1, 2}, C{2, 64, 6, 32, 1, 1, 0}, C{2, 16, 11, 16, 3, 2, 1}}) {
-        const ref::Dims d{c.n, c.c, c.h, c.h};
-        const int oh = ref::out_size(c.h, c.k, c.s, c.p);
-        const Shape out{c.n, c.o, oh, oh};
-        OpRunner run([&](ParamStore& ps) { return make_conv(ps, c.c, {c.o, c.k, c.s, c.p}, "w"); },
-                     {Shape{c.n, c.c, c.h, c.h}}, out, bf16(), /*training=*/true);
+    for (const ConvCase& c : kConvCases) {
+        const ref::Dims d = c.in();
+        const Shape out = c.out();
+        const std::unique_ptr<OpRunner> runner = c.runner(/*training=*/true);
+        OpRunner& run = *runner;
         const auto x = random_vector<float>(d.numel(), 21), w = random_vector<float>(size_t(c.o) * c.c * c.k * c.k, 22, 0.2),
                    b = random_vector<float>(size_t(c.o), 23), dy = random_vector<float>(out.numel(), 24);
         run.set_input(0, x);
@@ -192,7 +212,7 @@ TEST(Bf16, ConvBackwardMatchesReferenceOnRoundedInputs) {
         run.set_param(1, b);
         run.forward();
         run.backward(dy);
-        const std::string what = "bf16 conv " + std::to_string(c.c) + "->" + std::to_string(c.o) + " " + std::to_string(c.k) + "x" + std::to_string(c.k);
+        const std::string what = c.what();
         auto doubles = [](const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); };
         const std::vector<double> xr = doubles(rounded(x)), wr = doubles(rounded(w)), dyr = doubles(rounded(dy));
         std::vector<double> dx(d.numel()), dw(w.size()), db(b.size());

@@ -27,7 +27,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), 
 MUTANTS = [
     # The comparison every tensor test uses.
     ("nan-blind-maximum", "tests/testing.h",
-     "        if (!std::isfinite(a) || !std::isfinite(e)) return HUGE_VAL;\n", "\n",
+     "        if (!std::isfinite(a) || !std::isfinite(e)) return HUGE_VAL;\n        diff = std::max(diff, std::fabs(a - e));\n",
+     "        diff = std::max(diff, std::fabs(a - e));\n",
      ["ctest:model"]),
     # Winograd: the backward-weights tile that real training runs (F(6x6) at batch 128), a 5x5 table
     # entry, backward-data's weight flip, the forward's output transform.
@@ -45,8 +46,8 @@ MUTANTS = [
      ["ctest:conv_paths", "ctest:ops_reference"]),
     # Gradients: a value read by two ops gets the sum; the batch split's copies' sum.
     ("grad-commit-overwrites", "src/execution/backward_step.cpp",
-     "            for (long k = 0; k < n; ++k) g[k] += written[k];\n",
-     "            for (long k = 0; k < n; ++k) g[k] = written[k];\n",
+     "        for (long k = 0; k < n; ++k) g[k] += later[k];\n",
+     "        for (long k = 0; k < n; ++k) g[k] = later[k];\n",
      ["ctest:ops_reference"]),
     # The batch split's shared work: only where every copy asks alike.
     ("shared-work-keys-ignored", "src/execution/split_share.cpp",
@@ -173,8 +174,8 @@ MUTANTS = [
      "    const int largest = std::min(max_tile, kLargestTile);\n", "    const int largest = kLargestTile;\n",
      ["ctest:model"]),
     ("layout-option-ignored", "src/core/net_plan.cpp",
-     "    const std::vector<Layout> layouts = googlenet::choose_layouts(graph_, fused_, options_.layout, channel_block());\n",
-     "    const std::vector<Layout> layouts = googlenet::choose_layouts(graph_, fused_, Layout::blocked, channel_block());\n",
+     "    std::vector<Layout> layouts = googlenet::choose_layouts(graph_, fused_, options_.layout, channel_block());\n",
+     "    std::vector<Layout> layouts = googlenet::choose_layouts(graph_, fused_, Layout::blocked, channel_block());\n",
      ["ctest:model"]),
     ("engine-options-not-kept-with-the-run", "src/train/checkpoint.cpp",
      "    f.optional(\"winograd_max_tile\", c.engine.winograd_max_tile);\n", "\n",

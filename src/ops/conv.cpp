@@ -123,15 +123,7 @@ public:
     std::string kernels() const override { return kernels_; }
 
     void forward(Runtime& rt) override {
-        if (bf16_) {
-            std::unordered_map<int, memory> args{{DNNL_ARG_SRC, bf16_src(rt)},
-                                                 {DNNL_ARG_WEIGHTS, fwd_wei_.from_user(rt, rt.params.value(weight_))},
-                                                 {DNNL_ARG_DST, rt.mem(dst_, output->data.data())}};
-            if (bias_ >= 0) args[DNNL_ARG_BIAS] = rt.mem(bias_md_, rt.params.value(bias_));
-            fwd_.execute(rt.stream, args);
-            return;
-        }
-        if (winograd_on_) {
+        if (winograd_on_) {  // never in bf16
             // SGD moves the weights every step; in evaluation they stay until weights_epoch changes,
             // and small batches keep their transformed weights.
             if (rt.state.training || !winograd_ready_ || winograd_epoch_ != rt.state.weights_epoch) {
@@ -142,7 +134,7 @@ public:
             winograd_.forward(rt, inputs[0]->data.data(), bias_ >= 0 ? rt.params.value(bias_) : nullptr, output->data.data());
             return;
         }
-        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, rt.mem(src_, inputs[0]->data.data())},
+        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, bf16_ ? bf16_src(rt) : rt.mem(src_, inputs[0]->data.data())},
                                              {DNNL_ARG_WEIGHTS, fwd_wei_.from_user(rt, rt.params.value(weight_))},
                                              {DNNL_ARG_DST, rt.mem(dst_, output->data.data())}};
         if (bias_ >= 0) args[DNNL_ARG_BIAS] = rt.mem(bias_md_, rt.params.value(bias_));
@@ -348,7 +340,7 @@ private:
     Plain plain_src_, plain_dst_;
     bool relu_ = false;
     bool bf16_ = false;  // in bf16 (prepare_bf16)
-    memory::desc in_md_;  // the input value's own, in bf16
+    memory::desc in_md_;  // the input value's own (bf16 reads it through to_bf16_)
     memory::desc grad_dst_, grad_src_, diff_src_nhwc_;  // gradients: the output's, the input's, and as bf16 backward-data writes it
     Plain to_bf16_, dd_to_bf16_;
     dnnl::reorder from_nhwc_;  // bf16 backward-data's input gradient into the input's layout
