@@ -29,7 +29,7 @@ public:
         for (const Shape& s : ins) op_->inputs.push_back(add(s));
         op_->output = add(out);
         op_->prepare(*rt_);
-        step_.prepare(ops_, *rt_);
+        step_.prepare({op_}, *rt_);
     }
 
     void set_input(size_t i, const std::vector<float>& x) { copy(op_->inputs.at(i)->data, x); }

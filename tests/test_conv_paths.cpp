@@ -162,8 +162,7 @@ Results ours(const ConvCase& c, const std::vector<float>& x, const std::vector<f
     op->inputs = {&in};
     op->output = &out;
     op->prepare(rt);
-    std::vector<std::unique_ptr<Op>> ops;
-    ops.push_back(std::move(op));
+    const std::vector<Op*> ops{op.get()};
     BackwardStep step;
     step.prepare(ops, rt);
     kernels = ops[0]->kernels();

@@ -115,6 +115,35 @@ TEST(Layout, TheImageAndUnalignedChannelsStayPlain) {
     EXPECT_EQ(choose_layouts(g, ops, Layout::nhwc, 1)[size_t(cat)], Layout::nhwc);
 }
 
+// In evaluation a batch norm that reads only a convolution folds into it, and the ReLU after
+// it then fuses too (torchvision's conv -> batch norm -> ReLU as one op); in training nothing folds.
+TEST(Fusion, EvaluationFoldsABatchNormIntoTheConvolutionBeforeIt) {
+    Graph g(3, 8, 8);
+    const ValueId a = g.conv(g.input(), {4, 3, 1, 1, false}, "a");  // node 0
+    const ValueId na = g.relu(g.batch_norm(a, 1e-3f, 0.1f, "na"));  // nodes 1, 2: both fold/fuse
+    const ValueId b = g.relu(g.conv(na, {4, 1}, "b"));              // nodes 3, 4
+    const ValueId nb = g.batch_norm(b, 1e-3f, 0.1f, "nb");          // node 5: after a ReLU, stays
+    const ValueId c = g.conv(nb, {4, 1}, "c");                      // node 6, read twice
+    const ValueId nc = g.batch_norm(c, 1e-3f, 0.1f, "nc");          // node 7: c is read elsewhere
+    g.set_output(g.concat({nc, c}));                                // node 8
+
+    const std::vector<FusedOp> eval = fuse_conv_relu(g, true);
+    ASSERT_EQ(eval.size(), 6u);
+    EXPECT_FALSE(runs(eval, 1));
+    EXPECT_FALSE(runs(eval, 2));
+    EXPECT_EQ(op_of(eval, 0).folded_norm, 1);
+    EXPECT_TRUE(op_of(eval, 0).fused_relu);
+    EXPECT_EQ(op_of(eval, 0).output, na);
+    EXPECT_EQ(op_of(eval, 3).folded_norm, -1);
+    EXPECT_TRUE(runs(eval, 5)) << "a batch norm after a fused ReLU is no affine map of the convolution";
+    EXPECT_EQ(op_of(eval, 6).folded_norm, -1);
+    EXPECT_TRUE(runs(eval, 7));
+
+    const std::vector<FusedOp> train = fuse_conv_relu(g);
+    EXPECT_EQ(train.size(), 8u);
+    for (const FusedOp& op : train) EXPECT_EQ(op.folded_norm, -1);
+}
+
 // A ReLU or batch norm keeps its input's layout: on the image, and before a concatenation that
 // needs NCHW, the chain takes NCHW from end to end.
 TEST(Layout, OpsThatKeepTheLayoutHaveOneAtBothEnds) {

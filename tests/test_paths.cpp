@@ -132,15 +132,18 @@ TEST(Paths, OnlyForSmallEvaluationBatches) {
     net.set_batch(1);
     EXPECT_FALSE(net.execution().paths_side_by_side);
 
-    // Batch norm: no split at large batches, and no paths side by side either (one thread per op
-    // would leave the cores uneven on a large batch).
+    // Batch norm: in training no split (each copy's statistics would be its share's) and no
+    // paths side by side either (one thread per op would leave the cores uneven on a large
+    // batch); in evaluation, on its running statistics, the split as for any network.
     Net bn = build_net(load_model("torchvision"), 96);
     init_params(bn.params(), 1);
-    bn.set_training(false);
     bn.set_options({0, Parallel::batch});
     bn.set_batch(Net::kSplitMinImages * omp_get_max_threads());
     EXPECT_FALSE(bn.execution().batch_split);
     EXPECT_FALSE(bn.execution().paths_side_by_side);
+    bn.set_training(false);
+    bn.set_batch(Net::kSplitMinImages * omp_get_max_threads());
+    EXPECT_TRUE(bn.execution().batch_split);
 }
 
 }  // namespace

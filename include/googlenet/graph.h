@@ -25,6 +25,7 @@ struct OpAttributes {
     int out_channels = 0;                                  // conv; linear: output features
     bool bias = true;                                      // conv
     bool fused_relu = false;                               // conv: ReLU applied to its output (after fusion)
+    bool folded_norm = false;                              // conv: a batch norm folded into it (evaluation)
     int out_h = 0, out_w = 0;                              // adaptive pool
     int size = 0;                                          // lrn
     float alpha = 0, beta = 0, k = 0;                      // lrn

@@ -47,7 +47,9 @@ public:
     const Value& value(ValueId id) const;
     int value_count() const;
     Value& value(ValueId id);
-    const std::vector<std::unique_ptr<Op>>& ops() const;  // after set_batch: with the ReLUs fused
+    // The ops that run: before the first set_batch one per graph node; after it, as planned for
+    // training or evaluation (ReLUs fused into convolutions; in evaluation, batch norms folded).
+    const std::vector<Op*>& ops() const;
     ParamStore& params() { return params_; }
     const ParamStore& params() const { return params_; }
     Shape input_shape() const { return value(0).shape; }
@@ -111,11 +113,12 @@ public:
 private:
     friend class BatchSplit;  // makes its copies of this net
     bool splittable() const;
+    bool has_batch_norm() const;
     bool wants_paths(int n, int threads) const;
     bool plan_current(int n, int threads) const;
     void plan(int n);
     // The passes of src/passes/ applied to the program (net_plan.cpp).
-    void fuse();  // once, at the first plan
+    void fuse();  // at every plan: what fuses depends on training
     void choose_layouts();
     std::vector<struct OpUse> op_uses() const;
     void plan_memory();

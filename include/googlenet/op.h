@@ -59,9 +59,15 @@ public:
     virtual bool can_split_forward() const { return false; }
     virtual void prepare_parts(Runtime& /*rt*/, int /*parts*/) {}
     virtual void forward_part(Runtime& rt, int /*part*/) { forward(rt); }
-    // Asks the op to apply ReLU to its own output (a oneDNN post-op); false if it cannot. An op
-    // that accepts owns the mask (relu_mask).
-    virtual bool fuse_relu() { return false; }
+    // Asks the op to apply ReLU to its own output (a oneDNN post-op), or no longer to (`on`
+    // false: each plan fuses afresh); false if it cannot. An op that accepts owns the mask
+    // (relu_mask).
+    virtual bool fuse_relu(bool /*on*/) { return false; }
+    // Asks the op to fold `norm`, an evaluation-mode batch norm that reads only this op's output,
+    // into its own weights and bias (nullptr: unfold); false if it cannot. The op then writes the
+    // batch norm's output and has no backward. A batch norm's param_indices() are its weight and
+    // bias, its buffer_indices() begin with the running mean and variance.
+    virtual bool fold_norm(const Op* /*norm*/) { return false; }
     // The executor applies an owned ReLU mask to the output's gradient before the op's backward,
     // unless the op applies it itself within its own pass over that gradient (set after prepare).
     virtual bool applies_relu_mask() const { return false; }

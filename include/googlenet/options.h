@@ -41,11 +41,17 @@ struct Options {
     // direct convolutions only. Below 6 the cost model picks among the smaller tiles.
     int winograd_max_tile = 6;
     Precision precision = Precision::fp32;
+    // In evaluation, each batch norm that reads only a convolution's output is folded into that
+    // convolution's weights and bias (as ONNX Runtime and OpenVINO do): one op and one pass over
+    // memory fewer, logits within float rounding of the unfolded pair's. Off: batch norm runs on
+    // its own, as in PyTorch, and backward also works in evaluation.
+    bool fold_batch_norm = true;
 };
 
 inline bool operator==(const Options& a, const Options& b) {
     return a.threads == b.threads && a.parallel == b.parallel && a.layout == b.layout &&
-           a.winograd_max_tile == b.winograd_max_tile && a.precision == b.precision;
+           a.winograd_max_tile == b.winograd_max_tile && a.precision == b.precision &&
+           a.fold_batch_norm == b.fold_batch_norm;
 }
 inline bool operator!=(const Options& a, const Options& b) { return !(a == b); }
 

@@ -69,6 +69,12 @@ void add_engine_options(CLI::App* cmd, Options& engine) {
         ->capture_default_str()
         ->check(CLI::IsMember({0, 2, 3, 4, 6}))
         ->group(group);
+    cmd->add_option("--fold-batch-norm", engine.fold_batch_norm,
+                    "In evaluation, fold each batch norm into the convolution before it (false: run it on its own, "
+                    "as PyTorch does)")
+        ->type_name("true|false")
+        ->default_str("true")
+        ->group(group);
 }
 
 void add_engine_settings(nlohmann::ordered_json& j, const Options& engine) {
@@ -77,6 +83,7 @@ void add_engine_settings(nlohmann::ordered_json& j, const Options& engine) {
     j["layout"] = to_string(engine.layout);
     j["winograd_max_tile"] = engine.winograd_max_tile;
     j["precision"] = to_string(engine.precision);
+    j["fold_batch_norm"] = engine.fold_batch_norm;
 }
 
 CLI::Option* add_json_flag(CLI::App* cmd, bool& json, const std::string& what, const std::string& contents) {

@@ -31,7 +31,8 @@ Net::Net(Graph graph)
         for (ValueId id : nodes[i].inputs) op->inputs.push_back(p.values.at(size_t(id)).get());
         op->output = add_value(op->describe(), graph_.shape(ValueId(i) + 1));
         op->auxiliary = nodes[i].auxiliary;
-        p.ops.push_back(std::move(op));
+        p.ops.push_back(op.get());
+        p.nodes.push_back(std::move(op));
     }
     p.output = graph_.output();
     p.auxiliaries = graph_.auxiliaries();
@@ -45,7 +46,7 @@ ValueId Net::output() const { return program_->output; }
 const Value& Net::value(ValueId id) const { return program_->value(id); }
 Value& Net::value(ValueId id) { return program_->value(id); }
 int Net::value_count() const { return int(program_->values.size()); }
-const std::vector<std::unique_ptr<Op>>& Net::ops() const { return program_->ops; }
+const std::vector<Op*>& Net::ops() const { return program_->ops; }
 
 void Net::set_training(bool training) {
     state_->training = training;
@@ -73,9 +74,14 @@ void Net::set_batch(int n) {
 
 bool Net::splittable() const {
     if (value(0).needs_grad) return false;  // the input's gradient is wanted whole
-    for (const auto& op : ops())
-        if (op->attributes().kind == OpAttributes::batch_norm) return false;
-    return true;
+    // In evaluation batch norm uses its running statistics, the same in every copy.
+    return !state_->training || !has_batch_norm();
+}
+
+bool Net::has_batch_norm() const {
+    for (const Node& node : graph_.nodes())
+        if (node.op.kind == OpAttributes::batch_norm) return true;
+    return false;
 }
 
 bool Net::wants_paths(int n, int threads) const {
@@ -85,10 +91,11 @@ bool Net::wants_paths(int n, int threads) const {
 // Whether what set_batch last planned still holds for a batch of n on `threads`.
 bool Net::plan_current(int n, int threads) const {
     // bf16 convolutions make their backward primitives only for training (and forward_inference ones
-    // for evaluation), so in bf16 a change between the two plans again.
-    const bool bf16 = options_.precision == Precision::bf16;
+    // for evaluation), and evaluation folds batch norms and may split a batch-norm network, so for
+    // these a change between the two plans again.
+    const bool by_mode = options_.precision == Precision::bf16 || has_batch_norm();
     return executor_ && n == batch_ && options_ == planned_options_ && (!split_ || split_->copies() == threads) &&
-           (!bf16 || planned_training_ == state_->training) &&
+           (!by_mode || planned_training_ == state_->training) &&
            wants_paths(n, threads) == (paths_ != nullptr) && (!paths_ || paths_->threads() == threads);
 }
 
@@ -103,6 +110,7 @@ void Net::plan(int n) {
     paths_.reset();
     if (!params_.allocated()) params_.allocate();
     Program& p = *program_;
+    fuse();  // the batch split's callers go through this net's ops too (BatchSplit::backward)
     if (options_.parallel == Parallel::batch && threads > 1 && n >= kSplitMinImages * threads && splittable()) {
         if (!split_ || split_->copies() != threads) {
             split_ = std::make_unique<BatchSplit>(*this, threads);
@@ -117,7 +125,6 @@ void Net::plan(int n) {
     }
     split_.reset();
     if (!p.rt) {
-        fuse();
         p.rt = std::make_unique<Runtime>(params_, *state_);
         p.rt->image_offset = image_offset_;
         p.rt->algorithm_batch = algorithm_batch_;
@@ -131,7 +138,7 @@ void Net::plan(int n) {
     plan_memory();
     for (auto& op : p.ops) {
         // Ops that run beside others, one thread each, get primitives made for one thread.
-        OneThread alone(paths_ && paths_->alone(op.get()));
+        OneThread alone(paths_ && paths_->alone(op));
         op->prepare(*p.rt);
     }
     p.backward_step.prepare(p.ops, *p.rt);
@@ -176,7 +183,7 @@ void Net::set_profiling(bool on) {
 std::vector<OpTime> Net::op_times() const {
     if (executor_) return executor_->op_times();
     std::vector<OpTime> times;
-    for (const auto& op : ops()) times.push_back(OpTime{op.get()});
+    for (const auto& op : ops()) times.push_back(OpTime{op});
     return times;
 }
 

@@ -13,20 +13,21 @@
 namespace googlenet {
 
 void Net::fuse() {
-    std::vector<FusedOp> fused = fuse_conv_relu(graph_);
+    std::vector<FusedOp> fused = fuse_conv_relu(graph_, !state_->training && options_.fold_batch_norm);
     hand_on_relu_masks(graph_, fused);
     Program& p = *program_;
-    std::vector<std::unique_ptr<Op>> kept;
+    p.ops.clear();
     for (const FusedOp& f : fused) {
-        std::unique_ptr<Op>& op = p.ops[f.node];
-        if (f.fused_relu && !op->fuse_relu()) throw Error("internal: " + op->describe() + " cannot take a ReLU");
-        op->output = p.values[size_t(f.output)].get();
-        op->relu_mask = f.relu_mask;
-        kept.push_back(std::move(op));
+        Op& op = *p.nodes[f.node];
+        if (!op.fuse_relu(f.fused_relu) && f.fused_relu) throw Error("internal: " + op.describe() + " cannot take a ReLU");
+        const Op* norm = f.folded_norm >= 0 ? p.nodes[size_t(f.folded_norm)].get() : nullptr;
+        if (!op.fold_norm(norm) && norm) throw Error("internal: " + op.describe() + " cannot fold a batch norm");
+        op.output = p.values[size_t(f.output)].get();
+        op.relu_mask = f.relu_mask;
+        p.ops.push_back(&op);
     }
     for (auto& v : p.values) v->live = v == p.values[0];
-    for (auto& op : kept) op->output->live = true;  // a fused ReLU's input is no value any more
-    p.ops = std::move(kept);
+    for (Op* op : p.ops) op->output->live = true;  // a fused ReLU's input is no value any more
     fused_ = std::move(fused);
 }
 
@@ -44,7 +45,7 @@ std::vector<OpUse> Net::op_uses() const {
         return out;
     };
     std::vector<OpUse> uses;
-    const std::vector<std::unique_ptr<Op>>& ops = program_->ops;
+    const std::vector<Op*>& ops = program_->ops;
     for (size_t i = 0; i < ops.size(); ++i) {
         const Op& op = *ops[i];
         // With the paths side by side (src/execution/paths.cpp), ops of one stage run at once:

@@ -4,7 +4,7 @@
 
 namespace googlenet {
 
-void BackwardStep::prepare(const std::vector<std::unique_ptr<Op>>& ops, Runtime& rt) {
+void BackwardStep::prepare(const std::vector<Op*>& ops, Runtime& rt) {
     masks_.clear();
     for (const auto& op : ops) {
         std::unique_ptr<ReluMaskBackward> mask;

@@ -19,7 +19,7 @@ namespace googlenet {
 class BackwardStep {
 public:
     // Once per batch size, after the ops are prepared (their layouts are then fixed).
-    void prepare(const std::vector<std::unique_ptr<Op>>& ops, Runtime& rt);
+    void prepare(const std::vector<Op*>& ops, Runtime& rt);
     // Op `index` of those prepared. Before the first op of a backward pass, every value's
     // grad_written must be false, except those whose gradient the loss wrote.
     void run(size_t index, Op& op, Runtime& rt);

@@ -71,7 +71,7 @@ PathsExecutor::PathsExecutor(Program& program, SequentialExecutor& sequential, i
     : p_(program), sequential_(sequential) {
     std::vector<Op*> run;  // the ops evaluation runs, in order
     for (auto& op : p_.ops)
-        if (!op->auxiliary) run.push_back(op.get());
+        if (!op->auxiliary) run.push_back(op);
     const int count = int(run.size());
     std::map<const Value*, int> made_by;
     for (int i = 0; i < count; ++i) made_by[run[size_t(i)]->output] = i;
@@ -191,7 +191,7 @@ PathsExecutor::PathsExecutor(Program& program, SequentialExecutor& sequential, i
     stage_of_op_.assign(p_.ops.size(), 0);
     int time = 0;
     for (size_t i = 0; i < p_.ops.size(); ++i) {
-        auto it = stage_of.find(p_.ops[i].get());
+        auto it = stage_of.find(p_.ops[i]);
         if (it != stage_of.end()) time = it->second;
         stage_of_op_[i] = time;
     }
@@ -264,7 +264,7 @@ const float* PathsExecutor::forward(const float* images) {
     const bool profiling = sequential_.profiling();
     std::map<const Op*, size_t> index;  // while profiling: each op's place in the program
     if (profiling)
-        for (size_t i = 0; i < p_.ops.size(); ++i) index[p_.ops[i].get()] = i;
+        for (size_t i = 0; i < p_.ops.size(); ++i) index[p_.ops[i]] = i;
     std::vector<double> task_ms;  // while profiling: each task's time on the thread that ran it
     size_t first = 0;  // the stage's first task in plan.done
     for (const PathStage& stage : plan.stages) {

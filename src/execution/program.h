@@ -14,7 +14,10 @@ namespace googlenet {
 
 struct Program {
     std::vector<std::unique_ptr<Value>> values;  // values[0]: the input images
-    std::vector<std::unique_ptr<Op>> ops;        // in the order forward runs them
+    std::vector<std::unique_ptr<Op>> nodes;      // one op per graph node, in the graph's order
+    // The ops this plan runs, in the order forward runs them: of `nodes`, less what fusion made
+    // part of another op (src/passes/fusion.h), which depends on training or evaluation.
+    std::vector<Op*> ops;
     ValueId output = 0;                          // the logits
     std::vector<Graph::Auxiliary> auxiliaries;   // classifiers whose loss counts in training only
     std::vector<Value*> unconsumed;              // values no op reads: their gradient is zero

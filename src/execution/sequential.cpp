@@ -87,7 +87,7 @@ std::vector<OpTime> SequentialExecutor::op_times() const {
     std::vector<OpTime> times(p_.ops.size());
     for (size_t i = 0; i < p_.ops.size(); ++i) {
         if (times_.size() == p_.ops.size()) times[i] = times_[i];
-        times[i].op = p_.ops[i].get();
+        times[i].op = p_.ops[i];
     }
     return times;
 }

@@ -24,7 +24,7 @@ std::string window(const OpAttributes& a) {
 std::string describe(const OpAttributes& a, const Shape& in, size_t inputs) {
     switch (a.kind) {
         case OpAttributes::conv:
-            return std::string(a.fused_relu ? "conv+relu " : "conv ") + window(a) + " " + std::to_string(in.c) + "->" +
+            return std::string("conv") + (a.folded_norm ? "+batch-norm" : "") + (a.fused_relu ? "+relu " : " ") + window(a) + " " + std::to_string(in.c) + "->" +
                    std::to_string(a.out_channels);
         case OpAttributes::relu: return "relu";
         case OpAttributes::max_pool: return "max-pool " + window(a) + (a.ceil_mode ? " ceil" : "");

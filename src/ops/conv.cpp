@@ -1,4 +1,6 @@
 // 2-D convolution, with or without bias: oneDNN forward, backward-data and backward-weights primitives.
+#include <cmath>
+
 #include "core/runtime.h"
 #include "ops/ops.h"
 #include "ops/primitive_layouts.h"
@@ -19,15 +21,27 @@ public:
         bias_ = spec.bias ? params.add(name + ".bias", {cout}, fan_in, fan_out, true) : -1;
     }
 
-    bool fuse_relu() override {
-        relu_ = true;
-        relu_mask = ReluMask::own;
+    bool fuse_relu(bool on) override {
+        relu_ = on;
+        relu_mask = on ? ReluMask::own : ReluMask::none;
+        return true;
+    }
+
+    bool fold_norm(const Op* norm) override {
+        norm_ = FoldedNorm{};
+        if (!norm) return true;
+        const std::vector<int> p = norm->param_indices(), b = norm->buffer_indices();
+        norm_ = FoldedNorm{p.at(0), p.at(1), b.at(0), b.at(1), norm->attributes().eps};
+        folded_w_.resize(size_t(spec_.out_channels) * size_t(cin_) * size_t(spec_.kernel) * size_t(spec_.kernel));
+        folded_b_.resize(size_t(spec_.out_channels));
+        folded_ready_ = false;
         return true;
     }
 
     OpAttributes attributes() const override {
         OpAttributes a{OpAttributes::conv};
         a.kernel_h = a.kernel_w = spec_.kernel, a.stride = spec_.stride, a.pad = spec_.pad, a.fused_relu = relu_;
+        a.folded_norm = norm_.on();
         a.out_channels = spec_.out_channels, a.bias = spec_.bias;
         return a;
     }
@@ -46,6 +60,7 @@ public:
     }
 
     void prepare(Runtime& rt) override {
+        if (norm_.on() && rt.state.training) throw Error("internal: " + describe() + " planned for training with a batch norm folded in");
         bf16_ = rt.options.precision == Precision::bf16 && !auxiliary && cin_ >= kBf16MinChannels;
         if (bf16_) return prepare_bf16(rt);
         const int k = spec_.kernel;
@@ -56,7 +71,7 @@ public:
         wei_ = memory::desc({spec_.out_channels, cin_, k, k}, memory::data_type::f32, tag::oihw);
         const memory::desc wei_any({spec_.out_channels, cin_, k, k}, memory::data_type::f32, tag::any);
         // A zero descriptor tells oneDNN there is no bias.
-        bias_md_ = bias_ >= 0 ? memory::desc({spec_.out_channels}, memory::data_type::f32, tag::a) : memory::desc();
+        bias_md_ = has_bias() ? memory::desc({spec_.out_channels}, memory::data_type::f32, tag::a) : memory::desc();
         const memory::dims strides{spec_.stride, spec_.stride}, pad{spec_.pad, spec_.pad};
         const dnnl::primitive_attr attr = relu_attr();
         auto fwd_pd = dnnl::convolution_forward::primitive_desc(
@@ -127,17 +142,17 @@ public:
             // SGD moves the weights every step; in evaluation they stay until weights_epoch changes,
             // and small batches keep their transformed weights.
             if (rt.state.training || !winograd_ready_ || winograd_epoch_ != rt.state.weights_epoch) {
-                winograd_.set_weights(rt, rt.params.value(weight_));
+                winograd_.set_weights(rt, weights(rt));
                 winograd_ready_ = winograd_.keeps_weights();
                 winograd_epoch_ = rt.state.weights_epoch;
             }
-            winograd_.forward(rt, inputs[0]->data.data(), bias_ >= 0 ? rt.params.value(bias_) : nullptr, output->data.data());
+            winograd_.forward(rt, inputs[0]->data.data(), bias(rt), output->data.data());
             return;
         }
         std::unordered_map<int, memory> args{{DNNL_ARG_SRC, bf16_ ? bf16_src(rt) : rt.mem(src_, inputs[0]->data.data())},
-                                             {DNNL_ARG_WEIGHTS, fwd_wei_.from_user(rt, rt.params.value(weight_))},
+                                             {DNNL_ARG_WEIGHTS, fwd_wei_.from_user(rt, weights(rt))},
                                              {DNNL_ARG_DST, rt.mem(dst_, output->data.data())}};
-        if (bias_ >= 0) args[DNNL_ARG_BIAS] = rt.mem(bias_md_, rt.params.value(bias_));
+        if (has_bias()) args[DNNL_ARG_BIAS] = rt.mem(bias_md_, bias(rt));
         fwd_.execute(rt.stream, args);
     }
 
@@ -156,12 +171,13 @@ public:
             q.first = blocks * p / parts * L;
             Shape out = output->shape;
             out.c = std::min(spec_.out_channels, blocks * (p + 1) / parts * L) - q.first;
+            q.channels = out.c;
             if (winograd_on_) {
                 q.winograd.prepare(rt, inputs[0]->shape, out, k, relu_, 0);
                 continue;
             }
             q.dst = desc_of(out, Layout::blocked);
-            q.bias = bias_ >= 0 ? memory::desc({out.c}, memory::data_type::f32, tag::a) : memory::desc();
+            q.bias = has_bias() ? memory::desc({out.c}, memory::data_type::f32, tag::a) : memory::desc();
             const memory::desc wei({out.c, cin_, k, k}, memory::data_type::f32, tag::oihw);
             const memory::desc wei_any({out.c, cin_, k, k}, memory::data_type::f32, tag::any);
             auto pd = dnnl::convolution_forward::primitive_desc(
@@ -176,8 +192,14 @@ public:
     void forward_part(Runtime& rt, int part) override {
         Part& q = parts_[size_t(part)];
         const size_t k2 = size_t(spec_.kernel) * size_t(spec_.kernel);
-        const float* weights = rt.params.value(weight_) + size_t(q.first) * size_t(cin_) * k2;
-        const float* bias = bias_ >= 0 ? rt.params.value(bias_) + q.first : nullptr;
+        if (norm_.on() && (!q.folded || q.fold_epoch != rt.state.weights_epoch)) {
+            // Each part folds its own channels: the parts run at once on different threads.
+            fold(rt, q.first, q.first + q.channels);
+            q.folded = true;
+            q.fold_epoch = rt.state.weights_epoch;
+        }
+        const float* weights = (norm_.on() ? folded_w_.data() : rt.params.value(weight_)) + size_t(q.first) * size_t(cin_) * k2;
+        const float* bias = !has_bias() ? nullptr : (norm_.on() ? folded_b_.data() : rt.params.value(bias_)) + q.first;
         float* dst = output->data.data() + size_t(q.first) * size_t(output->shape.h) * size_t(output->shape.w);
         if (winograd_on_) {
             if (!q.ready || q.epoch != rt.state.weights_epoch) {
@@ -196,6 +218,8 @@ public:
     }
 
     void backward(Runtime& rt) override {
+        if (norm_.on())
+            throw Error(describe() + ": no backward in evaluation with the batch norm folded in (Options::fold_batch_norm)");
         if (bf16_) return backward_bf16(rt);
         auto diff_dst = rt.mem(dst_, output->grad.data());
         backward_weights(rt, diff_dst);
@@ -230,7 +254,7 @@ private:
         dst_ = desc_of(*output);
         wei_ = memory::desc({spec_.out_channels, cin_, k, k}, memory::data_type::f32, tag::oihw);
         const memory::desc wei_any({spec_.out_channels, cin_, k, k}, memory::data_type::bf16, tag::any);
-        bias_md_ = bias_ >= 0 ? memory::desc({spec_.out_channels}, memory::data_type::f32, tag::a) : memory::desc();
+        bias_md_ = has_bias() ? memory::desc({spec_.out_channels}, memory::data_type::f32, tag::a) : memory::desc();
         const memory::dims strides{spec_.stride, spec_.stride}, pad{spec_.pad, spec_.pad};
         auto pd = dnnl::convolution_forward::primitive_desc(
             rt.engine, training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference,
@@ -320,14 +344,58 @@ private:
 
     // A range of output channels, from `first`, computed on its own (can_split_forward).
     struct Part {
-        int first = 0;
+        int first = 0, channels = 0;
         memory::desc dst, bias;
         dnnl::convolution_forward fwd;
         PrimitiveWeights wei;
         WinogradConv winograd;
         bool ready = false;  // winograd holds the weights of `epoch`
         uint64_t epoch = 0;
+        bool folded = false;  // with a batch norm folded in: its channels of folded_w_ are of fold_epoch
+        uint64_t fold_epoch = 0;
     };
+
+    // A batch norm folded into this convolution (fold_norm): its parameters' and buffers' indices.
+    struct FoldedNorm {
+        int scale = -1, shift = -1, mean = -1, var = -1;
+        float eps = 0;
+        bool on() const { return scale >= 0; }
+    };
+
+    bool has_bias() const { return bias_ >= 0 || norm_.on(); }
+
+    // The weights and bias forward uses: the arena's, or with a batch norm folded in, folded
+    // (again whenever weights_epoch has moved).
+    const float* weights(Runtime& rt) {
+        if (!norm_.on()) return rt.params.value(weight_);
+        if (!folded_ready_ || folded_epoch_ != rt.state.weights_epoch) {
+            fold(rt, 0, spec_.out_channels);
+            folded_ready_ = true;
+            folded_epoch_ = rt.state.weights_epoch;
+        }
+        return folded_w_.data();
+    }
+    const float* bias(Runtime& rt) {
+        if (norm_.on()) return weights(rt), folded_b_.data();
+        return bias_ >= 0 ? rt.params.value(bias_) : nullptr;
+    }
+
+    // Output channels [first, last) of the folded weights and bias: batch norm in evaluation is
+    // y = (x - mean) * s + shift with s = scale / sqrt(var + eps), so the convolution's weights
+    // become w * s and its bias (b - mean) * s + shift. s in double, as the rounding of one
+    // product per weight is then all that differs from the unfolded pair.
+    void fold(Runtime& rt, int first, int last) {
+        const size_t per_channel = size_t(cin_) * size_t(spec_.kernel) * size_t(spec_.kernel);
+        const float* w = rt.params.value(weight_);
+        const float *scale = rt.params.value(norm_.scale), *shift = rt.params.value(norm_.shift);
+        const float *mean = rt.params.buffer(norm_.mean), *var = rt.params.buffer(norm_.var);
+        for (int o = first; o < last; ++o) {
+            const double s = double(scale[o]) / std::sqrt(double(var[o]) + double(norm_.eps));
+            for (size_t i = size_t(o) * per_channel; i < size_t(o + 1) * per_channel; ++i) folded_w_[i] = float(double(w[i]) * s);
+            const double b = bias_ >= 0 ? double(rt.params.value(bias_)[o]) : 0.0;
+            folded_b_[size_t(o)] = float((b - double(mean[o])) * s + double(shift[o]));
+        }
+    }
 
     int cin_;
     ConvSpec spec_;
@@ -339,6 +407,10 @@ private:
     PrimitiveWeights fwd_wei_, bwd_wei_, dw_;
     Plain plain_src_, plain_dst_;
     bool relu_ = false;
+    FoldedNorm norm_;
+    Buffer folded_w_, folded_b_;  // with norm_: the weights and bias forward uses
+    bool folded_ready_ = false;   // folded_w_ and folded_b_ hold the fold of folded_epoch_'s weights
+    uint64_t folded_epoch_ = 0;
     bool bf16_ = false;  // in bf16 (prepare_bf16)
     memory::desc in_md_;  // the input value's own (bf16 reads it through to_bf16_)
     memory::desc grad_dst_, grad_src_, diff_src_nhwc_;  // gradients: the output's, the input's, and as bf16 backward-data writes it

@@ -11,7 +11,7 @@ std::vector<int> reader_counts(const std::vector<FusedOp>& ops, int values) {
     return readers;
 }
 
-std::vector<FusedOp> fuse_conv_relu(const Graph& g) {
+std::vector<FusedOp> fuse_conv_relu(const Graph& g, bool fold_norms) {
     std::vector<FusedOp> all;
     for (size_t i = 0; i < g.nodes().size(); ++i) all.push_back(FusedOp{i, g.nodes()[i].inputs, ValueId(i) + 1});
     const std::vector<int> readers = reader_counts(all, g.value_count());
@@ -19,15 +19,20 @@ std::vector<FusedOp> fuse_conv_relu(const Graph& g) {
     std::vector<size_t> kept_at(size_t(g.value_count()), SIZE_MAX);  // by value: the kept op that writes it
     for (const FusedOp& op : all) {
         const Node& node = g.nodes()[op.node];
-        if (node.op.kind == OpAttributes::relu) {
+        const bool relu = node.op.kind == OpAttributes::relu;
+        if (relu || (fold_norms && node.op.kind == OpAttributes::batch_norm)) {
             const ValueId v = op.inputs[0];
             FusedOp* producer = kept_at[size_t(v)] == SIZE_MAX ? nullptr : &kept[kept_at[size_t(v)]];
-            if (producer && readers[size_t(v)] == 1 && v != g.output() &&
+            if (producer && readers[size_t(v)] == 1 && v != g.output() && !producer->fused_relu &&
                 g.nodes()[producer->node].auxiliary == node.auxiliary &&
                 g.nodes()[producer->node].op.kind == OpAttributes::conv) {
                 producer->output = op.output;
-                producer->fused_relu = true;
-                producer->relu_mask = ReluMask::own;
+                if (relu) {
+                    producer->fused_relu = true;
+                    producer->relu_mask = ReluMask::own;
+                } else {
+                    producer->folded_norm = int(op.node);
+                }
                 kept_at[size_t(op.output)] = kept_at[size_t(v)];
                 continue;
             }

@@ -52,6 +52,7 @@ void config_fields(Config& c, Visit&& f) {
     f.optional("layout", c.engine.layout);
     f.optional("winograd_max_tile", c.engine.winograd_max_tile);
     f.optional("precision", c.engine.precision);
+    f.optional("fold_batch_norm", c.engine.fold_batch_norm);
 }
 
 template <class Stats, class Visit>
