@@ -9,6 +9,7 @@
 
 #include "core/bf16.h"
 #include "core/runtime.h"
+#include "googlenet/about.h"
 #include "googlenet/models.h"
 #include "googlenet/reference.h"
 #include "googlenet/train.h"
@@ -36,16 +37,17 @@ Options bf16() {
 
 }  // namespace
 
-// D2L's network: the stem (1 channel) and what it feeds until the first bf16 convolution stay
-// f32 in their layout; the blocks' values are bf16 NHWC; the last block's concatenation, which
-// the global average pool reads, its paths' outputs, and the logits stay f32.
+// D2L's network, as planned where the stem stays fp32 (training, or a CPU without AMX): the stem
+// (1 channel) and what it feeds until the first bf16 convolution stay f32 in their layout; the
+// blocks' values are bf16 NHWC; the last block's concatenation, which the global average pool
+// reads, its paths' outputs, and the logits stay f32.
 TEST(Bf16, TypesAndLayoutsOfD2l) {
     const Net net = d2l_googlenet();
     const Graph& g = net.graph();
     const std::vector<FusedOp> ops = fuse_conv_relu(g);
     std::vector<Layout> layouts = choose_layouts(g, ops, Layout::blocked, 16);
     const std::vector<Layout> fp32_layouts = layouts;
-    const std::vector<DataType> types = choose_types(g, ops, layouts);
+    const std::vector<DataType> types = choose_types(g, ops, layouts, kBf16MinChannels);
     ASSERT_EQ(types.size(), size_t(g.value_count()));
     EXPECT_EQ(types[size_t(g.input())], DataType::f32);
     EXPECT_EQ(types[size_t(g.output())], DataType::f32);
@@ -54,11 +56,11 @@ TEST(Bf16, TypesAndLayoutsOfD2l) {
         const OpAttributes::Kind kind = g.nodes()[op.node].op.kind;
         const DataType in = types[size_t(op.inputs[0])], out = types[size_t(op.output)];
         if (kind == OpAttributes::conv && g.shape(op.inputs[0]).c < kBf16MinChannels) {  // the stem
-            EXPECT_FALSE(runs_bf16(g, op));
+            EXPECT_FALSE(runs_bf16(g, op, kBf16MinChannels));
             EXPECT_EQ(out, DataType::f32);
             EXPECT_EQ(layouts[size_t(op.output)], fp32_layouts[size_t(op.output)]);
         }
-        if (kind == OpAttributes::conv && runs_bf16(g, op)) {
+        if (kind == OpAttributes::conv && runs_bf16(g, op, kBf16MinChannels)) {
             ++bf16_convs;
             EXPECT_EQ(layouts[size_t(op.output)], Layout::nhwc);
         }
@@ -77,6 +79,25 @@ TEST(Bf16, TypesAndLayoutsOfD2l) {
         }
     EXPECT_EQ(bf16_convs, 56);  // all but the stem
     EXPECT_GT(bf16_values, 40);
+}
+
+// With AMX in evaluation the stem runs bf16 too (oneDNN's AMX kernel takes its one channel): it
+// reads the f32 image through its own conversion and writes bf16 NHWC, and the max pool after it
+// is bf16; in training the 1-channel stem stays fp32, the 3-channel one does not.
+TEST(Bf16, TheStemInBf16WhereAmxRunsIt) {
+    const Net net = d2l_googlenet();
+    const Graph& g = net.graph();
+    const std::vector<FusedOp> ops = fuse_conv_relu(g);
+    std::vector<Layout> layouts = choose_layouts(g, ops, Layout::blocked, 16);
+    const std::vector<DataType> types = choose_types(g, ops, layouts, 1);
+    EXPECT_TRUE(runs_bf16(g, ops[0], 1));
+    EXPECT_EQ(types[size_t(g.input())], DataType::f32);
+    EXPECT_EQ(types[size_t(ops[0].output)], DataType::bf16);
+    EXPECT_EQ(layouts[size_t(ops[0].output)], Layout::nhwc);
+    EXPECT_EQ(types[size_t(ops[1].output)], DataType::bf16) << g.nodes()[ops[1].node].op.kind;
+    const bool amx = about().onednn_isa.find("amx") != std::string::npos;
+    EXPECT_EQ(bf16_min_channels(false), amx ? 1 : kBf16MinChannels) << about().onednn_isa;
+    EXPECT_EQ(bf16_min_channels(true), amx ? 3 : kBf16MinChannels) << about().onednn_isa;
 }
 
 // core/bf16.h's conversions (the gradient sum's) against oneDNN's f32 -> bf16 reorder, bit for bit:
@@ -292,7 +313,7 @@ TEST(Bf16, TypesOfTorchvision) {
     const Graph& g = net.graph();
     const std::vector<FusedOp> ops = fuse_conv_relu(g);
     std::vector<Layout> layouts = choose_layouts(g, ops, Layout::blocked, 16);
-    const std::vector<DataType> types = choose_types(g, ops, layouts);
+    const std::vector<DataType> types = choose_types(g, ops, layouts, kBf16MinChannels);
     int bf16_norms = 0;
     for (const FusedOp& op : ops) {
         const OpAttributes::Kind kind = g.nodes()[op.node].op.kind;
@@ -304,4 +325,21 @@ TEST(Bf16, TypesOfTorchvision) {
     // 44 of the 57 on the main path: not the stem's first, nor those behind the last concatenation
     // (f32, as the global pool reads it).
     EXPECT_GE(bf16_norms, 40);
+
+    // Planned for evaluation, without the auxiliary heads (which do not run then): what they read
+    // (4a's and 4d's outputs) is bf16, not f32 for the heads' sake.
+    Net eval = build_net(load_model("torchvision"), 96);
+    init_params(eval.params(), 1);
+    eval.set_options(bf16());
+    eval.set_training(false);
+    eval.set_batch(1);
+    int read_by_heads = 0;
+    for (const Node& node : g.nodes())
+        for (ValueId in : node.inputs)
+            if (node.auxiliary && !g.nodes()[size_t(in) - 1].auxiliary) {
+                ++read_by_heads;
+                EXPECT_EQ(eval.value(in).type, DataType::bf16) << "value " << in;
+            }
+    EXPECT_EQ(read_by_heads, 2);
+    for (const Op* op : eval.ops()) EXPECT_FALSE(op->auxiliary) << op->describe();
 }

@@ -114,6 +114,7 @@ private:
     friend class BatchSplit;  // makes its copies of this net
     bool splittable() const;
     bool has_batch_norm() const;
+    bool plans_by_mode() const;
     bool wants_paths(int n, int threads) const;
     bool plan_current(int n, int threads) const;
     void plan(int n);

@@ -29,9 +29,13 @@ enum class Parallel { ops, batch };
 //             image, the logits, the loss and the other ops stay float.
 //  automatic: bf16 where the CPU runs it natively, else fp32 (resolve_precision).
 enum class Precision { fp32, bf16, automatic };
-// In bf16, convolutions with fewer input channels (the stem's 1 or 3) stay fp32: oneDNN's AMX
-// kernels have nothing for them.
+// In bf16, the fewest input channels a convolution needs to run bf16 (the auxiliary heads' never
+// do), by what oneDNN's kernels on this CPU make worth it (docs/performance.md): with AMX, every
+// convolution in evaluation, and in training those with 3 or more (the 1-channel stem's AMX
+// backward-weights is slower than fp32's); without AMX, kBf16MinChannels (the stems' bf16
+// kernels on avx512_core_bf16 are slower than fp32's).
 constexpr int kBf16MinChannels = 16;
+int bf16_min_channels(bool training);
 
 struct Options {
     int threads = 0;  // OpenMP threads; 0: OpenMP's own count (resolve_threads says which)

@@ -78,6 +78,13 @@ bool Net::splittable() const {
     return !state_->training || !has_batch_norm();
 }
 
+// bf16 convolutions make their backward primitives only for training (and forward_inference ones
+// for evaluation); evaluation folds batch norms, may split a batch-norm network and leaves the
+// auxiliary classifiers out. For these a change between training and evaluation plans again.
+bool Net::plans_by_mode() const {
+    return options_.precision == Precision::bf16 || has_batch_norm() || !graph_.auxiliaries().empty();
+}
+
 bool Net::has_batch_norm() const {
     for (const Node& node : graph_.nodes())
         if (node.op.kind == OpAttributes::batch_norm) return true;
@@ -90,12 +97,8 @@ bool Net::wants_paths(int n, int threads) const {
 
 // Whether what set_batch last planned still holds for a batch of n on `threads`.
 bool Net::plan_current(int n, int threads) const {
-    // bf16 convolutions make their backward primitives only for training (and forward_inference ones
-    // for evaluation), and evaluation folds batch norms and may split a batch-norm network, so for
-    // these a change between the two plans again.
-    const bool by_mode = options_.precision == Precision::bf16 || has_batch_norm();
     return executor_ && n == batch_ && options_ == planned_options_ && (!split_ || split_->copies() == threads) &&
-           (!by_mode || planned_training_ == state_->training) &&
+           (!plans_by_mode() || planned_training_ == state_->training) &&
            wants_paths(n, threads) == (paths_ != nullptr) && (!paths_ || paths_->threads() == threads);
 }
 

@@ -15,6 +15,7 @@ namespace googlenet {
 void Net::fuse() {
     std::vector<FusedOp> fused = fuse_conv_relu(graph_, !state_->training && options_.fold_batch_norm);
     hand_on_relu_masks(graph_, fused);
+    if (!state_->training) drop_auxiliaries(graph_, fused);
     Program& p = *program_;
     p.ops.clear();
     for (const FusedOp& f : fused) {
@@ -34,7 +35,7 @@ void Net::fuse() {
 void Net::choose_layouts() {
     std::vector<Layout> layouts = googlenet::choose_layouts(graph_, fused_, options_.layout, channel_block());
     std::vector<DataType> types(layouts.size(), DataType::f32);
-    if (options_.precision == Precision::bf16) types = choose_types(graph_, fused_, layouts);
+    if (options_.precision == Precision::bf16) types = choose_types(graph_, fused_, layouts, bf16_min_channels(state_->training));
     for (auto& v : program_->values) v->layout = layouts[size_t(v->id)], v->type = types[size_t(v->id)];
 }
 
@@ -60,7 +61,8 @@ void Net::plan_memory() {
     Program& p = *program_;
     const std::vector<OpUse> uses = op_uses();
     std::vector<ValueId> logits{p.output};
-    for (const Auxiliary& a : auxiliaries()) logits.push_back(a.logits);
+    if (state_->training)  // evaluation leaves the auxiliary classifiers out
+        for (const Auxiliary& a : auxiliaries()) logits.push_back(a.logits);
 
     std::vector<Planned> planned;
     for (auto& v : p.values)

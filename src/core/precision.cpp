@@ -19,6 +19,12 @@ bool native_bf16() {
     }
 }
 
+int bf16_min_channels(bool training) {
+    static const bool amx = dnnl::get_effective_cpu_isa() >= dnnl::cpu_isa::avx512_core_amx;
+    if (!amx) return kBf16MinChannels;
+    return training ? 3 : 1;
+}
+
 Precision resolve_precision(Precision p) {
     // Below AVX-512 oneDNN 3.2 has no bf16 convolution at all, not even an emulated one.
     if (p == Precision::bf16 && dnnl::get_effective_cpu_isa() < dnnl::cpu_isa::avx512_core)

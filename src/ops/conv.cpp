@@ -61,7 +61,7 @@ public:
 
     void prepare(Runtime& rt) override {
         if (norm_.on() && rt.state.training) throw Error("internal: " + describe() + " planned for training with a batch norm folded in");
-        bf16_ = rt.options.precision == Precision::bf16 && !auxiliary && cin_ >= kBf16MinChannels;
+        bf16_ = rt.options.precision == Precision::bf16 && !auxiliary && cin_ >= bf16_min_channels(rt.state.training);
         if (bf16_) return prepare_bf16(rt);
         const int k = spec_.kernel;
         src_ = desc_of(*inputs[0]);

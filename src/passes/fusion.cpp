@@ -1,5 +1,6 @@
 #include "passes/fusion.h"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace googlenet {
@@ -41,6 +42,10 @@ std::vector<FusedOp> fuse_conv_relu(const Graph& g, bool fold_norms) {
         kept.push_back(op);
     }
     return kept;
+}
+
+void drop_auxiliaries(const Graph& g, std::vector<FusedOp>& ops) {
+    ops.erase(std::remove_if(ops.begin(), ops.end(), [&](const FusedOp& op) { return g.nodes()[op.node].auxiliary; }), ops.end());
 }
 
 void hand_on_relu_masks(const Graph& g, std::vector<FusedOp>& ops) {

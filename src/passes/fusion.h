@@ -38,6 +38,11 @@ std::vector<FusedOp> fuse_conv_relu(const Graph& g, bool fold_norms = false);
 // gradient to its window's winner, so masking before or after is the same.
 void hand_on_relu_masks(const Graph& g, std::vector<FusedOp>& ops);
 
+// Evaluation runs no auxiliary classifier: its ops leave the plan, so nothing of them is planned
+// or prepared, and the values they read take the types and layouts of the main path's readers
+// alone (in bf16, torchvision's 4a and 4d outputs stay bf16 instead of f32 for the heads).
+void drop_auxiliaries(const Graph& g, std::vector<FusedOp>& ops);
+
 // How many ops read each value, by value id.
 std::vector<int> reader_counts(const std::vector<FusedOp>& ops, int values);
 

@@ -2,12 +2,13 @@
 
 namespace googlenet {
 
-bool runs_bf16(const Graph& g, const FusedOp& op) {
+bool runs_bf16(const Graph& g, const FusedOp& op, int min_channels) {
     const Node& node = g.nodes()[op.node];
-    return node.op.kind == OpAttributes::conv && !node.auxiliary && g.shape(op.inputs.at(0)).c >= kBf16MinChannels;
+    return node.op.kind == OpAttributes::conv && !node.auxiliary && g.shape(op.inputs.at(0)).c >= min_channels;
 }
 
-std::vector<DataType> choose_types(const Graph& g, const std::vector<FusedOp>& ops, std::vector<Layout>& layouts) {
+std::vector<DataType> choose_types(const Graph& g, const std::vector<FusedOp>& ops, std::vector<Layout>& layouts,
+                                   int min_channels) {
     const size_t values = size_t(g.value_count());
     auto kind = [&](const FusedOp& op) { return g.nodes()[op.node].op.kind; };
     // Ops whose input and output are of one type (oneDNN primitives on one memory descriptor).
@@ -16,7 +17,7 @@ std::vector<DataType> choose_types(const Graph& g, const std::vector<FusedOp>& o
         return k == OpAttributes::max_pool || k == OpAttributes::concat || k == OpAttributes::batch_norm ||
                k == OpAttributes::relu;
     };
-    auto takes_bf16 = [&](const FusedOp& op) { return runs_bf16(g, op) || (!g.nodes()[op.node].auxiliary && one_type(op)); };
+    auto takes_bf16 = [&](const FusedOp& op) { return runs_bf16(g, op, min_channels) || (!g.nodes()[op.node].auxiliary && one_type(op)); };
     std::vector<int> writer(values, -1);
     std::vector<bool> bf16_readers(values, true), read(values, false);
     for (size_t i = 0; i < ops.size(); ++i) {
@@ -50,7 +51,7 @@ std::vector<DataType> choose_types(const Graph& g, const std::vector<FusedOp>& o
     }
     for (const FusedOp& op : ops) {
         const OpAttributes::Kind k = kind(op);
-        bool nhwc = runs_bf16(g, op);
+        bool nhwc = runs_bf16(g, op, min_channels);
         // What reads an NHWC value writes NHWC: oneDNN has no fast kernel that changes the layout
         // on the way (its reference pooling from NHWC into nChw16c took 16 ms of a 64-image copy's
         // forward at D2L's global pool; an fp32 convolution so, in torchvision's auxiliary heads,

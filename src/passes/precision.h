@@ -9,9 +9,9 @@
 
 namespace googlenet {
 
-// Whether the fused op `op` runs as a bf16 convolution: at least kBf16MinChannels input
-// channels, and not part of an auxiliary classifier (small, and run in training only).
-bool runs_bf16(const Graph& g, const FusedOp& op);
+// Whether the fused op `op` runs as a bf16 convolution: at least `min_channels` input channels
+// (bf16_min_channels), and not part of an auxiliary classifier (small, and run in training only).
+bool runs_bf16(const Graph& g, const FusedOp& op, int min_channels);
 
 // Each value's type, and `layouts` changed where bf16 needs it. A value holds bf16 where the op
 // that writes it and every op that reads it run oneDNN primitives that take bf16: bf16
@@ -21,6 +21,7 @@ bool runs_bf16(const Graph& g, const FusedOp& op);
 // the bf16 convolutions write, and every op after an NHWC value, is NHWC: oneDNN 3.2's AMX
 // kernels (brgconv) take no blocked layout, and its kernels that change the layout on the way
 // are its reference loops.
-std::vector<DataType> choose_types(const Graph& g, const std::vector<FusedOp>& ops, std::vector<Layout>& layouts);
+std::vector<DataType> choose_types(const Graph& g, const std::vector<FusedOp>& ops, std::vector<Layout>& layouts,
+                                   int min_channels);
 
 }  // namespace googlenet
