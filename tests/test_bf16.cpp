@@ -44,7 +44,7 @@ Options bf16() {
 TEST(Bf16, TypesAndLayoutsOfD2l) {
     const Net net = d2l_googlenet();
     const Graph& g = net.graph();
-    const std::vector<FusedOp> ops = fuse_conv_relu(g);
+    const std::vector<FusedOp> ops = fuse_ops(g);
     std::vector<Layout> layouts = choose_layouts(g, ops, Layout::blocked, 16);
     const std::vector<Layout> fp32_layouts = layouts;
     const std::vector<DataType> types = choose_types(g, ops, layouts, kBf16MinChannels);
@@ -87,7 +87,7 @@ TEST(Bf16, TypesAndLayoutsOfD2l) {
 TEST(Bf16, TheStemInBf16WhereAmxRunsIt) {
     const Net net = d2l_googlenet();
     const Graph& g = net.graph();
-    const std::vector<FusedOp> ops = fuse_conv_relu(g);
+    const std::vector<FusedOp> ops = fuse_ops(g);
     std::vector<Layout> layouts = choose_layouts(g, ops, Layout::blocked, 16);
     const std::vector<DataType> types = choose_types(g, ops, layouts, 1);
     EXPECT_TRUE(runs_bf16(g, ops[0], 1));
@@ -311,7 +311,7 @@ TEST(Bf16, TrainingAndEvaluationPlanAgain) {
 TEST(Bf16, TypesOfTorchvision) {
     const Net net = build_net(load_model("torchvision"), 224);
     const Graph& g = net.graph();
-    const std::vector<FusedOp> ops = fuse_conv_relu(g);
+    const std::vector<FusedOp> ops = fuse_ops(g);
     std::vector<Layout> layouts = choose_layouts(g, ops, Layout::blocked, 16);
     const std::vector<DataType> types = choose_types(g, ops, layouts, kBf16MinChannels);
     int bf16_norms = 0;

@@ -131,6 +131,28 @@ TEST(FoldBatchNorm, FoldsAgainAfterNewStatisticsAndTraining) {
     p.expect_same_logits(2, 8, 1e-4, "evaluation after training (statistics moved)");
 }
 
+// A network with batch norm but no auxiliary heads also plans again between evaluation and
+// training: after a folded evaluation, training runs the batch norm on the batch's statistics.
+TEST(FoldBatchNorm, ASmallNetworkTrainsUnfoldedAfterEvaluation) {
+    Graph g(3, 8, 8);
+    const ValueId x = g.relu(g.batch_norm(g.conv(g.input(), {16, 3, 1, 1, false}, "a"), 1e-3f, 0.1f, "bn"));
+    g.set_output(g.linear(g.global_avg_pool(x), 4, "fc"));
+    Net folded(g), unfolded(g);
+    Options off;
+    off.fold_batch_norm = false;
+    unfolded.set_options(off);
+    const auto images = uniform(4 * 3 * 64, 11, 0.f, 1.f);
+    for (Net* n : {&folded, &unfolded}) {
+        init_params(n->params(), 12);
+        randomize_norms(n->params(), 13);
+        n->set_batch(4);
+        n->set_training(false);
+        n->forward(images.data());
+        n->set_training(true);
+    }
+    EXPECT_TENSOR_NEAR(folded.forward(images.data()), unfolded.forward(images.data()), 16, 0.0, "training after evaluation");
+}
+
 // A folded convolution has no backward; without folding, backward in evaluation works.
 TEST(FoldBatchNorm, BackwardInEvaluationNeedsItOff) {
     FoldPair p;

@@ -158,6 +158,47 @@ TEST(OpsVsReference, ConvReluFusionInNet) {
     EXPECT_TENSOR_NEAR(ps.grad(1), db.data(), db.size(), kTol, "db through fused relu");
 }
 
+// A ReLU after a batch norm fuses into it (oneDNN's fuse_norm_relu: backward masks the gradient
+// from forward's workspace), in training, in the blocked layout: forward, the input's gradient
+// and batch norm's own, against the reference ops in sequence.
+TEST(OpsVsReference, BatchNormReluFusionInNet) {
+    Graph graph(3, 6, 6);
+    const ValueId a = graph.conv(graph.input(), {16, 1, 1, 0, false}, "a");
+    const ValueId x = graph.relu(graph.batch_norm(a, 1e-3f, 0.1f, "bn"));
+    graph.set_output(graph.linear(graph.global_avg_pool(x), 2, "b"));
+    Net net(graph);
+    net.set_batch(2);
+    ASSERT_EQ(net.ops().size(), 4u) << "batch norm and relu were not fused";
+    EXPECT_EQ(net.ops()[1]->describe(), "batch-norm+relu eps 0.001");
+    ASSERT_EQ(net.value(a).layout, Layout::blocked);
+    ParamStore& ps = net.params();
+    for (int i = 0; i < int(ps.list().size()); ++i) {
+        const auto v = random_vector<float>(ps.param(i).size, 90 + uint64_t(i));
+        std::copy(v.begin(), v.end(), ps.value(i));
+    }
+    const auto in = random_vector<float>(2 * 3 * 36, 91), dlogits = random_vector<float>(4, 92);
+    const float* logits = net.forward(in.data());
+    net.backward(dlogits.data());
+
+    const ref::Dims d{2, 3, 6, 6}, m{2, 16, 6, 6};
+    std::vector<float> conv(2 * 16 * 36), norm(conv.size()), act(conv.size()), pooled(32), expected(4);
+    ref::conv2d_forward<float>(conv.data(), in.data(), ps.value(0), nullptr, d, 16, 1, 1, 0);
+    ref::batch_norm_forward(norm.data(), conv.data(), ps.value(1), ps.value(2), m, 1e-3f);
+    ref::relu_forward(act.data(), norm.data(), act.size());
+    ref::avg_pool_forward(pooled.data(), act.data(), m, 6, 6, 1, 0);
+    ref::linear_forward(expected.data(), pooled.data(), ps.value(3), ps.value(4), 2, 16, 2);
+    EXPECT_TENSOR_NEAR(logits, expected.data(), 4, kTol, "logits");
+    std::vector<float> dpooled(32), dact(act.size()), dnorm(act.size()), dconv(act.size()), dscale(16), dshift(16), dw(16 * 3);
+    ref::linear_backward<float>(dpooled.data(), nullptr, nullptr, dlogits.data(), pooled.data(), ps.value(3), 2, 16, 2);
+    ref::avg_pool_backward(dact.data(), dpooled.data(), m, 6, 6, 1, 0);
+    ref::relu_backward(dnorm.data(), dact.data(), act.data(), act.size());
+    ref::batch_norm_backward(dconv.data(), dscale.data(), dshift.data(), dnorm.data(), conv.data(), ps.value(1), m, 1e-3f);
+    ref::conv2d_backward<float>(nullptr, dw.data(), nullptr, dconv.data(), in.data(), ps.value(0), d, 16, 1, 1, 0);
+    EXPECT_TENSOR_NEAR(ps.grad(1), dscale.data(), dscale.size(), 1e-4, "batch norm's scale gradient through the fused relu");
+    EXPECT_TENSOR_NEAR(ps.grad(2), dshift.data(), dshift.size(), 1e-4, "batch norm's shift gradient through the fused relu");
+    EXPECT_TENSOR_NEAR(ps.grad(0), dw.data(), dw.size(), 1e-4, "the convolution's weight gradient through both");
+}
+
 // A value given twice to a concatenation gets the sum of both ranges' gradients (the executor's
 // accumulation rule, src/execution/backward_step.cpp), in the blocked layout (16 channels) and
 // in NCHW (3 channels).

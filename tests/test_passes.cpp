@@ -33,7 +33,7 @@ TEST(Fusion, AReluReadingOnlyAConvolutionBecomesItsPostOp) {
     const ValueId rb = g.relu(b);                                     // node 3: b is read elsewhere
     const ValueId p = g.relu(g.max_pool(b, 3, 1, 1));                 // nodes 4, 5: not after a conv
     g.relu(g.conv(g.concat({rb, p}), {2, 1}, "c"));                   // nodes 6, 7, 8: the output's ReLU fuses
-    const std::vector<FusedOp> ops = fuse_conv_relu(g);
+    const std::vector<FusedOp> ops = fuse_ops(g);
 
     ASSERT_EQ(ops.size(), 7u);
     EXPECT_FALSE(runs(ops, 1));
@@ -57,7 +57,7 @@ TEST(Fusion, KeepsAReluWhoseInputIsTheOutputOrOnTheOtherSideOfAnAuxiliary) {
     const ValueId c = g.conv(g.input(), {2, 1}, "c");
     g.relu(c);
     g.set_output(c);
-    EXPECT_EQ(fuse_conv_relu(g).size(), 2u);
+    EXPECT_EQ(fuse_ops(g).size(), 2u);
 
     Graph h(1, 4, 4);
     const ValueId d = h.conv(h.input(), {2, 1}, "d");  // node 0, read by the auxiliary alone
@@ -66,7 +66,7 @@ TEST(Fusion, KeepsAReluWhoseInputIsTheOutputOrOnTheOtherSideOfAnAuxiliary) {
     const ValueId aux = h.linear(h.relu(d), 3, "aux");  // nodes 2, 3
     h.add_auxiliary(first_aux, aux, 0.3f);
     h.set_output(logits);
-    EXPECT_TRUE(runs(fuse_conv_relu(h), 2));
+    EXPECT_TRUE(runs(fuse_ops(h), 2));
 }
 
 // conv+relu paths -> concatenation -> max pool: the paths hand their masks to the concatenation,
@@ -80,7 +80,7 @@ TEST(Fusion, ReluMasksHandOnThroughConcatenationAndMaxPool) {
     const ValueId pool = g.max_pool(cat, 3, 2, 1);                   // node 5
     const ValueId q = g.relu(g.conv(pool, {4, 1}, "q"));             // nodes 6, 7
     g.linear(g.concat({q, pool}), 10, "fc");                         // nodes 8, 9: pool is read twice
-    std::vector<FusedOp> ops = fuse_conv_relu(g);
+    std::vector<FusedOp> ops = fuse_ops(g);
     hand_on_relu_masks(g, ops);
 
     EXPECT_EQ(op_of(ops, 0).relu_mask, ReluMask::handed_on);
@@ -101,7 +101,7 @@ TEST(Layout, TheImageAndUnalignedChannelsStayPlain) {
     const ValueId aligned = g.concat({a, a});
     const ValueId gap = g.global_avg_pool(aligned);  // 1x1 with 32 channels: a matrix in any layout
     const ValueId narrow = g.global_avg_pool(b);     // 1x1 with 8: a blocked layout would pad it
-    const std::vector<FusedOp> ops = fuse_conv_relu(g);
+    const std::vector<FusedOp> ops = fuse_ops(g);
     const std::vector<Layout> layouts = choose_layouts(g, ops, Layout::blocked, 16);
 
     EXPECT_EQ(layouts[size_t(g.input())], Layout::nchw);
@@ -127,7 +127,7 @@ TEST(Fusion, EvaluationFoldsABatchNormIntoTheConvolutionBeforeIt) {
     const ValueId nc = g.batch_norm(c, 1e-3f, 0.1f, "nc");          // node 7: c is read elsewhere
     g.set_output(g.concat({nc, c}));                                // node 8
 
-    const std::vector<FusedOp> eval = fuse_conv_relu(g, true);
+    const std::vector<FusedOp> eval = fuse_ops(g, true);
     ASSERT_EQ(eval.size(), 6u);
     EXPECT_FALSE(runs(eval, 1));
     EXPECT_FALSE(runs(eval, 2));
@@ -139,9 +139,12 @@ TEST(Fusion, EvaluationFoldsABatchNormIntoTheConvolutionBeforeIt) {
     EXPECT_EQ(op_of(eval, 6).folded_norm, -1);
     EXPECT_TRUE(runs(eval, 7));
 
-    const std::vector<FusedOp> train = fuse_conv_relu(g);
-    EXPECT_EQ(train.size(), 8u);
+    const std::vector<FusedOp> train = fuse_ops(g);
+    EXPECT_EQ(train.size(), 7u);
     for (const FusedOp& op : train) EXPECT_EQ(op.folded_norm, -1);
+    EXPECT_TRUE(op_of(train, 1).fused_relu) << "batch norm takes the ReLU after it (fuse_norm_relu)";
+    EXPECT_EQ(op_of(train, 1).output, na);
+    EXPECT_EQ(op_of(train, 1).relu_mask, ReluMask::own);
 }
 
 // A ReLU or batch norm keeps its input's layout: on the image, and before a concatenation that
@@ -150,14 +153,13 @@ TEST(Layout, OpsThatKeepTheLayoutHaveOneAtBothEnds) {
     Graph g(16, 4, 4);
     const ValueId r = g.relu(g.input());
     const ValueId a = g.conv(r, {16, 1}, "a");
-    const ValueId bn = g.batch_norm(a, 1e-5f, 0.1f, "bn");
-    const ValueId ra = g.relu(bn);
+    const ValueId ra = g.relu(g.batch_norm(a, 1e-5f, 0.1f, "bn"));  // one op: the ReLU fuses into the batch norm
     const ValueId b = g.conv(r, {8, 1}, "b");
     const ValueId cat = g.concat({ra, b});
     const ValueId rc = g.relu(g.conv(cat, {16, 1}, "c"));
-    const std::vector<Layout> layouts = choose_layouts(g, fuse_conv_relu(g), Layout::blocked, 16);
+    const std::vector<Layout> layouts = choose_layouts(g, fuse_ops(g), Layout::blocked, 16);
     EXPECT_EQ(layouts[size_t(r)], Layout::nchw) << "the image's";
-    for (ValueId v : {a, bn, ra, b, cat}) EXPECT_EQ(layouts[size_t(v)], Layout::nchw) << "value " << v;
+    for (ValueId v : {a, ra, b, cat}) EXPECT_EQ(layouts[size_t(v)], Layout::nchw) << "value " << v;
     EXPECT_EQ(layouts[size_t(rc)], Layout::blocked);
 }
 

@@ -13,7 +13,7 @@
 namespace googlenet {
 
 void Net::fuse() {
-    std::vector<FusedOp> fused = fuse_conv_relu(graph_, !state_->training && options_.fold_batch_norm);
+    std::vector<FusedOp> fused = fuse_ops(graph_, !state_->training && options_.fold_batch_norm);
     hand_on_relu_masks(graph_, fused);
     if (!state_->training) drop_auxiliaries(graph_, fused);
     Program& p = *program_;

@@ -31,7 +31,7 @@ std::string describe(const OpAttributes& a, const Shape& in, size_t inputs) {
         case OpAttributes::avg_pool: return "avg-pool " + window(a);
         case OpAttributes::adaptive_avg_pool:
             return "adaptive-avg-pool to " + std::to_string(a.out_h) + "x" + std::to_string(a.out_w);
-        case OpAttributes::batch_norm: return "batch-norm eps " + number(a.eps);
+        case OpAttributes::batch_norm: return std::string(a.fused_relu ? "batch-norm+relu" : "batch-norm") + " eps " + number(a.eps);
         case OpAttributes::lrn:
             return "lrn size " + std::to_string(a.size) + ", alpha " + number(a.alpha) + ", beta " + number(a.beta) +
                    ", k " + number(a.k);

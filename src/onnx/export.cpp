@@ -156,7 +156,9 @@ void export_onnx(const Net& net, const std::string& description, const std::stri
                     w.initializer(buffer.name, buffer.dims, ps.buffer(b));
                     in.push_back(buffer.name);
                 }
-                real(w.node("BatchNormalization", in, out, node), "epsilon", a.eps);
+                const std::string norm_out = a.fused_relu ? out + "_norm" : out;
+                real(w.node("BatchNormalization", in, norm_out, node), "epsilon", a.eps);
+                if (a.fused_relu) w.node("Relu", {norm_out}, out, node + "_relu");
                 break;
             }
             case OpAttributes::lrn: {

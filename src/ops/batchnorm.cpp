@@ -24,18 +24,27 @@ public:
 
     OpAttributes attributes() const override {
         OpAttributes a{OpAttributes::batch_norm};
-        a.eps = eps_, a.momentum = momentum_;
+        a.eps = eps_, a.momentum = momentum_, a.fused_relu = relu_;
         return a;
     }
     std::vector<int> buffer_indices() const override { return {running_mean_, running_var_, batches_}; }
 
     std::vector<int> param_indices() const override { return {scale_, shift_}; }
 
+    // oneDNN's fuse_norm_relu: forward applies ReLU and keeps where it passed in a workspace,
+    // from which backward masks the output's gradient itself.
+    bool fuse_relu(bool on) override {
+        relu_ = on;
+        relu_mask = on ? ReluMask::own : ReluMask::none;
+        return true;
+    }
+    bool applies_relu_mask() const override { return relu_; }
+
     void prepare(Runtime& rt) override {
         md_ = desc_of(*output);
         if (inputs[0]->layout != output->layout) throw Error("batch-norm: input and output layouts differ");
         stat_md_ = memory::desc({channels_}, memory::data_type::f32, memory::format_tag::a);
-        const auto train_flags = flags::use_scale | flags::use_shift;
+        const auto train_flags = flags::use_scale | flags::use_shift | (relu_ ? flags::fuse_norm_relu : flags::none);
         const auto eval_flags = train_flags | flags::use_global_stats;
         auto train_pd = dnnl::batch_normalization_forward::primitive_desc(
             rt.engine, dnnl::prop_kind::forward_training, md_, md_, eps_, train_flags);
@@ -49,19 +58,22 @@ public:
             rt.engine, dnnl::prop_kind::backward, md_, md_, md_, eps_, eval_flags, eval_pd));
         mean_ = Buffer(size_t(channels_));
         var_ = Buffer(size_t(channels_));
+        workspace_ = relu_ ? dnnl::memory(train_pd.workspace_desc(), rt.engine) : dnnl::memory();
+        eval_workspace_ = relu_ ? dnnl::memory(eval_pd.workspace_desc(), rt.engine) : dnnl::memory();
     }
 
     void forward(Runtime& rt) override {
         training_ = rt.state.training;
         float* mean = training_ ? mean_.data() : rt.params.buffer(running_mean_);
         float* var = training_ ? var_.data() : rt.params.buffer(running_var_);
-        (training_ ? fwd_train_ : fwd_eval_)
-            .execute(rt.stream, {{DNNL_ARG_SRC, rt.mem(md_, inputs[0]->data.data())},
-                                 {DNNL_ARG_DST, rt.mem(md_, output->data.data())},
-                                 {DNNL_ARG_SCALE, rt.mem(stat_md_, rt.params.value(scale_))},
-                                 {DNNL_ARG_SHIFT, rt.mem(stat_md_, rt.params.value(shift_))},
-                                 {DNNL_ARG_MEAN, rt.mem(stat_md_, mean)},
-                                 {DNNL_ARG_VARIANCE, rt.mem(stat_md_, var)}});
+        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, rt.mem(md_, inputs[0]->data.data())},
+                                             {DNNL_ARG_DST, rt.mem(md_, output->data.data())},
+                                             {DNNL_ARG_SCALE, rt.mem(stat_md_, rt.params.value(scale_))},
+                                             {DNNL_ARG_SHIFT, rt.mem(stat_md_, rt.params.value(shift_))},
+                                             {DNNL_ARG_MEAN, rt.mem(stat_md_, mean)},
+                                             {DNNL_ARG_VARIANCE, rt.mem(stat_md_, var)}};
+        if (relu_) args[DNNL_ARG_WORKSPACE] = training_ ? workspace_ : eval_workspace_;
+        (training_ ? fwd_train_ : fwd_eval_).execute(rt.stream, args);
         if (!training_) return;
         rt.stream.wait();
         const Shape& s = inputs[0]->shape;
@@ -83,15 +95,16 @@ public:
         float* target = rt.input_grad(0) ? rt.input_grad(0) : rt.scratch(in.data.size());
         float* mean = training_ ? mean_.data() : rt.params.buffer(running_mean_);
         float* var = training_ ? var_.data() : rt.params.buffer(running_var_);
-        (training_ ? bwd_train_ : bwd_eval_)
-            .execute(rt.stream, {{DNNL_ARG_SRC, rt.mem(md_, in.data.data())},
-                                 {DNNL_ARG_DIFF_DST, rt.mem(md_, output->grad.data())},
-                                 {DNNL_ARG_SCALE, rt.mem(stat_md_, rt.params.value(scale_))},
-                                 {DNNL_ARG_MEAN, rt.mem(stat_md_, mean)},
-                                 {DNNL_ARG_VARIANCE, rt.mem(stat_md_, var)},
-                                 {DNNL_ARG_DIFF_SRC, rt.mem(md_, target)},
-                                 {DNNL_ARG_DIFF_SCALE, rt.mem(stat_md_, rt.params.grad(scale_))},
-                                 {DNNL_ARG_DIFF_SHIFT, rt.mem(stat_md_, rt.params.grad(shift_))}});
+        std::unordered_map<int, memory> args{{DNNL_ARG_SRC, rt.mem(md_, in.data.data())},
+                                             {DNNL_ARG_DIFF_DST, rt.mem(md_, output->grad.data())},
+                                             {DNNL_ARG_SCALE, rt.mem(stat_md_, rt.params.value(scale_))},
+                                             {DNNL_ARG_MEAN, rt.mem(stat_md_, mean)},
+                                             {DNNL_ARG_VARIANCE, rt.mem(stat_md_, var)},
+                                             {DNNL_ARG_DIFF_SRC, rt.mem(md_, target)},
+                                             {DNNL_ARG_DIFF_SCALE, rt.mem(stat_md_, rt.params.grad(scale_))},
+                                             {DNNL_ARG_DIFF_SHIFT, rt.mem(stat_md_, rt.params.grad(shift_))}};
+        if (relu_) args[DNNL_ARG_WORKSPACE] = training_ ? workspace_ : eval_workspace_;
+        (training_ ? bwd_train_ : bwd_eval_).execute(rt.stream, args);
         rt.stream.wait();
     }
 
@@ -100,6 +113,8 @@ private:
     float eps_, momentum_;
     int scale_, shift_, running_mean_, running_var_, batches_;
     bool training_ = true;
+    bool relu_ = false;
+    dnnl::memory workspace_, eval_workspace_;  // with relu_: where forward's ReLU passed, for backward
     memory::desc md_, stat_md_;
     Buffer mean_, var_;
     dnnl::batch_normalization_forward fwd_train_, fwd_eval_;

@@ -12,7 +12,7 @@ std::vector<int> reader_counts(const std::vector<FusedOp>& ops, int values) {
     return readers;
 }
 
-std::vector<FusedOp> fuse_conv_relu(const Graph& g, bool fold_norms) {
+std::vector<FusedOp> fuse_ops(const Graph& g, bool fold_norms) {
     std::vector<FusedOp> all;
     for (size_t i = 0; i < g.nodes().size(); ++i) all.push_back(FusedOp{i, g.nodes()[i].inputs, ValueId(i) + 1});
     const std::vector<int> readers = reader_counts(all, g.value_count());
@@ -26,7 +26,8 @@ std::vector<FusedOp> fuse_conv_relu(const Graph& g, bool fold_norms) {
             FusedOp* producer = kept_at[size_t(v)] == SIZE_MAX ? nullptr : &kept[kept_at[size_t(v)]];
             if (producer && readers[size_t(v)] == 1 && v != g.output() && !producer->fused_relu &&
                 g.nodes()[producer->node].auxiliary == node.auxiliary &&
-                g.nodes()[producer->node].op.kind == OpAttributes::conv) {
+                (g.nodes()[producer->node].op.kind == OpAttributes::conv ||
+                 (relu && g.nodes()[producer->node].op.kind == OpAttributes::batch_norm))) {
                 producer->output = op.output;
                 if (relu) {
                     producer->fused_relu = true;

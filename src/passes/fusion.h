@@ -19,16 +19,17 @@ struct FusedOp {
     int folded_norm = -1;  // a convolution's: the node of the batch norm folded into it, or -1
 };
 
-// Every node of `g`, in order, except each ReLU whose input comes from a convolution and goes
-// nowhere else (and is not the network's output): that ReLU becomes the convolution's post-op,
-// one pass over memory fewer forward, and the pre-activation tensor is never stored. The
-// convolution then owns the mask.
+// Every node of `g`, in order, except each ReLU whose input comes from a convolution or a batch
+// norm and goes nowhere else (and is not the network's output): that ReLU becomes part of the op
+// before it (a convolution's post-op; batch norm's fuse_norm_relu, whose backward applies the
+// mask from its workspace), one pass over memory fewer forward and one backward, and the
+// pre-activation tensor is never stored. That op then owns the mask.
 // With `fold_norms` (plans for evaluation, where batch norm is a fixed affine map per channel),
 // first each batch norm whose input comes from a convolution (without a fused ReLU) and goes
 // nowhere else is folded into that convolution's weights and bias, as ONNX Runtime and OpenVINO
 // do; a ReLU after the batch norm then fuses as after the convolution (torchvision's
 // conv -> batch norm -> ReLU becomes one op).
-std::vector<FusedOp> fuse_conv_relu(const Graph& g, bool fold_norms = false);
+std::vector<FusedOp> fuse_ops(const Graph& g, bool fold_norms = false);
 
 // A fused ReLU's backward needs its output y until backward runs. When y's only reader is a max
 // pool or a concatenation, that op's output is positive exactly where the y it came from was (a
