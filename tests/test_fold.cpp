@@ -148,9 +148,11 @@ TEST(FoldBatchNorm, ASmallNetworkTrainsUnfoldedAfterEvaluation) {
         n->set_batch(4);
         n->set_training(false);
         n->forward(images.data());
+        EXPECT_EQ(folded_convolutions(*n), n == &folded ? 1 : 0) << "evaluation plans again, with the batch norm folded";
         n->set_training(true);
     }
     EXPECT_TENSOR_NEAR(folded.forward(images.data()), unfolded.forward(images.data()), 16, 0.0, "training after evaluation");
+    EXPECT_EQ(folded_convolutions(folded), 0);
 }
 
 // A folded convolution has no backward; without folding, backward in evaluation works.

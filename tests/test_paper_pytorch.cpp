@@ -66,6 +66,7 @@ TEST(PaperVsPyTorch, TrainingModeLogitsAuxiliaryLogitsLossAndEveryGradient) {
     // training then plans them again.
     net.set_training(false);
     net.forward(fixture()["input"].data());
+    for (const Op* op : net.ops()) EXPECT_FALSE(op->auxiliary) << op->describe() << " in an evaluation plan";
     net.set_training(true);
     const float* logits = net.forward(fixture()["input"].data());
     EXPECT_TENSOR_NEAR(logits, fixture()["logits"].data(), 2000, 1e-4, "logits");
