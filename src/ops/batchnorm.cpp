@@ -58,8 +58,9 @@ public:
             rt.engine, dnnl::prop_kind::backward, md_, md_, md_, eps_, eval_flags, eval_pd));
         mean_ = Buffer(size_t(channels_));
         var_ = Buffer(size_t(channels_));
-        workspace_ = relu_ ? dnnl::memory(train_pd.workspace_desc(), rt.engine) : dnnl::memory();
-        eval_workspace_ = relu_ ? dnnl::memory(eval_pd.workspace_desc(), rt.engine) : dnnl::memory();
+        // A network with batch norm plans again between training and evaluation (Net::plans_by_mode):
+        // the workspace of the mode planned for is all it needs.
+        workspace_ = relu_ ? dnnl::memory((rt.state.training ? train_pd : eval_pd).workspace_desc(), rt.engine) : dnnl::memory();
     }
 
     void forward(Runtime& rt) override {
@@ -72,7 +73,7 @@ public:
                                              {DNNL_ARG_SHIFT, rt.mem(stat_md_, rt.params.value(shift_))},
                                              {DNNL_ARG_MEAN, rt.mem(stat_md_, mean)},
                                              {DNNL_ARG_VARIANCE, rt.mem(stat_md_, var)}};
-        if (relu_) args[DNNL_ARG_WORKSPACE] = training_ ? workspace_ : eval_workspace_;
+        if (relu_) args[DNNL_ARG_WORKSPACE] = workspace_;
         (training_ ? fwd_train_ : fwd_eval_).execute(rt.stream, args);
         if (!training_) return;
         rt.stream.wait();
@@ -103,7 +104,7 @@ public:
                                              {DNNL_ARG_DIFF_SRC, rt.mem(md_, target)},
                                              {DNNL_ARG_DIFF_SCALE, rt.mem(stat_md_, rt.params.grad(scale_))},
                                              {DNNL_ARG_DIFF_SHIFT, rt.mem(stat_md_, rt.params.grad(shift_))}};
-        if (relu_) args[DNNL_ARG_WORKSPACE] = training_ ? workspace_ : eval_workspace_;
+        if (relu_) args[DNNL_ARG_WORKSPACE] = workspace_;
         (training_ ? bwd_train_ : bwd_eval_).execute(rt.stream, args);
         rt.stream.wait();
     }
@@ -114,7 +115,7 @@ private:
     int scale_, shift_, running_mean_, running_var_, batches_;
     bool training_ = true;
     bool relu_ = false;
-    dnnl::memory workspace_, eval_workspace_;  // with relu_: where forward's ReLU passed, for backward
+    dnnl::memory workspace_;  // with relu_: where forward's ReLU passed, for backward
     memory::desc md_, stat_md_;
     Buffer mean_, var_;
     dnnl::batch_normalization_forward fwd_train_, fwd_eval_;

@@ -24,7 +24,11 @@ void PlainNchwOp::forward(Runtime& rt) {
     move(to_plain_, rt, rt.mem(src_, inputs[0]->data.data()), rt.mem(src_plain_, x_.data()));
     rt.stream.wait();
     const Shape& in = inputs[0]->shape;
-    forward_plain(y_.data(), x_.data(), ref::Dims{in.n, in.c, in.h, in.w});
+    const size_t x_image = in.per_image(), y_image = output->shape.per_image();
+    // The images are independent: one each per thread (the loops are the reference's, serial).
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < in.n; ++n)
+        forward_plain(y_.data() + size_t(n) * y_image, x_.data() + size_t(n) * x_image, ref::Dims{1, in.c, in.h, in.w});
     move(from_plain_, rt, rt.mem(dst_plain_, y_.data()), rt.mem(dst_, output->data.data()));
 }
 
@@ -35,7 +39,10 @@ void PlainNchwOp::backward(Runtime& rt) {
     move(dy_to_plain_, rt, rt.mem(dst_, output->grad.data()), rt.mem(dst_plain_, y_.data()));
     rt.stream.wait();
     const Shape& s = in.shape;
-    backward_plain(x_.data(), y_.data(), ref::Dims{s.n, s.c, s.h, s.w});
+    const size_t x_image = s.per_image(), y_image = output->shape.per_image();
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < s.n; ++n)
+        backward_plain(x_.data() + size_t(n) * x_image, y_.data() + size_t(n) * y_image, ref::Dims{1, s.c, s.h, s.w});
     move(dx_from_plain_, rt, rt.mem(src_plain_, x_.data()), rt.mem(src_, target));
 }
 

@@ -15,6 +15,7 @@ public:
 
 protected:
     // y from x (forward), or dx from dy (backward), all plain NCHW; `in` is the input's shape.
+    // Called for one image at a time (in.n == 1), the images on all threads at once.
     virtual void forward_plain(float* y, const float* x, ref::Dims in) = 0;
     virtual void backward_plain(float* dx, const float* dy, ref::Dims in) = 0;
 
