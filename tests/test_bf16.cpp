@@ -320,6 +320,8 @@ TEST(Bf16, TypesOfTorchvision) {
         if (kind != OpAttributes::batch_norm && kind != OpAttributes::relu) continue;
         EXPECT_EQ(types[size_t(op.inputs[0])], types[size_t(op.output)]) << "node " << op.node;
         if (g.nodes()[op.node].auxiliary) EXPECT_EQ(types[size_t(op.output)], DataType::f32) << "node " << op.node;
+        // 4b's and 4c's 24-channel ones: oneDNN's bf16 batch norm has no JIT kernel for them.
+        if (g.shape(op.output).c % 16 != 0) EXPECT_EQ(types[size_t(op.output)], DataType::f32) << "node " << op.node;
         bf16_norms += kind == OpAttributes::batch_norm && types[size_t(op.output)] == DataType::bf16;
     }
     // 44 of the 57 on the main path: not the stem's first, nor those behind the last concatenation

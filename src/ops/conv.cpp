@@ -29,12 +29,11 @@ public:
 
     bool fold_norm(const Op* norm) override {
         norm_ = FoldedNorm{};
+        folded_w_ = Buffer(), folded_b_ = Buffer();  // made by prepare: a net that runs split prepares only its copies
+        folded_ready_ = false;
         if (!norm) return true;
         const std::vector<int> p = norm->param_indices(), b = norm->buffer_indices();
         norm_ = FoldedNorm{p.at(0), p.at(1), b.at(0), b.at(1), norm->attributes().eps};
-        folded_w_.resize(size_t(spec_.out_channels) * size_t(cin_) * size_t(spec_.kernel) * size_t(spec_.kernel));
-        folded_b_.resize(size_t(spec_.out_channels));
-        folded_ready_ = false;
         return true;
     }
 
@@ -61,6 +60,10 @@ public:
 
     void prepare(Runtime& rt) override {
         if (norm_.on() && rt.state.training) throw Error("internal: " + describe() + " planned for training with a batch norm folded in");
+        if (norm_.on() && !folded_w_.size()) {
+            folded_w_.resize(size_t(spec_.out_channels) * size_t(cin_) * size_t(spec_.kernel) * size_t(spec_.kernel));
+            folded_b_.resize(size_t(spec_.out_channels));
+        }
         bf16_ = rt.options.precision == Precision::bf16 && !auxiliary && cin_ >= bf16_min_channels(rt.state.training);
         if (bf16_) return prepare_bf16(rt);
         const int k = spec_.kernel;

@@ -17,7 +17,12 @@ std::vector<DataType> choose_types(const Graph& g, const std::vector<FusedOp>& o
         return k == OpAttributes::max_pool || k == OpAttributes::concat || k == OpAttributes::batch_norm ||
                k == OpAttributes::relu;
     };
-    auto takes_bf16 = [&](const FusedOp& op) { return runs_bf16(g, op, min_channels) || (!g.nodes()[op.node].auxiliary && one_type(op)); };
+    // oneDNN 3.2's bf16 batch norm on NHWC has JIT kernels only for whole blocks of 16 channels;
+    // otherwise its generic loop runs, far slower than the f32 kernel (docs/performance.md).
+    auto bf16_norm_kernel = [&](const FusedOp& op) { return kind(op) != OpAttributes::batch_norm || g.shape(op.output).c % 16 == 0; };
+    auto takes_bf16 = [&](const FusedOp& op) {
+        return runs_bf16(g, op, min_channels) || (!g.nodes()[op.node].auxiliary && one_type(op) && bf16_norm_kernel(op));
+    };
     std::vector<int> writer(values, -1);
     std::vector<bool> bf16_readers(values, true), read(values, false);
     for (size_t i = 0; i < ops.size(); ++i) {
