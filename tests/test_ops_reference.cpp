@@ -17,6 +17,14 @@ using namespace googlenet::testing;
 
 namespace {
 constexpr double kTol = 1e-5;
+
+// Parameter i drawn with seed `seed + i`.
+void randomize_params(ParamStore& ps, uint64_t seed, double scale = 1.0) {
+    for (int i = 0; i < int(ps.list().size()); ++i) {
+        const auto v = random_vector<float>(ps.param(i).size, seed + uint64_t(i), scale);
+        std::copy(v.begin(), v.end(), ps.value(i));
+    }
+}
 }
 
 TEST(OpsVsReference, ConvShapes) {
@@ -92,10 +100,7 @@ TEST(OpsVsReference, FanOutInNet) {
     net.require_input_grad();
     net.set_batch(2);
     ParamStore& ps = net.params();
-    for (int i = 0; i < int(ps.list().size()); ++i) {
-        const auto v = random_vector<float>(ps.param(i).size, 20 + uint64_t(i));
-        std::copy(v.begin(), v.end(), ps.value(i));
-    }
+    randomize_params(ps, 20);
     const auto x = random_vector<float>(100, 9), dlogits = random_vector<float>(4, 10);
     net.forward(x.data());
     net.backward(dlogits.data());
@@ -133,10 +138,7 @@ TEST(OpsVsReference, ConvReluFusionInNet) {
     ASSERT_EQ(net.ops().size(), 3u) << "conv and relu were not fused";
     EXPECT_EQ(net.ops()[0]->describe(), "conv+relu 3x3/1 3->4");
     ParamStore& ps = net.params();
-    for (int i = 0; i < int(ps.list().size()); ++i) {
-        const auto v = random_vector<float>(ps.param(i).size, 40 + uint64_t(i));
-        std::copy(v.begin(), v.end(), ps.value(i));
-    }
+    randomize_params(ps, 40);
     const auto in = random_vector<float>(2 * 3 * 36, 41), dlogits = random_vector<float>(4, 42);
     const float* logits = net.forward(in.data());
     net.backward(dlogits.data());
@@ -172,10 +174,7 @@ TEST(OpsVsReference, BatchNormReluFusionInNet) {
     EXPECT_EQ(net.ops()[1]->describe(), "batch-norm+relu eps 0.001");
     ASSERT_EQ(net.value(a).layout, Layout::blocked);
     ParamStore& ps = net.params();
-    for (int i = 0; i < int(ps.list().size()); ++i) {
-        const auto v = random_vector<float>(ps.param(i).size, 90 + uint64_t(i));
-        std::copy(v.begin(), v.end(), ps.value(i));
-    }
+    randomize_params(ps, 90);
     const auto in = random_vector<float>(2 * 3 * 36, 91), dlogits = random_vector<float>(4, 92);
     const float* logits = net.forward(in.data());
     net.backward(dlogits.data());
@@ -245,10 +244,7 @@ TEST(OpsVsReference, ReluMasksHandedOnThroughConcatAndMaxPool) {
     EXPECT_EQ(ops[2]->relu_mask, ReluMask::handed_on) << "the concatenation hands the masks on to the pool";
     EXPECT_EQ(ops[3]->relu_mask, ReluMask::own);
     ParamStore& ps = net.params();
-    for (int i = 0; i < int(ps.list().size()); ++i) {
-        const auto v = random_vector<float>(ps.param(i).size, 60 + uint64_t(i));
-        std::copy(v.begin(), v.end(), ps.value(i));
-    }
+    randomize_params(ps, 60);
     const auto in = random_vector<float>(2 * 3 * 64, 61), dlogits = random_vector<float>(6, 62);
     const float* logits = net.forward(in.data());
     net.backward(dlogits.data());
@@ -298,10 +294,7 @@ TEST(OpsVsReference, LinearOnASpatialMapAndAdaptivePoolInBlockedLayout) {
     net.set_batch(2);
     ASSERT_NE(net.value(x).layout, Layout::nchw) << "the test needs the pooled map in a blocked layout";
     ParamStore& ps = net.params();
-    for (int i = 0; i < int(ps.list().size()); ++i) {
-        const auto v = random_vector<float>(ps.param(i).size, 50 + uint64_t(i));
-        std::copy(v.begin(), v.end(), ps.value(i));
-    }
+    randomize_params(ps, 50);
     const auto in = random_vector<float>(2 * 3 * 49, 51), dlogits = random_vector<float>(10, 52);
     const float* logits = net.forward(in.data());
     net.backward(dlogits.data());
@@ -334,10 +327,7 @@ TEST(OpsVsReference, NormalizeOnTheImage) {
     net.require_input_grad();
     net.set_batch(2);
     ParamStore& ps = net.params();
-    for (int i = 0; i < int(ps.list().size()); ++i) {
-        const auto v = random_vector<float>(ps.param(i).size, 60 + uint64_t(i));
-        std::copy(v.begin(), v.end(), ps.value(i));
-    }
+    randomize_params(ps, 60);
     auto in = random_vector<float>(2 * 3 * 36, 61);
     for (float& v : in) v = 110.f + 20.f * v;  // pixels near the means
     const auto dlogits = random_vector<float>(8, 62);
@@ -378,10 +368,7 @@ TEST(OpsVsReference, EvaluationPicksUpChangedWeights) {
     const ref::Dims d{2, 16, 6, 6};
     std::vector<float> conv1(2 * 16 * 36), conv(2 * 32 * 36), pooled(2 * 32), expected(8);
     for (uint64_t round = 0; round < 3; ++round) {
-        for (int i = 0; i < int(ps.list().size()); ++i) {
-            const auto v = random_vector<float>(ps.param(i).size, 71 + round * 4 + uint64_t(i));
-            std::copy(v.begin(), v.end(), ps.value(i));
-        }
+        randomize_params(ps, 71 + round * 4);
         net.weights_changed();
         ref::conv2d_forward(conv1.data(), in.data(), ps.value(0), ps.value(1), d, 16, 1, 1, 0);
         ref::conv2d_forward(conv.data(), conv1.data(), ps.value(2), ps.value(3), d, 32, 3, 1, 1);
@@ -475,10 +462,7 @@ TEST(OpsVsReference, InceptionWhoseChannelsDoNotFillBlocks) {
     ASSERT_EQ(net.value(block).layout, Layout::nchw) << "the test needs the NCHW fallback around the concatenation";
     ASSERT_NE(net.value(stem).layout, Layout::nchw) << "and a blocked value before it";
     ParamStore& ps = net.params();
-    for (int i = 0; i < int(ps.list().size()); ++i) {
-        const auto v = random_vector<float>(ps.param(i).size, 300 + uint64_t(i), 0.5);
-        std::copy(v.begin(), v.end(), ps.value(i));
-    }
+    randomize_params(ps, 300, 0.5);
     const auto image = random_vector<float>(size_t(n) * 3 * h * w, 301);
     const auto dlogits = random_vector<float>(size_t(n) * 4, 302);
     const float* logits = net.forward(image.data());

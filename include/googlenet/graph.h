@@ -24,7 +24,7 @@ struct OpAttributes {
     bool ceil_mode = false;                                // max pool
     int out_channels = 0;                                  // conv; linear: output features
     bool bias = true;                                      // conv
-    bool fused_relu = false;                               // conv: ReLU applied to its output (after fusion)
+    bool fused_relu = false;                               // conv, batch norm: ReLU applied to its output (after fusion)
     bool folded_norm = false;                              // conv: a batch norm folded into it (evaluation)
     int out_h = 0, out_w = 0;                              // adaptive pool
     int size = 0;                                          // lrn

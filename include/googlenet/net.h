@@ -136,6 +136,7 @@ private:
     int algorithm_batch_ = 0;  // as a copy: the share size every copy chooses algorithms for
     bool profiling_ = false;
     bool planned_training_ = false;  // RunState::training when plan ran
+    bool has_batch_norm_ = false;    // of the graph: plan_current asks at every forward
     // The executors made so far, and the one the current batch runs on.
     std::unique_ptr<SequentialExecutor> sequential_;
     std::unique_ptr<PathsExecutor> paths_;

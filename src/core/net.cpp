@@ -36,6 +36,7 @@ Net::Net(Graph graph)
     }
     p.output = graph_.output();
     p.auxiliaries = graph_.auxiliaries();
+    for (const Node& node : nodes) has_batch_norm_ = has_batch_norm_ || node.op.kind == OpAttributes::batch_norm;
 }
 
 Net::~Net() = default;
@@ -85,11 +86,7 @@ bool Net::plans_by_mode() const {
     return options_.precision == Precision::bf16 || has_batch_norm() || !graph_.auxiliaries().empty();
 }
 
-bool Net::has_batch_norm() const {
-    for (const Node& node : graph_.nodes())
-        if (node.op.kind == OpAttributes::batch_norm) return true;
-    return false;
-}
+bool Net::has_batch_norm() const { return has_batch_norm_; }
 
 bool Net::wants_paths(int n, int threads) const {
     return options_.parallel == Parallel::batch && !state_->training && threads > 1 && n < kSplitMinImages * threads;

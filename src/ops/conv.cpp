@@ -379,7 +379,10 @@ private:
         return folded_w_.data();
     }
     const float* bias(Runtime& rt) {
-        if (norm_.on()) return weights(rt), folded_b_.data();
+        if (norm_.on()) {
+            weights(rt);  // folds the bias with the weights
+            return folded_b_.data();
+        }
         return bias_ >= 0 ? rt.params.value(bias_) : nullptr;
     }
 
