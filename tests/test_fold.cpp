@@ -9,6 +9,7 @@
 #include <random>
 
 #include "googlenet/models.h"
+#include "googlenet/onnx.h"
 #include "googlenet/train.h"
 #include "testing.h"
 
@@ -153,6 +154,17 @@ TEST(FoldBatchNorm, ASmallNetworkTrainsUnfoldedAfterEvaluation) {
     }
     EXPECT_TENSOR_NEAR(folded.forward(images.data()), unfolded.forward(images.data()), 16, 0.0, "training after evaluation");
     EXPECT_EQ(folded_convolutions(folded), 0);
+}
+
+// The ONNX exporter writes the unfolded network: on a plan with folded convolutions it refuses,
+// naming the convolution, rather than leave the batch norms out.
+TEST(FoldBatchNorm, ExportRefusesAFoldedPlan) {
+    FoldPair p;
+    p.folded.set_batch(1);
+    expect_error([&] { export_onnx(p.folded, "folded", temp_path("folded.onnx")); }, "has its batch norm folded in");
+    p.folded.set_training(true);
+    p.folded.set_batch(1);
+    EXPECT_NO_THROW(export_onnx(p.folded, "training plan", temp_path("training.onnx")));
 }
 
 // A folded convolution has no backward; without folding, backward in evaluation works.

@@ -11,7 +11,8 @@ namespace googlenet {
 // Writes `net` as an ONNX model (opset 13, the batch dimension dynamic, the spatial size the one
 // the net was built for) for inference: the auxiliary classifiers are left out and dropout, the
 // identity in inference, leaves no node. Initializers carry the weights' state_dict names. The
-// net's weights must be loaded. `description` becomes the model's doc string.
+// net's weights must be loaded. `description` becomes the model's doc string. The net must not be
+// planned for evaluation with batch norms folded (Options::fold_batch_norm): an Error says so.
 void export_onnx(const Net& net, const std::string& description, const std::string& path);
 
 // A GoogLeNet-family ONNX graph as a model file and its weights. Supported: Conv, Relu, MaxPool,

@@ -116,6 +116,11 @@ void export_onnx(const Net& net, const std::string& description, const std::stri
         }
         switch (a.kind) {
             case OpAttributes::conv: {
+                // Its weights in the arena are the unfolded ones: the batch norm's would be lost.
+                if (a.folded_norm)
+                    throw Error("export " + path + ": " + op->describe() +
+                                " has its batch norm folded in (the net is planned for evaluation): export before "
+                                "set_batch, or after set_training(true) and set_batch");
                 const std::string conv_out = a.fused_relu ? out + "_conv" : out;
                 window(w.node("Conv", in, conv_out, node), a);
                 if (a.fused_relu) w.node("Relu", {conv_out}, out, node + "_relu");
