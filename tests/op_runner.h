@@ -28,6 +28,8 @@ public:
         rt_->options = options;
         for (const Shape& s : ins) op_->inputs.push_back(add(s));
         op_->output = add(out);
+        // What the precision pass gives a convolution in a bf16 plan (other ops follow their values' types).
+        op_->compute = options.precision == Precision::bf16 ? DataType::bf16 : DataType::f32;
         op_->prepare(*rt_);
         step_.prepare({op_}, *rt_);
     }

@@ -44,7 +44,7 @@ Options bf16() {
 TEST(Bf16, TypesAndLayoutsOfD2l) {
     const Net net = d2l_googlenet();
     const Graph& g = net.graph();
-    const std::vector<FusedOp> ops = fuse_ops(g);
+    std::vector<FusedOp> ops = fuse_ops(g);
     std::vector<Layout> layouts = choose_layouts(g, ops, Layout::blocked, 16);
     const std::vector<Layout> fp32_layouts = layouts;
     const std::vector<DataType> types = choose_types(g, ops, layouts, kBf16MinChannels);
@@ -57,10 +57,13 @@ TEST(Bf16, TypesAndLayoutsOfD2l) {
         const DataType in = types[size_t(op.inputs[0])], out = types[size_t(op.output)];
         if (kind == OpAttributes::conv && g.shape(op.inputs[0]).c < kBf16MinChannels) {  // the stem
             EXPECT_FALSE(runs_bf16(g, op, kBf16MinChannels));
+            EXPECT_EQ(op.compute, DataType::f32);
             EXPECT_EQ(out, DataType::f32);
             EXPECT_EQ(layouts[size_t(op.output)], fp32_layouts[size_t(op.output)]);
         }
-        if (kind == OpAttributes::conv && runs_bf16(g, op, kBf16MinChannels)) {
+        EXPECT_EQ(op.compute == DataType::bf16, kind == OpAttributes::conv && runs_bf16(g, op, kBf16MinChannels))
+            << "node " << op.node;
+        if (op.compute == DataType::bf16) {
             ++bf16_convs;
             EXPECT_EQ(layouts[size_t(op.output)], Layout::nhwc);
         }
@@ -87,10 +90,11 @@ TEST(Bf16, TypesAndLayoutsOfD2l) {
 TEST(Bf16, TheStemInBf16WhereAmxRunsIt) {
     const Net net = d2l_googlenet();
     const Graph& g = net.graph();
-    const std::vector<FusedOp> ops = fuse_ops(g);
+    std::vector<FusedOp> ops = fuse_ops(g);
     std::vector<Layout> layouts = choose_layouts(g, ops, Layout::blocked, 16);
     const std::vector<DataType> types = choose_types(g, ops, layouts, 1);
     EXPECT_TRUE(runs_bf16(g, ops[0], 1));
+    EXPECT_EQ(ops[0].compute, DataType::bf16);
     EXPECT_EQ(types[size_t(g.input())], DataType::f32);
     EXPECT_EQ(types[size_t(ops[0].output)], DataType::bf16);
     EXPECT_EQ(layouts[size_t(ops[0].output)], Layout::nhwc);
@@ -311,7 +315,7 @@ TEST(Bf16, TrainingAndEvaluationPlanAgain) {
 TEST(Bf16, TypesOfTorchvision) {
     const Net net = build_net(load_model("torchvision"), 224);
     const Graph& g = net.graph();
-    const std::vector<FusedOp> ops = fuse_ops(g);
+    std::vector<FusedOp> ops = fuse_ops(g);
     std::vector<Layout> layouts = choose_layouts(g, ops, Layout::blocked, 16);
     const std::vector<DataType> types = choose_types(g, ops, layouts, kBf16MinChannels);
     int bf16_norms = 0;

@@ -216,6 +216,10 @@ MUTANTS = [
     ("bf16-input-not-converted", "src/ops/conv.cpp",
      "        to_bf16_ = Plain(rt, in_md_, src_, 0);\n", "        to_bf16_ = Plain();\n",
      ["ctest:bf16"]),
+    # The plan hands each op the arithmetic the precision pass chose: dropped, no convolution runs bf16.
+    ("op-compute-not-handed-on", "src/core/net_plan.cpp",
+     "    for (size_t i = 0; i < fused_.size(); ++i) program_->ops[i]->compute = fused_[i].compute;\n", "",
+     ["ctest:bf16", "ctest:googlenet_pytorch"]),
     ("bf16-pool-and-concat-types-mixed", "src/passes/precision.cpp",
      "            if (!any_f32 || !any_bf16) continue;\n", "            continue;\n",
      ["ctest:bf16"]),

@@ -86,6 +86,10 @@ public:
     // handed_on: the output's only reader owns it instead (its output has the same zeros), so y
     // need not be saved.
     ReluMask relu_mask = ReluMask::none;
+    // The type its arithmetic reads, as the plan's precision pass chose (src/passes/precision.h):
+    // bf16 for a convolution on the bf16 units, whatever its input's and output's types; set before
+    // prepare.
+    DataType compute = DataType::f32;
 };
 
 }  // namespace googlenet

@@ -37,6 +37,7 @@ void Net::choose_layouts() {
     std::vector<DataType> types(layouts.size(), DataType::f32);
     if (options_.precision == Precision::bf16) types = choose_types(graph_, fused_, layouts, bf16_min_channels(state_->training));
     for (auto& v : program_->values) v->layout = layouts[size_t(v->id)], v->type = types[size_t(v->id)];
+    for (size_t i = 0; i < fused_.size(); ++i) program_->ops[i]->compute = fused_[i].compute;
 }
 
 std::vector<OpUse> Net::op_uses() const {

@@ -64,7 +64,7 @@ public:
             folded_w_.resize(size_t(spec_.out_channels) * size_t(cin_) * size_t(spec_.kernel) * size_t(spec_.kernel));
             folded_b_.resize(size_t(spec_.out_channels));
         }
-        bf16_ = rt.options.precision == Precision::bf16 && !auxiliary && cin_ >= bf16_min_channels(rt.state.training);
+        bf16_ = compute == DataType::bf16;
         if (bf16_) return prepare_bf16(rt);
         const int k = spec_.kernel;
         src_ = desc_of(*inputs[0]);

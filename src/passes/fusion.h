@@ -17,6 +17,9 @@ struct FusedOp {
     bool fused_relu = false;
     ReluMask relu_mask = ReluMask::none;
     int folded_norm = -1;  // a convolution's: the node of the batch norm folded into it, or -1
+    // The type its arithmetic reads: bf16 for a convolution the precision pass gives to the bf16
+    // units (src/passes/precision.h), else f32; the op takes it from here (Op::compute).
+    DataType compute = DataType::f32;
 };
 
 // Every node of `g`, in order, except each ReLU whose input comes from a convolution or a batch

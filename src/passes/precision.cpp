@@ -7,7 +7,7 @@ bool runs_bf16(const Graph& g, const FusedOp& op, int min_channels) {
     return node.op.kind == OpAttributes::conv && !node.auxiliary && g.shape(op.inputs.at(0)).c >= min_channels;
 }
 
-std::vector<DataType> choose_types(const Graph& g, const std::vector<FusedOp>& ops, std::vector<Layout>& layouts,
+std::vector<DataType> choose_types(const Graph& g, std::vector<FusedOp>& ops, std::vector<Layout>& layouts,
                                    int min_channels) {
     const size_t values = size_t(g.value_count());
     auto kind = [&](const FusedOp& op) { return g.nodes()[op.node].op.kind; };
@@ -21,8 +21,9 @@ std::vector<DataType> choose_types(const Graph& g, const std::vector<FusedOp>& o
     // otherwise its generic loop runs, far slower than the f32 kernel (docs/performance.md).
     auto bf16_norm_kernel = [&](const FusedOp& op) { return kind(op) != OpAttributes::batch_norm || g.shape(op.output).c % 16 == 0; };
     auto takes_bf16 = [&](const FusedOp& op) {
-        return runs_bf16(g, op, min_channels) || (!g.nodes()[op.node].auxiliary && one_type(op) && bf16_norm_kernel(op));
+        return op.compute == DataType::bf16 || (!g.nodes()[op.node].auxiliary && one_type(op) && bf16_norm_kernel(op));
     };
+    for (FusedOp& op : ops) op.compute = runs_bf16(g, op, min_channels) ? DataType::bf16 : DataType::f32;
     std::vector<int> writer(values, -1);
     std::vector<bool> bf16_readers(values, true), read(values, false);
     for (size_t i = 0; i < ops.size(); ++i) {
@@ -56,7 +57,7 @@ std::vector<DataType> choose_types(const Graph& g, const std::vector<FusedOp>& o
     }
     for (const FusedOp& op : ops) {
         const OpAttributes::Kind k = kind(op);
-        bool nhwc = runs_bf16(g, op, min_channels);
+        bool nhwc = op.compute == DataType::bf16;
         // What reads an NHWC value writes NHWC: oneDNN has no fast kernel that changes the layout
         // on the way (its reference pooling from NHWC into nChw16c took 16 ms of a 64-image copy's
         // forward at D2L's global pool; an fp32 convolution so, in torchvision's auxiliary heads,

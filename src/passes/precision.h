@@ -13,7 +13,8 @@ namespace googlenet {
 // (bf16_min_channels), and not part of an auxiliary classifier (small, and run in training only).
 bool runs_bf16(const Graph& g, const FusedOp& op, int min_channels);
 
-// Each value's type, and `layouts` changed where bf16 needs it. A value holds bf16 where the op
+// Each value's type, each bf16 convolution's FusedOp::compute, and `layouts` changed where bf16
+// needs it. A value holds bf16 where the op
 // that writes it and every op that reads it run oneDNN primitives that take bf16: bf16
 // convolutions, and max pools, concatenations, batch norms and ReLUs outside the auxiliary heads
 // (each of those with all its values of one type). The image, the logits and all else stay f32;
@@ -21,7 +22,7 @@ bool runs_bf16(const Graph& g, const FusedOp& op, int min_channels);
 // the bf16 convolutions write, and every op after an NHWC value, is NHWC: oneDNN 3.2's AMX
 // kernels (brgconv) take no blocked layout, and its kernels that change the layout on the way
 // are its reference loops.
-std::vector<DataType> choose_types(const Graph& g, const std::vector<FusedOp>& ops, std::vector<Layout>& layouts,
+std::vector<DataType> choose_types(const Graph& g, std::vector<FusedOp>& ops, std::vector<Layout>& layouts,
                                    int min_channels);
 
 }  // namespace googlenet
