@@ -7,6 +7,7 @@ Usage: bench/compare.py [--model d2l|torchvision] [--peers classic,modern] [--th
 Runs, each in its own process (so each peak resident size is the process's own):
 - `googlenet bench`: the training step (batch 128 for d2l, 32 for torchvision at 224x224, with its
   auxiliary heads), inference at that batch and at batch 1, in fp32, and the same in bf16;
+  inference also in int8 (calibrated on the benchmark's random images);
 - classic peers (d2l only; Debian's python3-torch and python3-opencv): PyTorch 1.13 (NCHW and
   channels_last, the better counts), OpenCV DNN on the network exported to ONNX, a 2048^3 SGEMM as
   the practical compute ceiling and `fma_peak` (built beside `googlenet`) for the hardware's;
@@ -56,6 +57,7 @@ def measure_round(a, files, ours_first):
         r["ours"] = {name: ours(mode, b, "fp32") for name, mode, b in figures(a.model)}
         # On a CPU without native bf16, oneDNN's slower kernels.
         r["ours-bf16"] = {name: ours(mode, b, "bf16") for name, mode, b in figures(a.model)}
+        r["ours-int8"] = {name: ours(mode, b, "int8") for name, mode, b in figures(a.model) if mode == "infer"}
 
     def classic():
         peer = [sys.executable, os.path.join(HERE, "peer.py")]
@@ -87,7 +89,7 @@ def measure_round(a, files, ours_first):
 
 def targets(model, peers):
     """(name, ratio of one round's figures, target): the targets of the issues that set them, ours in fp32
-    unless the name says bf16."""
+    unless the name says bf16 or int8."""
     train, big, one = (f[0] for f in figures(model))
     img = lambda r, side, f: r[side][f]["images_per_sec"]
     ms = lambda r, side, f: r[side][f]["ms_per_iter"]
@@ -113,8 +115,17 @@ def targets(model, peers):
                  lambda r: img(r, "ours-bf16", big) / img(r, "ov-default", big), ">= 1.0"),
                 ("inference b1 latency bf16 vs OpenVINO default",
                  lambda r: ms(r, "ours-bf16", one) / ms(r, "ov-default", one), "<= 0.8"),
-                (f"{big.replace('infer', 'inference b')} vs ONNX Runtime int8",
-                 lambda r: img(r, "ours", big) / img(r, "ort-int8", big), "(int8)")]
+                (f"{big.replace('infer', 'inference b')} int8 vs ONNX Runtime int8",
+                 lambda r: img(r, "ours-int8", big) / img(r, "ort-int8", big), ">= 1.5"),
+                ("inference b1 latency int8 vs ONNX Runtime int8",
+                 lambda r: ms(r, "ours-int8", one) / ms(r, "ort-int8", one), "<= 0.7"),
+                (f"{big.replace('infer', 'inference b')} int8 vs OpenVINO default",
+                 lambda r: img(r, "ours-int8", big) / img(r, "ov-default", big), "> 1.0"),
+                ("inference b1 latency int8 vs OpenVINO default",
+                 lambda r: ms(r, "ours-int8", one) / ms(r, "ov-default", one), "< 1.0")]
+    out += [(f"{big.replace('infer', 'inference b')} int8 vs our bf16",
+             lambda r: img(r, "ours-int8", big) / img(r, "ours-bf16", big), ">= 1.0"),
+            ("inference b1 latency int8 vs our bf16", lambda r: ms(r, "ours-int8", one) / ms(r, "ours-bf16", one), "<= 1.0")]
     return out
 
 
@@ -123,9 +134,10 @@ def report(a, rounds):
     med = lambda side, f, field: statistics.median(r[side][f][field] for r in rounds)
     print(f"\n{a.model} at {'96x96' if a.model == 'd2l' else '224x224'}, {a.threads} threads, on {about['cpu']} "
           f"(oneDNN {about['onednn_version']}, kernels up to {about['onednn_isa']}); googlenet {about['version']} "
-          f"({about['commit']}), in fp32 and in bf16")
-    sides = ["ours", "ours-bf16"] + [s for s in ("torch", "opencv", *MODERN) if s in rounds[0]]
-    names = {"ours": "googlenet fp32", "ours-bf16": "googlenet bf16", "torch": "PyTorch 1.13", "opencv": "OpenCV DNN", **MODERN}
+          f"({about['commit']}), in fp32, bf16 and int8")
+    sides = ["ours", "ours-bf16", "ours-int8"] + [s for s in ("torch", "opencv", *MODERN) if s in rounds[0]]
+    names = {"ours": "googlenet fp32", "ours-bf16": "googlenet bf16", "ours-int8": "googlenet int8", "torch": "PyTorch 1.13",
+             "opencv": "OpenCV DNN", **MODERN}
     print(f"img/s (ms per iteration), medians over {a.rounds} rounds; peak resident size of each process (MiB)")
     for side in sides:
         cells = []
@@ -146,7 +158,6 @@ def report(a, rounds):
         worst, best = (max(v), min(v)) if "latency" in name or "RSS" in name else (min(v), max(v))
         print(f"{name:44s} {statistics.median(v):8.2f} {worst:7.2f} {best:7.2f} {target:>8s}   "
               + " ".join(f"{x:.2f}" for x in v))
-    print("(a target in brackets belongs to the int8 issue: there the peer runs in another precision than ours)")
     return ratios
 
 

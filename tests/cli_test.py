@@ -270,6 +270,23 @@ class Cli(unittest.TestCase):
             self.assertLess(r["activations_mib"] + r["gradients_mib"] + r["parameters_mib"], r["peak_rss_mib"])
             self.assertAlmostEqual(r["images_per_sec"], 2 / (r["ms_per_iter"] / 1000), delta=0.01 * r["images_per_sec"])
 
+    def test_bench_int8(self):
+        """bench --precision int8 calibrates on its random images and runs every convolution but the stem in
+        int8; training in int8, and int8 on the other commands, are refused by name."""
+        import json
+        p = run("bench", "--mode", "infer", "--batch-size", "4", "--warmup", "0", "--iters", "1", "--threads", "2",
+                "--precision", "int8", "--profile", "--json")
+        r = json.loads(p.stdout.strip().splitlines()[-1])
+        self.assertEqual(r["precision"], "int8")
+        convs = [o for o in r["ops"] if o["kind"].startswith("conv")]
+        self.assertEqual(sum(o["kernels"].startswith("int8 ") for o in convs), len(convs) - 1, convs)
+        p = run("bench", "--mode", "train", "--batch-size", "2", "--iters", "1", "--precision", "int8", ok=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("inference only", p.stderr)
+        p = run("train", "--precision", "int8", "--epochs", "1", ok=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("--precision", p.stderr)
+
     def test_bench_profile_times_every_op(self):
         import json
         # D2L's ops once its ReLUs are fused into the convolutions: the stem's 3, b2's 3, and per

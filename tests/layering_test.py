@@ -45,6 +45,11 @@ class Layering(unittest.TestCase):
             for word in ("SplitShare", "Meeting", "copies_", "BackwardStep"):
                 self.assertNotIn(word, text, f"{path} refers to the executor's {word}")
 
+    def test_calibration_uses_the_nets_public_interface(self):
+        self.assert_only("quant", ["googlenet/", "core/runtime.h"])
+        for path, names in includes("quant").items():
+            self.assertIn("googlenet/net.h", names, path)
+
     def test_no_environment_variable_of_ours_changes_the_engine(self):
         for path in glob.glob(os.path.join(ROOT, "src", "**", "*.*"), recursive=True):
             with open(path) as f:

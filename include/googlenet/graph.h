@@ -45,8 +45,10 @@ Shape output_shape(const OpAttributes& op, const std::vector<Shape>& in);
 // passes (src/passes/fusion.h) on the ops that run.
 enum class ReluMask { none, own, handed_on };
 
-// A value's element type: float, or bfloat16 (where Options::precision asks for it).
-enum class DataType { f32, bf16 };
+// A value's element type: float, bfloat16 (Options::precision bf16), or an int8 plan's codes:
+// unsigned (u8, for values that are never negative) or signed (s8); an op's arithmetic
+// (Op::compute) is s8 for an int8 convolution, whose weights are s8.
+enum class DataType { f32, bf16, u8, s8 };
 
 struct ConvSpec {
     int out_channels, kernel, stride = 1, pad = 0;

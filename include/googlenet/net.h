@@ -18,6 +18,7 @@
 #include "googlenet/op.h"
 #include "googlenet/options.h"
 #include "googlenet/params.h"
+#include "googlenet/quantize.h"
 #include "googlenet/tensor.h"
 
 namespace googlenet {
@@ -64,6 +65,7 @@ public:
     // Training (the default) or evaluation: only dropout behaves differently. Dropout's masks are
     // drawn from (seed, step): the trainer passes its step so a resumed run draws the same ones.
     void set_training(bool training);
+    bool training() const;
     // In evaluation, convolutions keep their weights in their own layout between forward passes.
     // Code that changes the weights while in evaluation, other than through load_weights (which
     // calls this) or set_training, must call weights_changed() before the next forward.
@@ -101,6 +103,15 @@ public:
     // Also compute the gradient of the input images (value(input()).grad), e.g. for tests.
     void require_input_grad() { value(0).needs_grad = true; }
 
+    // The activations' ranges an int8 plan (Options::precision int8) quantizes with (calibrate() in
+    // quantize.h makes them); taken at the next plan. Throws Error unless there is one range per value.
+    void set_quantization(ActivationRanges ranges);
+    const ActivationRanges& quantization() const { return ranges_; }
+    // forward() with every op on all threads in order (needs Parallel::ops), calling observe(v)
+    // as soon as the op that writes value v has run, before its memory is reused: calibration
+    // reads every activation so.
+    const float* forward_observed(const float* images, const std::function<void(const Value&)>& observe);
+
     // Each op's wall time (execution.h), for `googlenet bench --profile`. While profiling is on,
     // forward and backward add every op's time to its entry. Batch norm's oneDNN backward
     // computes its weights' and its input's gradients at once and counts as backward-data.
@@ -131,6 +142,7 @@ private:
     std::shared_ptr<RunState> state_;    // training, random draws; shared with the batch split's copies
     int batch_ = 0;
     Options options_;
+    ActivationRanges ranges_;  // for int8 plans
     Options planned_options_;  // as at the last plan
     int image_offset_ = 0;     // as a copy: its first image (dropout draws by the batch's index)
     int algorithm_batch_ = 0;  // as a copy: the share size every copy chooses algorithms for

@@ -21,6 +21,11 @@ struct Value {
     // primitives (src/passes/precision.h); data.data() and grad.data() are then no float arrays,
     // and their size() counts the floats their memory spans.
     DataType type = DataType::f32;
+    // In an int8 plan: the scale of its codes (real = scale * code), and for an f32 value that an
+    // int8 convolution reads, of the codes that convolution converts it to (s8 where the value
+    // goes below zero: `signed_codes`). 0 where none.
+    float scale = 0;
+    bool signed_codes = false;
     // In the Net's activation arena, where values whose data is never needed at the same time
     // share memory: a value lives from the op that writes it to its last reader, forward or (for
     // what an op saves for backward) backward.

@@ -28,7 +28,12 @@ enum class Parallel { ops, batch };
 //             the weights in the arena (the master copy SGD updates) and their gradients, the
 //             image, the logits, the loss and the other ops stay float.
 //  automatic: bf16 where the CPU runs it natively, else fp32 (resolve_precision).
-enum class Precision { fp32, bf16, automatic };
+//  int8:      inference only, with the activations' ranges the Net was given (Net::set_quantization,
+//             from calibrate() in quantize.h): convolutions read u8 (or s8) activations and s8
+//             weights, one scale per output channel, sum in int32 on oneDNN's VNNI or AMX kernels,
+//             and write u8 codes; max pools and concatenations copy codes (one scale across each);
+//             the image, the global pool, the classifier and the logits stay f32.
+enum class Precision { fp32, bf16, automatic, int8 };
 // In bf16, the fewest input channels a convolution needs to run bf16 (the auxiliary heads' never
 // do), by what oneDNN's kernels on this CPU make worth it (docs/performance.md): with AMX, every
 // convolution in evaluation, and in training those with 3 or more (the 1-channel stem's AMX
@@ -36,6 +41,10 @@ enum class Precision { fp32, bf16, automatic };
 // kernels on avx512_core_bf16 are slower than fp32's).
 constexpr int kBf16MinChannels = 16;
 int bf16_min_channels(bool training);
+// In int8, the fewest input channels a convolution needs to run int8: oneDNN 3.2's int8 kernels
+// for the 1- and 3-channel stems are slower than its bf16 ones on AMX and its f32 ones
+// (docs/performance.md), so a stem runs bf16 where bf16_min_channels(false) allows, else f32.
+constexpr int kInt8MinChannels = 4;
 
 struct Options {
     int threads = 0;  // OpenMP threads; 0: OpenMP's own count (resolve_threads says which)
@@ -60,7 +69,7 @@ inline bool operator==(const Options& a, const Options& b) {
 inline bool operator!=(const Options& a, const Options& b) { return !(a == b); }
 
 // The names the command line and config.json use ("ops", "batch"; "nchw", "nhwc", "blocked";
-// "fp32", "bf16", "auto").
+// "fp32", "bf16", "auto", "int8").
 std::string to_string(Parallel p);
 std::string to_string(Layout l);
 std::string to_string(Precision p);

@@ -142,7 +142,7 @@ Command add_bench(CLI::App& app) {
     add_model_option(cmd, c.model, "d2l")->capture_default_str();
     cmd->add_option("-b,--batch-size", c.batch_size, "Images per batch")->capture_default_str()->check(CLI::Range(1, 1 << 20));
     cmd->add_option("--size", c.size, "Input height and width (0: the model's)")->capture_default_str()->check(CLI::Range(0, 4096));
-    add_engine_options(cmd, c.engine);
+    add_engine_options(cmd, c.engine, /*with_int8=*/true);
     cmd->add_option("--warmup", c.warmup, "Untimed iterations first")->capture_default_str()->check(CLI::NonNegativeNumber);
     CLI::Option* iters =
         cmd->add_option("--iters", c.iters, "Timed iterations")->capture_default_str()->check(CLI::Range(1, 1000000));

@@ -59,7 +59,8 @@ Command add_summary(CLI::App& app);
 CLI::Option* add_model_option(CLI::App* cmd, std::string& model, const std::string& default_note);
 // --precision, --threads, --parallel, --layout and --winograd-max-tile, into `engine`;
 // add_engine_settings writes them into a settings object under config.json's names.
-void add_engine_options(CLI::App* cmd, Options& engine);
+// with_int8: --precision also takes int8 (bench, which calibrates on its own random images).
+void add_engine_options(CLI::App* cmd, Options& engine, bool with_int8 = false);
 void add_engine_settings(nlohmann::ordered_json& j, const Options& engine);
 // "--json": `what` ("One JSON document") on stdout, holding `contents`.
 CLI::Option* add_json_flag(CLI::App* cmd, bool& json, const std::string& what, const std::string& contents);

@@ -35,15 +35,21 @@ CLI::Option* add_model_option(CLI::App* cmd, std::string& model, const std::stri
                            "A built-in model (" + names + ") or a model file (docs/models.md); default: " + default_note);
 }
 
-void add_engine_options(CLI::App* cmd, Options& engine) {
+void add_engine_options(CLI::App* cmd, Options& engine, bool with_int8) {
+    std::vector<std::string> precisions{"fp32", "bf16", "auto"};
+    if (with_int8) precisions.push_back("int8");
     cmd->add_option_function<std::string>(
            "--precision", [&engine](const std::string& v) { engine.precision = parse_precision(v); },
            "The arithmetic: fp32; bf16 (mixed precision as PyTorch's autocast: convolutions read bfloat16 inputs "
            "and weights and sum in fp32 on the CPU's AMX or avx512_bf16 units, the values between them and their "
            "gradients kept in bf16; the weights, their gradients, the loss and the optimizer stay fp32); auto "
-           "(bf16 where this CPU runs it natively, else fp32). What runs is said on stderr")
+           "(bf16 where this CPU runs it natively, else fp32)" +
+               std::string(with_int8 ? "; int8 (inference: convolutions on 8-bit codes, the activations' scales "
+                                       "calibrated on the benchmark's own random images)"
+                                     : "") +
+               ". What runs is said on stderr")
         ->default_str(to_string(engine.precision))
-        ->check(CLI::IsMember({"fp32", "bf16", "auto"}));
+        ->check(CLI::IsMember(precisions));
     cmd->add_option("--threads", engine.threads, "Compute threads (0: OMP_NUM_THREADS where set, else every core)")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
@@ -92,7 +98,7 @@ CLI::Option* add_json_flag(CLI::App* cmd, bool& json, const std::string& what, c
 
 void settle_precision(Options& engine) {
     const Precision asked = engine.precision;
-    if (asked == Precision::fp32) return;
+    if (asked == Precision::fp32 || asked == Precision::int8) return;
     engine.precision = resolve_precision(asked);
     const std::string isa = about().onednn_isa;
     if (asked == Precision::automatic)

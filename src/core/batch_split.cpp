@@ -65,6 +65,7 @@ void BatchSplit::set_batch(int n) {
         Net& copy = *copies_[size_t(i)];
         // A copy runs on one thread of its own (each_copy), every op on it.
         copy.options_ = whole_.options_, copy.options_.parallel = Parallel::ops, copy.options_.threads = 0;
+        if (copy.ranges_.hi != whole_.ranges_.hi || copy.ranges_.lo != whole_.ranges_.lo) copy.set_quantization(whole_.ranges_);
         copy.image_offset_ = first_[size_t(i)];
         copy.algorithm_batch_ = first_[1];  // the first share is the largest
     }

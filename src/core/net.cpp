@@ -1,5 +1,6 @@
 #include "googlenet/net.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "core/batch_split.h"
@@ -54,6 +55,8 @@ void Net::set_training(bool training) {
     weights_changed();
 }
 
+bool Net::training() const { return state_->training; }
+
 void Net::weights_changed() { ++state_->weights_epoch; }
 
 void Net::set_random(uint64_t seed, uint64_t step) {
@@ -83,10 +86,24 @@ bool Net::splittable() const {
 // for evaluation); evaluation folds batch norms, may split a batch-norm network and leaves the
 // auxiliary classifiers out. For these a change between training and evaluation plans again.
 bool Net::plans_by_mode() const {
-    return options_.precision == Precision::bf16 || has_batch_norm() || !graph_.auxiliaries().empty();
+    return options_.precision == Precision::bf16 || options_.precision == Precision::int8 || has_batch_norm() ||
+           !graph_.auxiliaries().empty();
 }
 
 bool Net::has_batch_norm() const { return has_batch_norm_; }
+
+void Net::set_quantization(ActivationRanges ranges) {
+    const size_t values = size_t(value_count());
+    if (ranges.lo.size() != values || ranges.hi.size() != values)
+        throw Error("activation ranges: " + std::to_string(ranges.hi.size()) + " for a network of " + std::to_string(values) +
+                    " values");
+    for (size_t v = 0; v < values; ++v)
+        if (!std::isfinite(ranges.lo[v]) || !std::isfinite(ranges.hi[v]) || ranges.lo[v] > ranges.hi[v])
+            throw Error("activation ranges: value " + std::to_string(v) + " (" + value(ValueId(v)).name + ") has [" +
+                        std::to_string(ranges.lo[v]) + ", " + std::to_string(ranges.hi[v]) + "]");
+    ranges_ = std::move(ranges);
+    executor_ = nullptr;  // plans again
+}
 
 bool Net::wants_paths(int n, int threads) const {
     return options_.parallel == Parallel::batch && !state_->training && threads > 1 && n < kSplitMinImages * threads;
@@ -103,6 +120,11 @@ bool Net::plan_current(int n, int threads) const {
 // picks the executor and plans the program for it.
 void Net::plan(int n) {
     keep_threads_within_the_limit();  // before any primitive is made
+    if (options_.precision == Precision::int8 && state_->training)
+        throw Error("precision int8 is for inference only: train in fp32 or bf16, then quantize");
+    if (options_.precision == Precision::int8 && ranges_.empty())
+        throw Error("precision int8 needs the activations' ranges: calibrate the network first (calibrate() and "
+                    "Net::set_quantization, or googlenet quantize)");
     const int threads = usable_threads();
     planned_options_ = options_;
     executor_ = nullptr;
@@ -157,6 +179,13 @@ const float* Net::forward(const float* images) {
     if (batch_ == 0) throw Error("Net::forward before set_batch");
     if (!plan_current(batch_, usable_threads())) plan(batch_);  // set_training or set_options since set_batch
     return executor_->forward(images);
+}
+
+const float* Net::forward_observed(const float* images, const std::function<void(const Value&)>& observe) {
+    if (batch_ == 0) throw Error("Net::forward_observed before set_batch");
+    if (!plan_current(batch_, usable_threads())) plan(batch_);
+    if (executor_ != sequential_.get()) throw Error("Net::forward_observed needs every op on all threads (Parallel::ops)");
+    return sequential_->forward(images, observe);
 }
 
 float Net::loss(const int* labels) {

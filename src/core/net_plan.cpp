@@ -36,7 +36,16 @@ void Net::choose_layouts() {
     std::vector<Layout> layouts = googlenet::choose_layouts(graph_, fused_, options_.layout, channel_block());
     std::vector<DataType> types(layouts.size(), DataType::f32);
     if (options_.precision == Precision::bf16) types = choose_types(graph_, fused_, layouts, bf16_min_channels(state_->training));
-    for (auto& v : program_->values) v->layout = layouts[size_t(v->id)], v->type = types[size_t(v->id)];
+    std::vector<float> scales(layouts.size(), 0.f);
+    std::vector<bool> signed_codes(layouts.size(), false);
+    if (options_.precision == Precision::int8) {
+        types = choose_int8_types(graph_, fused_, layouts, kInt8MinChannels, bf16_min_channels(false));
+        scales = int8_scales(fused_, types, ranges_.lo, ranges_.hi, signed_codes);
+    }
+    for (auto& v : program_->values) {
+        const size_t id = size_t(v->id);
+        v->layout = layouts[id], v->type = types[id], v->scale = scales[id], v->signed_codes = signed_codes[id];
+    }
     for (size_t i = 0; i < fused_.size(); ++i) program_->ops[i]->compute = fused_[i].compute;
 }
 

@@ -25,14 +25,15 @@ std::string to_string(Precision p) {
         case Precision::fp32: return "fp32";
         case Precision::bf16: return "bf16";
         case Precision::automatic: return "auto";
+        case Precision::int8: return "int8";
     }
     return "?";
 }
 
 Precision parse_precision(const std::string& name, const std::string& what) {
-    for (Precision p : {Precision::fp32, Precision::bf16, Precision::automatic})
+    for (Precision p : {Precision::fp32, Precision::bf16, Precision::automatic, Precision::int8})
         if (name == to_string(p)) return p;
-    throw Error(what + " must be fp32, bf16 or auto, not '" + name + "'");
+    throw Error(what + " must be fp32, bf16, auto or int8, not '" + name + "'");
 }
 
 Parallel parse_parallel(const std::string& name, const std::string& what) {

@@ -7,14 +7,24 @@ int channel_block() {
     return block;
 }
 
+dnnl::memory::data_type onednn_type(DataType type) {
+    using dt = dnnl::memory::data_type;
+    switch (type) {
+        case DataType::bf16: return dt::bf16;
+        case DataType::u8: return dt::u8;
+        case DataType::s8: return dt::s8;
+        case DataType::f32: break;
+    }
+    return dt::f32;
+}
+
 dnnl::memory::desc desc_of(const Shape& s, Layout layout, DataType type) {
     using tag = dnnl::memory::format_tag;
     const tag t = layout == Layout::nchw  ? tag::nchw
                   : layout == Layout::nhwc ? tag::nhwc
                   : channel_block() == 16  ? tag::nChw16c
                                            : tag::nChw8c;
-    const auto dt = type == DataType::bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
-    return dnnl::memory::desc({s.n, s.c, s.h, s.w}, dt, t);
+    return dnnl::memory::desc({s.n, s.c, s.h, s.w}, onednn_type(type), t);
 }
 
 dnnl::memory::desc desc_of(const Value& v) { return desc_of(v.shape, v.layout, v.type); }

@@ -117,12 +117,13 @@ private:
 // The channel block of Layout::blocked on this CPU: 16 with AVX-512, else 8.
 int channel_block();
 
+dnnl::memory::data_type onednn_type(DataType type);
 // The oneDNN memory descriptor of a value's data (and of its gradient), in its layout and type.
 dnnl::memory::desc desc_of(const Value& v);
 dnnl::memory::desc desc_of(const Shape& s, Layout layout, DataType type = DataType::f32);
 
 // Floats a value of this shape, layout and type occupies (blocked layouts pad the channels; two
-// bf16 elements take one float's room).
+// bf16 elements, or four int8 ones, take one float's room).
 size_t storage_of(const Shape& s, Layout layout, DataType type = DataType::f32);
 
 }  // namespace googlenet

@@ -8,7 +8,8 @@ void BackwardStep::prepare(const std::vector<Op*>& ops, Runtime& rt) {
     masks_.clear();
     for (const auto& op : ops) {
         std::unique_ptr<ReluMaskBackward> mask;
-        if (op->relu_mask == ReluMask::own && !op->applies_relu_mask()) {
+        // int8 codes are for inference only: no backward reads them.
+        if (op->relu_mask == ReluMask::own && !op->applies_relu_mask() && op->output->type != DataType::u8) {
             mask = std::make_unique<ReluMaskBackward>();
             mask->prepare(rt, *op->output);
         }

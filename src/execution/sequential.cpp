@@ -7,12 +7,19 @@
 
 namespace googlenet {
 
-const float* SequentialExecutor::forward(const float* images) {
+const float* SequentialExecutor::forward(const float* images, const std::function<void(const Value&)>& observe) {
     p_.set_input(images);
     Runtime& rt = *p_.rt;
+    if (observe) observe(*p_.values[0]);
     for (size_t i = 0; i < p_.ops.size(); ++i) {
         Op& op = *p_.ops[i];
         if (!rt.state.training && op.auxiliary) continue;
+        if (observe) {
+            op.forward(rt);
+            rt.stream.wait();
+            observe(*op.output);
+            continue;
+        }
         if (!profiling_) {
             op.forward(rt);
             continue;

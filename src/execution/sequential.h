@@ -9,7 +9,9 @@ namespace googlenet {
 class SequentialExecutor : public Executor {
 public:
     explicit SequentialExecutor(Program& program) : p_(program) {}
-    const float* forward(const float* images) override;
+    const float* forward(const float* images) override { return forward(images, {}); }
+    // The same, calling observe(v) with each op's output v once the op has run (and first with the images).
+    const float* forward(const float* images, const std::function<void(const Value&)>& observe);
     float loss(const int* labels) override;
     void backward(const float* dlogits, const AfterOp& after_op) override;
     void set_profiling(bool on) override;

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "core/runtime.h"
+#include "ops/conv_int8.h"
 #include "ops/ops.h"
 #include "ops/primitive_layouts.h"
 #include "ops/winograd.h"
@@ -66,6 +67,12 @@ public:
         }
         bf16_ = compute == DataType::bf16;
         if (bf16_) return prepare_bf16(rt);
+        if (compute == DataType::s8) {
+            winograd_on_ = winograd_bwd_on_ = winograd_bww_on_ = winograd_ready_ = false;
+            int8_.prepare(rt, *inputs[0], *output, cin_, spec_, relu_, has_bias());
+            kernels_ = int8_.kernel() + " | - | -";
+            return;
+        }
         const int k = spec_.kernel;
         src_ = desc_of(*inputs[0]);
         dst_ = desc_of(*output);
@@ -141,6 +148,7 @@ public:
     std::string kernels() const override { return kernels_; }
 
     void forward(Runtime& rt) override {
+        if (compute == DataType::s8) return int8_.forward(rt, weights(rt), bias(rt), *inputs[0], *output);
         if (winograd_on_) {  // never in bf16
             // SGD moves the weights every step; in evaluation they stay until weights_epoch changes,
             // and small batches keep their transformed weights.
@@ -163,7 +171,7 @@ public:
     // inside the output (a block's channels are contiguous over the map), and its weights and
     // bias are contiguous runs of the arena's.
     bool can_split_forward() const override {
-        return !bf16_ && output->layout == Layout::blocked && output->shape.n == 1 && spec_.out_channels >= 2 * channel_block();
+        return compute == DataType::f32 && output->layout == Layout::blocked && output->shape.n == 1 && spec_.out_channels >= 2 * channel_block();
     }
 
     void prepare_parts(Runtime& rt, int parts) override {
@@ -223,6 +231,7 @@ public:
     void backward(Runtime& rt) override {
         if (norm_.on())
             throw Error(describe() + ": no backward in evaluation with the batch norm folded in (Options::fold_batch_norm)");
+        if (compute == DataType::s8) throw Error(describe() + ": no backward in int8, which is for inference only");
         if (bf16_) return backward_bf16(rt);
         auto diff_dst = rt.mem(dst_, output->grad.data());
         backward_weights(rt, diff_dst);
@@ -429,6 +438,7 @@ private:
     uint64_t winograd_epoch_ = 0;
     WinogradConv winograd_, winograd_bwd_, winograd_bww_;
     std::vector<Part> parts_;
+    Int8Conv int8_;  // Op::compute s8: int8 inference
 };
 
 }  // namespace

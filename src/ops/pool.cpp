@@ -37,14 +37,16 @@ public:
         };
         const dnnl::memory::dims strides{stride_, stride_}, kernel{kh_, kw_}, dilation{0, 0}, pad_l{pad_, pad_},
             pad_r{right(in.h, out.h, kh_), right(in.w, out.w, kw_)};
-        auto fwd_pd = dnnl::pooling_forward::primitive_desc(
-            rt.engine, dnnl::prop_kind::forward_training, alg_, src_, dst_, strides, kernel,
-            dilation, pad_l, pad_r);
-        fwd_ = dnnl::pooling_forward(fwd_pd);
         // Evaluation needs no argmax workspace: a primitive that writes none (its own pass, about
         // a fifth less memory traffic for a 3x3 max pool on bf16).
         fwd_inference_ = dnnl::pooling_forward(dnnl::pooling_forward::primitive_desc(
             rt.engine, dnnl::prop_kind::forward_inference, alg_, src_, dst_, strides, kernel, dilation, pad_l, pad_r));
+        fwd_ = dnnl::pooling_forward(), bwd_ = dnnl::pooling_backward(), workspace_ = dnnl::memory();
+        if (inputs[0]->type == DataType::u8) return;  // int8 codes: inference only, no backward
+        auto fwd_pd = dnnl::pooling_forward::primitive_desc(
+            rt.engine, dnnl::prop_kind::forward_training, alg_, src_, dst_, strides, kernel,
+            dilation, pad_l, pad_r);
+        fwd_ = dnnl::pooling_forward(fwd_pd);
         bwd_ = dnnl::pooling_backward(dnnl::pooling_backward::primitive_desc(
             rt.engine, alg_, src_, dst_, strides, kernel, dilation, pad_l, pad_r, fwd_pd));
         if (alg_ == dnnl::algorithm::pooling_max)

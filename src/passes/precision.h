@@ -25,4 +25,23 @@ bool runs_bf16(const Graph& g, const FusedOp& op, int min_channels);
 std::vector<DataType> choose_types(const Graph& g, std::vector<FusedOp>& ops, std::vector<Layout>& layouts,
                                    int min_channels);
 
+// The int8 plan (Options::precision int8, evaluation only): each convolution outside the auxiliary
+// heads with at least `int8_min_channels` input channels computes in int8 (FusedOp::compute s8);
+// one with fewer (a stem), in bf16 with at least `bf16_min_channels`, else in f32. A value holds
+// u8 codes where the op that writes it and every op that reads it take them: int8 convolutions
+// (writing u8 only after their ReLU, as what they write is then never negative) and max pools and
+// concatenations, each with all its values of one type; bf16 likewise between a bf16 convolution
+// and the pools and int8 convolutions that read it. The rest (the image, the global pool, the
+// classifier) stays f32, and layouts change as for bf16.
+std::vector<DataType> choose_int8_types(const Graph& g, std::vector<FusedOp>& ops, std::vector<Layout>& layouts,
+                                        int int8_min_channels, int bf16_min_channels);
+
+// Each value's int8 scale (real = scale * code) from its calibrated range [lo, hi]: a u8 value's
+// is its top over 255, the same for all the u8 values of a max pool or a concatenation (the
+// greatest top among them), so that those ops copy codes; an f32 value's, for the int8
+// convolutions that read it, over 255 where it is never negative, else (signed_codes) its
+// greatest magnitude over 127.
+std::vector<float> int8_scales(const std::vector<FusedOp>& ops, const std::vector<DataType>& types,
+                               const std::vector<float>& lo, const std::vector<float>& hi, std::vector<bool>& signed_codes);
+
 }  // namespace googlenet

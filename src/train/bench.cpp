@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 
 #include "googlenet/models.h"
+#include "googlenet/net.h"
+#include "googlenet/quantize.h"
 #include "googlenet/train.h"
 #include "googlenet/trainer.h"
 
@@ -42,6 +44,8 @@ BenchResult benchmark(const BenchConfig& config) {
     if (c.mode != "train" && c.mode != "infer") throw Error("--mode must be train or infer, not '" + c.mode + "'");
     if (c.batch_size < 1 || c.size < 1 || c.iters < 1 || c.warmup < 0 || !(c.seconds >= 0))
         throw Error("--batch-size, --size and --iters must be at least 1, --warmup and --time at least 0");
+    if (c.engine.precision == Precision::int8 && c.mode == "train")
+        throw Error("--precision int8 is for inference only: bench it with --mode infer");
     validate(c.engine);
     BenchResult r;
     r.config = c;
@@ -50,12 +54,14 @@ BenchResult benchmark(const BenchConfig& config) {
     net.set_options(resolved(c.engine));
     net.set_training(c.mode == "train");
     init_params(net.params(), 0);
-    net.set_batch(c.batch_size);
-    Sgd sgd(net.params(), SgdOptions{});
     std::mt19937 rng(0);
     std::uniform_real_distribution<float> u(0.f, 1.f);
     std::vector<float> images(size_t(c.batch_size) * size_t(spec.in_channels) * c.size * c.size);
     for (auto& v : images) v = u(rng);
+    // In small batches, so that calibration's fp32 memory stays under the int8 run's own peak.
+    if (c.engine.precision == Precision::int8) net.set_quantization(calibrate(net, images.data(), c.batch_size, 8));
+    net.set_batch(c.batch_size);
+    Sgd sgd(net.params(), SgdOptions{});
     std::vector<int> labels(size_t(c.batch_size));
     for (auto& y : labels) y = int(rng() % uint32_t(spec.classes));
 
