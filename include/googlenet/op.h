@@ -22,8 +22,8 @@ struct Value {
     // and their size() counts the floats their memory spans.
     DataType type = DataType::f32;
     // In an int8 plan: the scale of its codes (real = scale * code), and for an f32 value that an
-    // int8 convolution reads, of the codes that convolution converts it to (s8 where the value
-    // goes below zero: `signed_codes`). 0 where none.
+    // int8 convolution reads, of the codes that convolution converts it to (around a zero point of
+    // 128 where the value goes below zero: `signed_codes`). 0 where none.
     float scale = 0;
     bool signed_codes = false;
     // In the Net's activation arena, where values whose data is never needed at the same time

@@ -22,12 +22,17 @@ struct ActivationRanges {
 // The net's options and training mode are as before afterwards.
 ActivationRanges calibrate(Net& net, const float* images, int n, int batch = 64);
 
+// The greatest weight code on this CPU: 127, or 63 where oneDNN's int8 kernels have no VNNI and
+// sum pairs of u8 x s8 products in int16 (255 * 127 * 2 overflows it; 255 * 63 * 2 does not), as
+// PyTorch's fbgemm reduces the range there. In src/core/precision.cpp (it asks oneDNN).
+int weight_code_limit();
+
 // The symmetric per-output-channel weight scale of `count` weights: their greatest magnitude
-// over 127 (1 where all are zero).
-inline float weight_scale(const float* w, size_t count) {
+// over `limit` (weight_code_limit()), 1 where all are zero.
+inline float weight_scale(const float* w, size_t count, int limit) {
     float top = 0.f;
     for (size_t i = 0; i < count; ++i) top = std::fmax(top, std::fabs(w[i]));
-    return top > 0.f ? top / 127.f : 1.f;
+    return top > 0.f ? top / float(limit) : 1.f;
 }
 
 // x / scale rounded to the nearest code (ties to even, as oneDNN rounds) and saturated to [lo, hi].

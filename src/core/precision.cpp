@@ -5,6 +5,7 @@
 #include "googlenet/about.h"
 #include "googlenet/error.h"
 #include "googlenet/options.h"
+#include "googlenet/quantize.h"
 
 namespace googlenet {
 
@@ -23,6 +24,13 @@ int bf16_min_channels(bool training) {
     static const bool amx = dnnl::get_effective_cpu_isa() >= dnnl::cpu_isa::avx512_core_amx;
     if (!amx) return kBf16MinChannels;
     return training ? 3 : 1;
+}
+
+int weight_code_limit() {
+    using dnnl::cpu_isa;
+    const cpu_isa isa = dnnl::get_effective_cpu_isa();
+    const bool vnni = isa == cpu_isa::avx2_vnni || isa == cpu_isa::avx2_vnni_2 || isa >= cpu_isa::avx512_core_vnni;
+    return vnni ? 127 : 63;
 }
 
 Precision resolve_precision(Precision p) {

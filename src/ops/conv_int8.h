@@ -1,5 +1,5 @@
 // A convolution's int8 inference (Options::precision int8), beside its fp32 and bf16 paths in
-// conv.cpp: u8 (or s8) activations and s8 weights with one scale per output channel, summed in
+// conv.cpp: u8 activations (a signed input's around a zero point of 128) and s8 weights with one scale per output channel, summed in
 // int32 on oneDNN's VNNI or AMX kernels (channels-last), the bias added in f32, the ReLU fused;
 // the output is u8 codes at the output value's scale, or f32 where an f32 op reads it.
 #pragma once
@@ -25,6 +25,7 @@ public:
 
 private:
     void quantize_weights(Runtime& rt, const float* weights);
+    dnnl::memory zero_point_memory(Runtime& rt);
 
     int cin_ = 0;
     ConvSpec spec_{0, 1};
@@ -36,6 +37,7 @@ private:
     std::vector<int8_t> codes_;  // the quantized weights, OIHW
     std::vector<float> weight_scales_;
     float src_scale_ = 1.f, dst_scale_ = 1.f;
+    int32_t zero_point_ = 0;  // of the input's codes: 128 for a signed f32 or bf16 input
     bool int8_dst_ = false;
     bool ready_ = false;  // wei_ holds the weights of epoch_
     uint64_t epoch_ = 0;
