@@ -363,7 +363,7 @@ def targets_for(tests):
 # CTest tests that are scripts run against the command, not C++ test executables.
 PYTHON_TESTS = {"cli", "conventions", "onnx", "mpi", "winograd_tables", "pytorch_fixtures"}
 # CTest tests that run another test's executable (a case of it, in another environment).
-TEST_EXECUTABLES = {"batch_split_thread_limit": "batch_split"}
+TEST_EXECUTABLES = {"batch_split_thread_limit": "batch_split", "int8_without_vnni": "int8"}
 
 
 def build(build_dir, targets=None):
